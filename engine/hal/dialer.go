@@ -1,0 +1,228 @@
+package hal
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Transport names the kind of connection an Endpoint asks for.
+type Transport string
+
+// Transports a Dialer can establish.
+const (
+	TCP    Transport = "tcp" // plain TCP (HAL_TCP_Establish)
+	TLS    Transport = "tls" // TLS over TCP (HAL_SSL_Establish)
+	Memory Transport = "mem" // an in-memory pipe into an embedded broker
+)
+
+// Endpoint is where and how a device connects.
+type Endpoint struct {
+	Transport Transport
+	Host      string
+	Port      uint16
+	// TLS configures the TLS transport; nil means verify against the
+	// system roots with SNI = Host.
+	TLS *TLSConfig
+}
+
+// Address returns host:port.
+func (e Endpoint) Address() string {
+	return net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port)))
+}
+
+// String returns a URL-like form for logs and errors.
+func (e Endpoint) String() string {
+	if e.Transport == Memory {
+		return "mem://embedded"
+	}
+	return string(e.Transport) + "://" + e.Address()
+}
+
+// TLSConfig holds the TLS options of a transport. Certificate verification
+// is on unless InsecureSkipVerify is set.
+type TLSConfig struct {
+	// CAFile or CAPEM: the roots to verify the server with. Both empty means
+	// the system roots.
+	CAFile string
+	CAPEM  []byte
+	// CertFile and KeyFile: a client certificate, both or neither.
+	CertFile string
+	KeyFile  string
+	// ServerName overrides SNI and the name verified (default: Host).
+	ServerName         string
+	InsecureSkipVerify bool
+}
+
+// Load reads the files it names and returns a crypto/tls configuration for
+// host. Call it once and share the result across devices: parsing a CA per
+// device would cost memory and time at 10k devices.
+func (c *TLSConfig) Load(host string) (*tls.Config, error) {
+	cfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if c == nil {
+		return cfg, nil
+	}
+	if c.ServerName != "" {
+		cfg.ServerName = c.ServerName
+	}
+	cfg.InsecureSkipVerify = c.InsecureSkipVerify
+	pem := c.CAPEM
+	if c.CAFile != "" {
+		b, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls ca: %w", err)
+		}
+		pem = b
+	}
+	if len(pem) > 0 {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls ca %q: no PEM certificate found", c.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return nil, errors.New("tls: cert and key must be given together")
+	}
+	if c.CertFile != "" {
+		pair, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
+}
+
+// Dialer establishes transports (HAL_TCP_Establish / HAL_SSL_Establish).
+// Implementations must be safe for concurrent use by many devices.
+type Dialer interface {
+	Establish(ctx context.Context, ep Endpoint) (net.Conn, error)
+}
+
+// DialerFunc adapts a function to the Dialer interface.
+type DialerFunc func(ctx context.Context, ep Endpoint) (net.Conn, error)
+
+// Establish implements Dialer.
+func (f DialerFunc) Establish(ctx context.Context, ep Endpoint) (net.Conn, error) {
+	return f(ctx, ep)
+}
+
+// ConnAcceptor serves an already established connection, as the embedded
+// broker does for the server side of an in-memory pipe.
+type ConnAcceptor interface {
+	AcceptConn(c net.Conn) error
+}
+
+// NetDialer is the standard Dialer: TCP and TLS through the operating
+// system, and in-memory pipes into Broker. The zero value dials TCP and TLS
+// with a 10 s timeout from any local address.
+type NetDialer struct {
+	// Timeout bounds connection establishment, TLS handshake included
+	// (default 10 s). A context deadline, if earlier, wins.
+	Timeout time.Duration
+	// Sources, when set, picks the local address of each TCP connection.
+	Sources *SourcePool
+	// Broker serves Memory endpoints.
+	Broker ConnAcceptor
+	// TLSConfig, when set, is used for every TLS endpoint instead of loading
+	// Endpoint.TLS on each dial (see TLSConfig.Load).
+	TLSConfig *tls.Config
+}
+
+// Establish implements Dialer.
+func (d *NetDialer) Establish(ctx context.Context, ep Endpoint) (net.Conn, error) {
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	switch ep.Transport {
+	case Memory:
+		if d.Broker == nil {
+			return nil, errors.New("hal: in-memory transport without an embedded broker")
+		}
+		client, server := net.Pipe()
+		if err := d.Broker.AcceptConn(server); err != nil {
+			client.Close()
+			server.Close()
+			return nil, fmt.Errorf("hal: in-memory connect: %w", err)
+		}
+		return client, nil
+	case TCP, "":
+		return d.dialTCP(ctx, ep)
+	case TLS:
+		cfg := d.TLSConfig
+		if cfg == nil {
+			var err error
+			if cfg, err = ep.TLS.Load(ep.Host); err != nil {
+				return nil, err
+			}
+		}
+		raw, err := d.dialTCP(ctx, ep)
+		if err != nil {
+			return nil, err
+		}
+		conn := tls.Client(raw, cfg)
+		if err := conn.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("hal: tls handshake with %s: %w", ep.Address(), err)
+		}
+		return conn, nil
+	default:
+		return nil, fmt.Errorf("hal: unknown transport %q", ep.Transport)
+	}
+}
+
+func (d *NetDialer) dialTCP(ctx context.Context, ep Endpoint) (net.Conn, error) {
+	nd := net.Dialer{}
+	if d.Sources != nil {
+		nd.LocalAddr = d.Sources.Next()
+	}
+	c, err := nd.DialContext(ctx, "tcp", ep.Address())
+	if err != nil {
+		return nil, fmt.Errorf("hal: tcp connect %s: %w", ep.Address(), err)
+	}
+	return c, nil
+}
+
+// SourcePool hands out local source addresses round-robin, so that one
+// process can open more connections to a broker than the ephemeral port
+// range of a single address allows (about 28k on Linux by default).
+type SourcePool struct {
+	addrs []*net.TCPAddr
+	next  atomic.Uint64
+}
+
+// NewSourcePool parses a list of local IP addresses.
+func NewSourcePool(ips []string) (*SourcePool, error) {
+	if len(ips) == 0 {
+		return nil, errors.New("hal: empty source address pool")
+	}
+	p := &SourcePool{}
+	for _, s := range ips {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return nil, fmt.Errorf("hal: source address %q is not an IP address", s)
+		}
+		p.addrs = append(p.addrs, &net.TCPAddr{IP: ip})
+	}
+	return p, nil
+}
+
+// Next returns the next local address (port 0: the kernel picks the port).
+func (p *SourcePool) Next() *net.TCPAddr {
+	i := p.next.Add(1) - 1
+	return p.addrs[i%uint64(len(p.addrs))]
+}
+
+// Len returns the number of addresses in the pool.
+func (p *SourcePool) Len() int { return len(p.addrs) }

@@ -1,0 +1,295 @@
+package hal
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFakeClock(t *testing.T) {
+	c := NewFakeClock(time.Unix(1000, 0))
+	done := make(chan struct{})
+	go func() { c.SleepMs(1500); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Sleepers() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("sleeper never registered")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.Advance(time.Second)
+	select {
+	case <-done:
+		t.Fatal("woke after 1 s of a 1.5 s sleep")
+	case <-time.After(20 * time.Millisecond):
+	}
+	c.Advance(500 * time.Millisecond)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("sleeper not woken")
+	}
+	if got := c.UptimeMs(); got != 1500 {
+		t.Fatalf("UptimeMs = %d, want 1500", got)
+	}
+}
+
+func TestSystemClockMonotonic(t *testing.T) {
+	c := NewSystemClock()
+	a := c.UptimeMs()
+	c.SleepMs(5)
+	if b := c.UptimeMs(); b < a+5 {
+		t.Fatalf("uptime went from %d to %d over a 5 ms sleep", a, b)
+	}
+}
+
+// echoServer accepts connections on ln and echoes; it reports the remote
+// address of each accepted connection.
+func echoServer(t *testing.T, ln net.Listener) <-chan net.Addr {
+	t.Helper()
+	remotes := make(chan net.Addr, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			remotes <- c.RemoteAddr()
+			go func() { defer c.Close(); io.Copy(c, c) }()
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	return remotes
+}
+
+func roundTrip(t *testing.T, c net.Conn) {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatal(err)
+	}
+	if string(buf) != "ping" {
+		t.Fatalf("echo = %q", buf)
+	}
+}
+
+func endpointOf(t *testing.T, tr Transport, ln net.Listener) Endpoint {
+	t.Helper()
+	addr := ln.Addr().(*net.TCPAddr)
+	return Endpoint{Transport: tr, Host: "127.0.0.1", Port: uint16(addr.Port)}
+}
+
+func TestTCPAndSourcePool(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	remotes := echoServer(t, ln)
+	pool, err := NewSourcePool([]string{"127.0.0.2", "127.0.0.3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &NetDialer{Sources: pool}
+	ep := endpointOf(t, TCP, ln)
+	var got []string
+	for i := 0; i < 4; i++ {
+		c, err := d.Establish(context.Background(), ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roundTrip(t, c)
+		c.Close()
+		got = append(got, (<-remotes).(*net.TCPAddr).IP.String())
+	}
+	want := "127.0.0.2 127.0.0.3 127.0.0.2 127.0.0.3"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("source addresses = %v, want %s", got, want)
+	}
+	if _, err := NewSourcePool([]string{"nope"}); err == nil {
+		t.Fatal("bad source address accepted")
+	}
+}
+
+func TestTCPRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := endpointOf(t, TCP, ln)
+	ln.Close()
+	_, err = (&NetDialer{}).Establish(context.Background(), ep)
+	if err == nil || !strings.Contains(err.Error(), ep.Address()) {
+		t.Fatalf("err = %v, want a connect error naming %s", err, ep.Address())
+	}
+}
+
+type pki struct {
+	caPEM          []byte
+	caFile         string
+	serverCert     tls.Certificate
+	clientCertFile string
+	clientKeyFile  string
+	clientCAs      *x509.CertPool
+}
+
+func newPKI(t *testing.T) pki {
+	t.Helper()
+	dir := t.TempDir()
+	key := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	caKey := key()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fleetbench test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	issue := func(cn string, usage x509.ExtKeyUsage, serial int64) ([]byte, *ecdsa.PrivateKey) {
+		k := key()
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			ExtKeyUsage: []x509.ExtKeyUsage{usage}, DNSNames: []string{cn},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der, k
+	}
+	pemOf := func(typ string, b []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}) }
+	keyPEM := func(k *ecdsa.PrivateKey) []byte {
+		b, err := x509.MarshalECPrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pemOf("EC PRIVATE KEY", b)
+	}
+	srvDER, srvKey := issue("broker.test", x509.ExtKeyUsageServerAuth, 2)
+	srv, err := tls.X509KeyPair(pemOf("CERTIFICATE", srvDER), keyPEM(srvKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliDER, cliKey := issue("device-1", x509.ExtKeyUsageClientAuth, 3)
+	p := pki{
+		caPEM: pemOf("CERTIFICATE", caDER), caFile: filepath.Join(dir, "ca.pem"),
+		serverCert: srv, clientCertFile: filepath.Join(dir, "client.pem"), clientKeyFile: filepath.Join(dir, "client.key"),
+		clientCAs: x509.NewCertPool(),
+	}
+	p.clientCAs.AddCert(ca)
+	for f, b := range map[string][]byte{p.caFile: p.caPEM, p.clientCertFile: pemOf("CERTIFICATE", cliDER), p.clientKeyFile: keyPEM(cliKey)} {
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+func TestTLS(t *testing.T) {
+	p := newPKI(t)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{p.serverCert},
+		ClientAuth:   tls.VerifyClientCertIfGiven, ClientCAs: p.clientCAs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoServer(t, ln)
+	ep := endpointOf(t, TLS, ln)
+	d := &NetDialer{Timeout: 5 * time.Second}
+
+	// Verification is on by default: the test CA is unknown to the system.
+	ep.TLS = &TLSConfig{ServerName: "broker.test"}
+	_, err = d.Establish(context.Background(), ep)
+	if err == nil || !strings.Contains(err.Error(), "tls handshake") {
+		t.Fatalf("unknown CA accepted or unclear error: %v", err)
+	}
+	var uerr x509.UnknownAuthorityError
+	if !errors.As(err, &uerr) {
+		t.Fatalf("error does not carry x509.UnknownAuthorityError: %v", err)
+	}
+	// Right CA, SNI name matches the certificate.
+	ep.TLS = &TLSConfig{CAFile: p.caFile, ServerName: "broker.test", CertFile: p.clientCertFile, KeyFile: p.clientKeyFile}
+	c, err := d.Establish(context.Background(), ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, c)
+	if st := c.(*tls.Conn).ConnectionState(); st.ServerName != "broker.test" {
+		t.Fatalf("SNI = %q", st.ServerName)
+	}
+	c.Close()
+	// Right CA, wrong name.
+	ep.TLS = &TLSConfig{CAPEM: p.caPEM, ServerName: "other.test"}
+	if _, err := d.Establish(context.Background(), ep); err == nil {
+		t.Fatal("certificate for broker.test accepted as other.test")
+	}
+	// Insecure skip verify is an explicit choice.
+	ep.TLS = &TLSConfig{InsecureSkipVerify: true}
+	c, err = d.Establish(context.Background(), ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, c)
+	c.Close()
+	// Cert without key.
+	ep.TLS = &TLSConfig{CAFile: p.caFile, CertFile: p.clientCertFile}
+	if _, err := d.Establish(context.Background(), ep); err == nil || !strings.Contains(err.Error(), "together") {
+		t.Fatalf("cert without key: %v", err)
+	}
+}
+
+type pipeAcceptor struct{ closed bool }
+
+func (a *pipeAcceptor) AcceptConn(c net.Conn) error {
+	if a.closed {
+		return errors.New("broker closed")
+	}
+	go func() { defer c.Close(); io.Copy(c, c) }()
+	return nil
+}
+
+func TestMemory(t *testing.T) {
+	acc := &pipeAcceptor{}
+	d := &NetDialer{Broker: acc}
+	c, err := d.Establish(context.Background(), Endpoint{Transport: Memory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, c)
+	c.Close()
+	acc.closed = true
+	if _, err := d.Establish(context.Background(), Endpoint{Transport: Memory}); err == nil {
+		t.Fatal("closed broker accepted a connection")
+	}
+	if _, err := (&NetDialer{}).Establish(context.Background(), Endpoint{Transport: Memory}); err == nil {
+		t.Fatal("memory transport without broker accepted")
+	}
+}
