@@ -1,0 +1,312 @@
+package metrics
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Counter is a node-wide event counter. To add one, append a constant before
+// NumCounters, give it a name in counterNames and, if it belongs in
+// result.json, a field in Totals.
+type Counter uint8
+
+// The node-wide counters.
+const (
+	// DevicesStarted counts device actors that began their life cycle.
+	DevicesStarted Counter = iota
+	// Connected is a gauge: devices currently connected. Add +1 on connect
+	// and -1 on disconnect.
+	Connected
+	// ConnectOK counts successful connects, including reconnects.
+	ConnectOK
+	// SubscribeOK counts acknowledged subscriptions.
+	SubscribeOK
+	// SubscribeFailed counts refused or timed-out subscriptions.
+	SubscribeFailed
+	// Foreign counts received messages without a fleetbench stamp.
+	Foreign
+	// Lagged counts publishes sent later than their intended time.
+	Lagged
+	// Disconnects counts unexpected connection losses.
+	Disconnects
+	// Reconnects counts successful reconnects after a loss.
+	Reconnects
+	// BytesOut counts bytes written to the network.
+	BytesOut
+	// BytesIn counts bytes read from the network.
+	BytesIn
+	// PublishErrors counts publishes that failed locally or timed out.
+	PublishErrors
+	// LatencySaturated counts latencies above one hour, recorded as one hour.
+	LatencySaturated
+	// LatencyNegative counts negative latencies (clock skew), recorded as 0.
+	LatencyNegative
+	// LatencyDropped counts latencies not recorded because the kind or QoS
+	// was invalid.
+	LatencyDropped
+	// NumCounters is the number of node-wide counters.
+	NumCounters
+)
+
+var counterNames = [NumCounters]string{
+	DevicesStarted:   "devices_started",
+	Connected:        "connected",
+	ConnectOK:        "connect_ok",
+	SubscribeOK:      "subscribe_ok",
+	SubscribeFailed:  "subscribe_failed",
+	Foreign:          "foreign",
+	Lagged:           "lagged",
+	Disconnects:      "disconnects",
+	Reconnects:       "reconnects",
+	BytesOut:         "bytes_out",
+	BytesIn:          "bytes_in",
+	PublishErrors:    "publish_errors",
+	LatencySaturated: "latency_saturated",
+	LatencyNegative:  "latency_negative",
+	LatencyDropped:   "latency_dropped",
+}
+
+// String returns the counter's snake_case name.
+func (c Counter) String() string {
+	if c < NumCounters {
+		return counterNames[c]
+	}
+	return fmt.Sprintf("Counter(%d)", uint8(c))
+}
+
+// QoSCounter is a counter kept separately for each QoS level.
+type QoSCounter uint8
+
+// The per-QoS counters.
+const (
+	// Published counts PUBLISH packets sent.
+	Published QoSCounter = iota
+	// Acked counts publishes acknowledged (PUBACK/PUBCOMP; QoS 0 when written).
+	Acked
+	// Received counts stamped messages delivered to subscribers.
+	Received
+	// Expected counts deliveries the plan predicts (publishes × matching
+	// subscribers).
+	Expected
+	// Lost counts expected deliveries that never arrived (closed after the
+	// drain).
+	Lost
+	// Duplicates counts deliveries of a sequence number already seen on the
+	// same (publisher, receiver) stream.
+	Duplicates
+	// Reordered counts deliveries that arrived after a later sequence number
+	// of the same stream.
+	Reordered
+	// NumQoSCounters is the number of per-QoS counters.
+	NumQoSCounters
+)
+
+var qosCounterNames = [NumQoSCounters]string{
+	Published:  "published",
+	Acked:      "acked",
+	Received:   "received",
+	Expected:   "expected",
+	Lost:       "lost",
+	Duplicates: "duplicates",
+	Reordered:  "reordered",
+}
+
+// String returns the counter's snake_case name.
+func (c QoSCounter) String() string {
+	if c < NumQoSCounters {
+		return qosCounterNames[c]
+	}
+	return fmt.Sprintf("QoSCounter(%d)", uint8(c))
+}
+
+// FailReason classifies a failed connect.
+type FailReason uint8
+
+// The connect failure reasons.
+const (
+	// ReasonRefusedAuth is CONNACK 4 or 5 (bad credentials, not authorized).
+	ReasonRefusedAuth FailReason = iota
+	// ReasonRefusedOther is any other CONNACK refusal.
+	ReasonRefusedOther
+	// ReasonTimeout is no CONNACK within the timeout.
+	ReasonTimeout
+	// ReasonNetwork is a dial, reset or EOF error.
+	ReasonNetwork
+	// ReasonTLS is a TLS handshake or certificate error.
+	ReasonTLS
+	// ReasonDNS is a name resolution error.
+	ReasonDNS
+	// ReasonOther is anything not classified above.
+	ReasonOther
+	// NumFailReasons is the number of failure reasons.
+	NumFailReasons
+)
+
+var failReasonNames = [NumFailReasons]string{
+	ReasonRefusedAuth:  "refused_auth",
+	ReasonRefusedOther: "refused_other",
+	ReasonTimeout:      "timeout",
+	ReasonNetwork:      "network",
+	ReasonTLS:          "tls",
+	ReasonDNS:          "dns",
+	ReasonOther:        "other",
+}
+
+// String returns the reason's snake_case name, as used in
+// connect_failed_by_reason.
+func (r FailReason) String() string {
+	if r < NumFailReasons {
+		return failReasonNames[r]
+	}
+	return fmt.Sprintf("FailReason(%d)", uint8(r))
+}
+
+// Counts is a copy of every counter at one moment (or, in Snapshot.Delta, the
+// change over an interval). The zero value is all zeros.
+type Counts struct {
+	// Counter holds the node-wide counters, indexed by Counter.
+	Counter [NumCounters]int64
+	// QoS holds the per-QoS counters, indexed by QoSCounter and QoS level.
+	QoS [NumQoSCounters][NumQoS]int64
+	// ConnectFailed holds failed connects, indexed by FailReason.
+	ConnectFailed [NumFailReasons]int64
+}
+
+// Get returns a node-wide counter (0 for an unknown counter).
+func (c *Counts) Get(k Counter) int64 {
+	if k >= NumCounters {
+		return 0
+	}
+	return c.Counter[k]
+}
+
+// GetQoS returns a per-QoS counter for one QoS level (0 when out of range).
+func (c *Counts) GetQoS(k QoSCounter, qos int) int64 {
+	if k >= NumQoSCounters || uint(qos) >= NumQoS {
+		return 0
+	}
+	return c.QoS[k][qos]
+}
+
+// Sum returns a per-QoS counter summed over all QoS levels.
+func (c *Counts) Sum(k QoSCounter) int64 {
+	if k >= NumQoSCounters {
+		return 0
+	}
+	var n int64
+	for _, v := range c.QoS[k] {
+		n += v
+	}
+	return n
+}
+
+// ConnectFailedTotal returns failed connects over all reasons.
+func (c *Counts) ConnectFailedTotal() int64 {
+	var n int64
+	for _, v := range c.ConnectFailed {
+		n += v
+	}
+	return n
+}
+
+// Add adds o to c, counter by counter.
+func (c *Counts) Add(o *Counts) {
+	for i := range c.Counter {
+		c.Counter[i] += o.Counter[i]
+	}
+	for i := range c.QoS {
+		for q := range c.QoS[i] {
+			c.QoS[i][q] += o.QoS[i][q]
+		}
+	}
+	for i := range c.ConnectFailed {
+		c.ConnectFailed[i] += o.ConnectFailed[i]
+	}
+}
+
+// Sub returns c − o, counter by counter.
+func (c *Counts) Sub(o *Counts) Counts {
+	d := *c
+	for i := range d.Counter {
+		d.Counter[i] -= o.Counter[i]
+	}
+	for i := range d.QoS {
+		for q := range d.QoS[i] {
+			d.QoS[i][q] -= o.QoS[i][q]
+		}
+	}
+	for i := range d.ConnectFailed {
+		d.ConnectFailed[i] -= o.ConnectFailed[i]
+	}
+	return d
+}
+
+// countsJSON is the wire form of Counts: counters by name, so that adding a
+// counter does not shift the others.
+type countsJSON struct {
+	Counters      map[string]int64         `json:"counters"`
+	QoS           map[string][NumQoS]int64 `json:"qos"`
+	ConnectFailed map[string]int64         `json:"connect_failed"`
+}
+
+// MarshalJSON encodes the counters by name.
+func (c Counts) MarshalJSON() ([]byte, error) {
+	w := countsJSON{
+		Counters:      make(map[string]int64, NumCounters),
+		QoS:           make(map[string][NumQoS]int64, NumQoSCounters),
+		ConnectFailed: make(map[string]int64, NumFailReasons),
+	}
+	for i, v := range c.Counter {
+		w.Counters[Counter(i).String()] = v
+	}
+	for i, v := range c.QoS {
+		w.QoS[QoSCounter(i).String()] = v
+	}
+	for i, v := range c.ConnectFailed {
+		w.ConnectFailed[FailReason(i).String()] = v
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON decodes counters by name. An unknown name is an error: it
+// means the sender runs a different fleetbench version and its numbers would
+// otherwise be silently lost.
+func (c *Counts) UnmarshalJSON(data []byte) error {
+	var w countsJSON
+	if err := json.Unmarshal(data, &w); err != nil {
+		return fmt.Errorf("metrics: decode counts: %w", err)
+	}
+	var out Counts
+	for name, v := range w.Counters {
+		i := indexOf(counterNames[:], name)
+		if i < 0 {
+			return fmt.Errorf("metrics: decode counts: unknown counter %q", name)
+		}
+		out.Counter[i] = v
+	}
+	for name, v := range w.QoS {
+		i := indexOf(qosCounterNames[:], name)
+		if i < 0 {
+			return fmt.Errorf("metrics: decode counts: unknown per-QoS counter %q", name)
+		}
+		out.QoS[i] = v
+	}
+	for name, v := range w.ConnectFailed {
+		i := indexOf(failReasonNames[:], name)
+		if i < 0 {
+			return fmt.Errorf("metrics: decode counts: unknown connect failure reason %q", name)
+		}
+		out.ConnectFailed[i] = v
+	}
+	*c = out
+	return nil
+}
+
+func indexOf(names []string, name string) int {
+	for i, n := range names {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}

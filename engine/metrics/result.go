@@ -1,0 +1,460 @@
+package metrics
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
+
+// Schema identifies the result document format.
+const Schema = "fleetbench.result/v1"
+
+// Result is the outcome of a run, written as result.json. NewResult builds
+// it from the final snapshot; the engine fills Scenario, the times and
+// Interrupted. Results decode (UnmarshalResult) with their histograms, so a
+// saved result can be rendered again and merged (MergeResults).
+type Result struct {
+	// Schema is always the Schema constant.
+	Schema string `json:"schema"`
+	// Scenario identifies what was run.
+	Scenario ScenarioInfo `json:"scenario"`
+	// StartedAt and EndedAt bound the measured run.
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at"`
+	// Interrupted is set when the run was stopped before its end.
+	Interrupted bool `json:"interrupted"`
+	// Totals holds the whole-run counters.
+	Totals Totals `json:"totals"`
+	// ConnectFailedByReason splits Totals.ConnectFailed by FailReason name.
+	ConnectFailedByReason map[string]int64 `json:"connect_failed_by_reason"`
+	// ByQoS splits the message counters by QoS level ("0", "1", "2").
+	ByQoS map[string]QoSTotals `json:"by_qos"`
+	// Latency holds the whole-run latencies over all QoS levels.
+	Latency LatencyReport `json:"latency"`
+	// LatencyByQoS holds the whole-run latencies per QoS level.
+	LatencyByQoS map[string]QoSLatency `json:"latency_by_qos"`
+	// Series holds one point per interval (normally per second).
+	Series []SeriesPoint `json:"series"`
+	// Nodes optionally breaks the totals down per node.
+	Nodes []NodeResult `json:"nodes,omitempty"`
+}
+
+// ScenarioInfo identifies the scenario a result comes from.
+type ScenarioInfo struct {
+	// Name is the scenario's name.
+	Name string `json:"name"`
+	// File is the path the scenario was loaded from.
+	File string `json:"file,omitempty"`
+	// Text is the scenario source, when it is kept for reproducibility.
+	Text string `json:"text,omitempty"`
+}
+
+// Totals holds the whole-run counters of a result. To add one, add a field
+// here, in fields and in TotalsFrom.
+type Totals struct {
+	// Devices is the number of devices started.
+	Devices int64 `json:"devices"`
+	// Connected is the connected-devices gauge at the end of the run.
+	Connected int64 `json:"connected"`
+	// ConnectOK and ConnectFailed count connect attempts by outcome.
+	ConnectOK     int64 `json:"connect_ok"`
+	ConnectFailed int64 `json:"connect_failed"`
+	// SubscribeOK and SubscribeFailed count subscriptions by outcome.
+	SubscribeOK     int64 `json:"subscribe_ok"`
+	SubscribeFailed int64 `json:"subscribe_failed"`
+	// Published … Reordered are the message counters over all QoS levels
+	// (see QoSCounter).
+	Published  int64 `json:"published"`
+	Acked      int64 `json:"acked"`
+	Expected   int64 `json:"expected"`
+	Received   int64 `json:"received"`
+	Lost       int64 `json:"lost"`
+	Duplicates int64 `json:"duplicates"`
+	Reordered  int64 `json:"reordered"`
+	// Foreign … LatencyDropped are the node-wide counters of the same name
+	// (see Counter).
+	Foreign          int64 `json:"foreign"`
+	Lagged           int64 `json:"lagged"`
+	Disconnects      int64 `json:"disconnects"`
+	Reconnects       int64 `json:"reconnects"`
+	BytesOut         int64 `json:"bytes_out"`
+	BytesIn          int64 `json:"bytes_in"`
+	PublishErrors    int64 `json:"publish_errors"`
+	LatencySaturated int64 `json:"latency_saturated"`
+	LatencyNegative  int64 `json:"latency_negative"`
+	LatencyDropped   int64 `json:"latency_dropped"`
+}
+
+func (t *Totals) fields() []*int64 {
+	return []*int64{
+		&t.Devices, &t.Connected, &t.ConnectOK, &t.ConnectFailed,
+		&t.SubscribeOK, &t.SubscribeFailed, &t.Published, &t.Acked,
+		&t.Expected, &t.Received, &t.Lost, &t.Duplicates, &t.Reordered,
+		&t.Foreign, &t.Lagged, &t.Disconnects, &t.Reconnects, &t.BytesOut,
+		&t.BytesIn, &t.PublishErrors, &t.LatencySaturated, &t.LatencyNegative,
+		&t.LatencyDropped,
+	}
+}
+
+// Add adds o to t field by field (the Connected gauges of several nodes add
+// up as well).
+func (t *Totals) Add(o *Totals) {
+	dst, src := t.fields(), o.fields()
+	for i := range dst {
+		*dst[i] += *src[i]
+	}
+}
+
+// TotalsFrom maps counters to result totals.
+func TotalsFrom(c *Counts) Totals {
+	return Totals{
+		Devices:          c.Get(DevicesStarted),
+		Connected:        c.Get(Connected),
+		ConnectOK:        c.Get(ConnectOK),
+		ConnectFailed:    c.ConnectFailedTotal(),
+		SubscribeOK:      c.Get(SubscribeOK),
+		SubscribeFailed:  c.Get(SubscribeFailed),
+		Published:        c.Sum(Published),
+		Acked:            c.Sum(Acked),
+		Expected:         c.Sum(Expected),
+		Received:         c.Sum(Received),
+		Lost:             c.Sum(Lost),
+		Duplicates:       c.Sum(Duplicates),
+		Reordered:        c.Sum(Reordered),
+		Foreign:          c.Get(Foreign),
+		Lagged:           c.Get(Lagged),
+		Disconnects:      c.Get(Disconnects),
+		Reconnects:       c.Get(Reconnects),
+		BytesOut:         c.Get(BytesOut),
+		BytesIn:          c.Get(BytesIn),
+		PublishErrors:    c.Get(PublishErrors),
+		LatencySaturated: c.Get(LatencySaturated),
+		LatencyNegative:  c.Get(LatencyNegative),
+		LatencyDropped:   c.Get(LatencyDropped),
+	}
+}
+
+// QoSTotals holds the message counters of one QoS level; each field is the
+// QoSCounter of the same name.
+type QoSTotals struct {
+	Published  int64 `json:"published"`
+	Acked      int64 `json:"acked"`
+	Expected   int64 `json:"expected"`
+	Received   int64 `json:"received"`
+	Lost       int64 `json:"lost"`
+	Duplicates int64 `json:"duplicates"`
+	Reordered  int64 `json:"reordered"`
+}
+
+func (t *QoSTotals) fields() []*int64 {
+	return []*int64{&t.Published, &t.Acked, &t.Expected, &t.Received, &t.Lost, &t.Duplicates, &t.Reordered}
+}
+
+func (t *QoSTotals) add(o *QoSTotals) {
+	dst, src := t.fields(), o.fields()
+	for i := range dst {
+		*dst[i] += *src[i]
+	}
+}
+
+// LatencySummary is the statistics of one latency distribution plus the
+// distribution itself, which makes it mergeable. In JSON the statistics are
+// inline and the histogram is "hdr", the base64 HDR V2 compressed encoding
+// (omitted when empty).
+type LatencySummary struct {
+	LatencyStats
+	// Histogram is the distribution; nil or empty when Count is 0.
+	Histogram *Histogram `json:"hdr,omitempty"`
+}
+
+// Summarize returns the summary of h, which it keeps (not a copy).
+func Summarize(h *Histogram) LatencySummary {
+	if h.Count() == 0 {
+		return LatencySummary{}
+	}
+	return LatencySummary{LatencyStats: h.Stats(), Histogram: h}
+}
+
+// UnmarshalJSON decodes a summary and recomputes its statistics from the
+// histogram, the source of truth. A histogram whose count disagrees with
+// "count" is an error.
+func (s *LatencySummary) UnmarshalJSON(data []byte) error {
+	type plain LatencySummary // no methods: no recursion
+	var p plain
+	if err := json.Unmarshal(data, &p); err != nil {
+		return err
+	}
+	if p.Histogram.Count() != p.Count {
+		return fmt.Errorf("metrics: latency summary: count %d but hdr holds %d values", p.Count, p.Histogram.Count())
+	}
+	if p.Histogram.Count() > 0 {
+		p.LatencyStats = p.Histogram.Stats()
+	} else {
+		p.Histogram = nil
+	}
+	*s = LatencySummary(p)
+	return nil
+}
+
+func (s *LatencySummary) merge(o *LatencySummary) error {
+	if s.Count != s.Histogram.Count() || o.Count != o.Histogram.Count() {
+		return errors.New("a summary without its histogram cannot be merged exactly")
+	}
+	if o.Count == 0 {
+		return nil
+	}
+	h := s.Histogram.Clone()
+	if err := h.Merge(o.Histogram); err != nil {
+		return err
+	}
+	*s = Summarize(h)
+	return nil
+}
+
+// LatencyReport holds the summaries of every latency kind, each over all QoS
+// levels.
+type LatencyReport struct {
+	Connect    LatencySummary `json:"connect"`
+	Subscribe  LatencySummary `json:"subscribe"`
+	PublishAck LatencySummary `json:"publish_ack"`
+	E2E        LatencySummary `json:"e2e"`
+}
+
+// Get returns the summary of one kind (nil for an invalid kind).
+func (r *LatencyReport) Get(k Kind) *LatencySummary {
+	switch k {
+	case Connect:
+		return &r.Connect
+	case Subscribe:
+		return &r.Subscribe
+	case PublishAck:
+		return &r.PublishAck
+	case E2E:
+		return &r.E2E
+	}
+	return nil
+}
+
+// QoSLatency holds the summaries of the per-QoS latency kinds at one QoS
+// level.
+type QoSLatency struct {
+	Subscribe  LatencySummary `json:"subscribe"`
+	PublishAck LatencySummary `json:"publish_ack"`
+	E2E        LatencySummary `json:"e2e"`
+}
+
+// Get returns the summary of one kind (nil for Connect or an invalid kind).
+func (q *QoSLatency) Get(k Kind) *LatencySummary {
+	switch k {
+	case Subscribe:
+		return &q.Subscribe
+	case PublishAck:
+		return &q.PublishAck
+	case E2E:
+		return &q.E2E
+	}
+	return nil
+}
+
+// NodeResult is the share of one node in a multi-node result.
+type NodeResult struct {
+	// Name identifies the node.
+	Name string `json:"name"`
+	// Totals holds the node's counters.
+	Totals Totals `json:"totals"`
+}
+
+// qosKey is the map key of a QoS level in result.json.
+func qosKey(q int) string { return strconv.Itoa(q) }
+
+// NewResult builds a result from the final snapshot (its Total latencies and
+// Counts) and the time series. StartedAt and EndedAt default to the
+// snapshot's Began and Taken. The result shares histograms with final and
+// series; clone final first if it will be modified.
+func NewResult(final *Snapshot, series []SeriesPoint) *Result {
+	r := &Result{
+		Schema:                Schema,
+		StartedAt:             final.Began,
+		EndedAt:               final.Taken,
+		Totals:                TotalsFrom(&final.Counts),
+		ConnectFailedByReason: make(map[string]int64, NumFailReasons),
+		ByQoS:                 make(map[string]QoSTotals, NumQoS),
+		LatencyByQoS:          make(map[string]QoSLatency, NumQoS),
+		Series:                append([]SeriesPoint{}, series...),
+	}
+	for i, v := range final.Counts.ConnectFailed {
+		r.ConnectFailedByReason[FailReason(i).String()] = v
+	}
+	c := &final.Counts
+	for q := 0; q < NumQoS; q++ {
+		r.ByQoS[qosKey(q)] = QoSTotals{
+			Published:  c.GetQoS(Published, q),
+			Acked:      c.GetQoS(Acked, q),
+			Expected:   c.GetQoS(Expected, q),
+			Received:   c.GetQoS(Received, q),
+			Lost:       c.GetQoS(Lost, q),
+			Duplicates: c.GetQoS(Duplicates, q),
+			Reordered:  c.GetQoS(Reordered, q),
+		}
+		var ql QoSLatency
+		for _, k := range []Kind{Subscribe, PublishAck, E2E} {
+			*ql.Get(k) = Summarize(final.Total.Get(k, q))
+		}
+		r.LatencyByQoS[qosKey(q)] = ql
+	}
+	for k := Connect; k < NumKinds; k++ {
+		*r.Latency.Get(k) = Summarize(final.Total.Kind(k))
+	}
+	return r
+}
+
+// Merge adds o to r: totals and per-QoS counters add, histograms merge
+// exactly (statistics are recomputed), series merge by time offset, nodes
+// are concatenated, the time span covers both and Interrupted is true if
+// either was. r keeps its scenario (o's if r has none).
+func (r *Result) Merge(o *Result) error {
+	if r.Scenario == (ScenarioInfo{}) {
+		r.Scenario = o.Scenario
+	}
+	r.StartedAt = earlier(r.StartedAt, o.StartedAt)
+	r.EndedAt = later(r.EndedAt, o.EndedAt)
+	r.Interrupted = r.Interrupted || o.Interrupted
+	r.Totals.Add(&o.Totals)
+	if r.ConnectFailedByReason == nil {
+		r.ConnectFailedByReason = make(map[string]int64, len(o.ConnectFailedByReason))
+	}
+	for k, v := range o.ConnectFailedByReason {
+		r.ConnectFailedByReason[k] += v
+	}
+	if r.ByQoS == nil {
+		r.ByQoS = make(map[string]QoSTotals, len(o.ByQoS))
+	}
+	for k, v := range o.ByQoS {
+		t := r.ByQoS[k]
+		t.add(&v)
+		r.ByQoS[k] = t
+	}
+	for k := Connect; k < NumKinds; k++ {
+		if err := r.Latency.Get(k).merge(o.Latency.Get(k)); err != nil {
+			return fmt.Errorf("metrics: merge results: latency %s: %w", k, err)
+		}
+	}
+	if r.LatencyByQoS == nil {
+		r.LatencyByQoS = make(map[string]QoSLatency, len(o.LatencyByQoS))
+	}
+	for q, ol := range o.LatencyByQoS {
+		l := r.LatencyByQoS[q]
+		for _, k := range []Kind{Subscribe, PublishAck, E2E} {
+			if err := l.Get(k).merge(ol.Get(k)); err != nil {
+				return fmt.Errorf("metrics: merge results: latency %s QoS %s: %w", k, q, err)
+			}
+		}
+		r.LatencyByQoS[q] = l
+	}
+	series, err := MergeSeries(r.Series, o.Series)
+	if err != nil {
+		return fmt.Errorf("metrics: merge results: %w", err)
+	}
+	r.Series = series
+	r.Nodes = append(r.Nodes, o.Nodes...)
+	return nil
+}
+
+// MergeResults returns the merge of a and b (see Result.Merge) without
+// modifying either.
+func MergeResults(a, b *Result) (*Result, error) {
+	out := a.clone()
+	if err := out.Merge(b); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// clone copies r deeply enough that merging into the copy leaves r alone:
+// maps and slices are copied; histograms are shared but never modified by
+// Merge, which merges into fresh clones.
+func (r *Result) clone() *Result {
+	c := *r
+	c.ConnectFailedByReason = make(map[string]int64, len(r.ConnectFailedByReason))
+	for k, v := range r.ConnectFailedByReason {
+		c.ConnectFailedByReason[k] = v
+	}
+	c.ByQoS = make(map[string]QoSTotals, len(r.ByQoS))
+	for k, v := range r.ByQoS {
+		c.ByQoS[k] = v
+	}
+	c.LatencyByQoS = make(map[string]QoSLatency, len(r.LatencyByQoS))
+	for k, v := range r.LatencyByQoS {
+		c.LatencyByQoS[k] = v
+	}
+	c.Series = append([]SeriesPoint(nil), r.Series...)
+	c.Nodes = append([]NodeResult(nil), r.Nodes...)
+	return &c
+}
+
+// Encode writes r as indented JSON.
+func (r *Result) Encode(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("metrics: encode result: %w", err)
+	}
+	return nil
+}
+
+// Marshal returns r as indented JSON.
+func (r *Result) Marshal() ([]byte, error) {
+	var b bytes.Buffer
+	if err := r.Encode(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// UnmarshalResult decodes a result.json document, restoring every histogram
+// from its "hdr". The schema must be Schema. Missing maps and QoS levels are
+// filled with zero values so the result is ready to render and merge.
+func UnmarshalResult(data []byte) (*Result, error) {
+	var r Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("metrics: decode result: %w", err)
+	}
+	if r.Schema != Schema {
+		return nil, fmt.Errorf("metrics: decode result: schema %q, want %q", r.Schema, Schema)
+	}
+	if r.ConnectFailedByReason == nil {
+		r.ConnectFailedByReason = make(map[string]int64, NumFailReasons)
+	}
+	if r.ByQoS == nil {
+		r.ByQoS = make(map[string]QoSTotals, NumQoS)
+	}
+	if r.LatencyByQoS == nil {
+		r.LatencyByQoS = make(map[string]QoSLatency, NumQoS)
+	}
+	for q := 0; q < NumQoS; q++ {
+		if _, ok := r.ByQoS[qosKey(q)]; !ok {
+			r.ByQoS[qosKey(q)] = QoSTotals{}
+		}
+		if _, ok := r.LatencyByQoS[qosKey(q)]; !ok {
+			r.LatencyByQoS[qosKey(q)] = QoSLatency{}
+		}
+	}
+	return &r, nil
+}
+
+// DecodeResult reads and decodes a result.json document (see
+// UnmarshalResult).
+func DecodeResult(rd io.Reader) (*Result, error) {
+	data, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: read result: %w", err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("metrics: decode result: empty input")
+	}
+	return UnmarshalResult(data)
+}
