@@ -40,7 +40,7 @@ type Handle struct {
 	mu         sync.Mutex
 	conn       *wireConn
 	arrivals   []arrival
-	pendingPub map[uint16]time.Time
+	pendingPub map[uint16]pendingPub
 	earlyAck   map[uint16]time.Time
 	requests   []request
 	nextReq    uint16
@@ -59,6 +59,12 @@ type Handle struct {
 	sync    syncWait
 }
 
+// pendingPub is a QoS 1/2 publish awaiting its PUBACK/PUBCOMP.
+type pendingPub struct {
+	sent time.Time
+	qos  QoS
+}
+
 type arrival struct {
 	at       time.Time
 	topicLen uint16
@@ -71,6 +77,7 @@ type arrival struct {
 type request struct {
 	id      uint16
 	unsub   bool
+	qos     QoS
 	filter  string
 	sent    time.Time
 	wirePID uint16 // 0 until the packet was written
@@ -392,7 +399,7 @@ func (h *Handle) Subscribe(filter string, qos QoS, handler Handler) (uint16, err
 }
 
 func (h *Handle) sendSubscribe(filter string, qos QoS) (uint16, error) {
-	id := h.newRequest(filter, false)
+	id := h.newRequest(filter, false, qos)
 	tok := h.client.Subscribe(filter, byte(qos), nil)
 	if err := failedAlready(tok); err != nil {
 		h.dropRequest(id)
@@ -468,7 +475,7 @@ func (h *Handle) Unsubscribe(filter string) (uint16, error) {
 	if local {
 		return 0, nil
 	}
-	id := h.newRequest(filter, true)
+	id := h.newRequest(filter, true, 0)
 	if err := failedAlready(h.client.Unsubscribe(filter)); err != nil {
 		h.dropRequest(id)
 		return 0, fmt.Errorf("iot: unsubscribe %q: %w", filter, err)
@@ -515,14 +522,14 @@ func (h *Handle) Publish(topic string, info *TopicInfo) (uint16, error) {
 		delete(h.earlyAck, pid)
 		if !at.Before(sent) {
 			h.mu.Unlock()
-			h.push(queued{ev: Event{Type: EventPublishSuccess, PacketID: pid, Sent: sent, At: at}})
+			h.push(queued{ev: Event{Type: EventPublishSuccess, PacketID: pid, QoS: info.QoS, Sent: sent, At: at}})
 			return pid, nil
 		}
 	}
 	if h.pendingPub == nil {
-		h.pendingPub = make(map[uint16]time.Time)
+		h.pendingPub = make(map[uint16]pendingPub)
 	}
-	h.pendingPub[pid] = sent
+	h.pendingPub[pid] = pendingPub{sent: sent, qos: info.QoS}
 	h.mu.Unlock()
 	return pid, nil
 }
@@ -568,14 +575,14 @@ func (h *Handle) addSub(filter string, qos QoS, handler Handler) {
 	h.subs = append(h.subs, subscription{filter: filter, qos: qos, handler: handler})
 }
 
-func (h *Handle) newRequest(filter string, unsub bool) uint16 {
+func (h *Handle) newRequest(filter string, unsub bool, qos QoS) uint16 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.nextReq++
 	if h.nextReq == 0 {
 		h.nextReq = 1
 	}
-	h.requests = append(h.requests, request{id: h.nextReq, unsub: unsub, filter: filter, sent: h.clock.Now()})
+	h.requests = append(h.requests, request{id: h.nextReq, unsub: unsub, qos: qos, filter: filter, sent: h.clock.Now()})
 	return h.nextReq
 }
 
@@ -631,7 +638,7 @@ func (h *Handle) onInboundFrame(w *wireConn, f *frame, at time.Time) {
 		h.mu.Unlock()
 	case pktPuback, pktPubcomp:
 		h.mu.Lock()
-		sent, ok := h.pendingPub[f.pid]
+		pp, ok := h.pendingPub[f.pid]
 		if ok {
 			delete(h.pendingPub, f.pid)
 		} else {
@@ -642,7 +649,7 @@ func (h *Handle) onInboundFrame(w *wireConn, f *frame, at time.Time) {
 		}
 		h.mu.Unlock()
 		if ok {
-			h.push(queued{ev: Event{Type: EventPublishSuccess, PacketID: f.pid, Sent: sent, At: at}})
+			h.push(queued{ev: Event{Type: EventPublishSuccess, PacketID: f.pid, QoS: pp.qos, Sent: pp.sent, At: at}})
 		}
 	case pktSuback, pktUnsuback:
 		unsub := f.typ == pktUnsuback
@@ -667,7 +674,7 @@ func (h *Handle) onInboundFrame(w *wireConn, f *frame, at time.Time) {
 		case f.nack:
 			typ = EventSubscribeNack
 		}
-		h.push(queued{ev: Event{Type: typ, PacketID: r.id, Filter: r.filter, Sent: r.sent, At: at}})
+		h.push(queued{ev: Event{Type: typ, PacketID: r.id, QoS: r.qos, Filter: r.filter, Sent: r.sent, At: at}})
 	}
 }
 

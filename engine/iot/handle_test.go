@@ -168,7 +168,7 @@ func TestRoundTrip(t *testing.T) {
 					if e.Type != EventPublishSuccess {
 						continue
 					}
-					if e.Sent.Before(sent) || e.At.Before(e.Sent) || e.Latency() <= 0 || e.Latency() > 10*time.Second {
+					if e.QoS != qos || e.Sent.Before(sent) || e.At.Before(e.Sent) || e.Latency() <= 0 || e.Latency() > 10*time.Second {
 						t.Fatalf("publish_success %d: sent %v at %v latency %v", e.PacketID, e.Sent, e.At, e.Latency())
 					}
 				}

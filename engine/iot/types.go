@@ -82,6 +82,9 @@ type Event struct {
 	// PacketID of the acknowledged PUBLISH (PublishSuccess). For
 	// Subscribe/Unsubscribe events it is the request id the call returned.
 	PacketID uint16
+	// QoS of the acknowledged publish (PublishSuccess) or the requested
+	// QoS of a subscription (SubscribeSuccess/SubscribeNack).
+	QoS QoS
 	// Message is the received message (PublishReceived). It is valid only
 	// during the handler call: copy what you keep.
 	Message *TopicInfo

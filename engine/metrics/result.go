@@ -39,8 +39,34 @@ type Result struct {
 	LatencyByQoS map[string]QoSLatency `json:"latency_by_qos"`
 	// Series holds one point per interval (normally per second).
 	Series []SeriesPoint `json:"series"`
+	// Broker holds the embedded broker's own counters (absent for an
+	// external broker). Its drops are broker-side loss, reported apart
+	// from network loss.
+	Broker *BrokerStats `json:"broker,omitempty"`
 	// Nodes optionally breaks the totals down per node.
 	Nodes []NodeResult `json:"nodes,omitempty"`
+}
+
+// BrokerStats are the embedded broker's counters at the end of a run.
+type BrokerStats struct {
+	// MessagesReceived and MessagesSent count PUBLISH packets in and out.
+	MessagesReceived int64 `json:"messages_received"`
+	MessagesSent     int64 `json:"messages_sent"`
+	// MessagesDropped counts deliveries dropped because a subscriber's
+	// outbound queue was full (a slow subscriber).
+	MessagesDropped int64 `json:"messages_dropped"`
+	// InflightDropped counts QoS 1/2 deliveries not attempted because the
+	// subscriber's inflight window was full.
+	InflightDropped int64 `json:"inflight_dropped"`
+	// QosDropped counts QoS 1/2 flows abandoned after they started.
+	QosDropped int64 `json:"qos_dropped"`
+	// ClientsMaximum is the highest number of connected clients.
+	ClientsMaximum int64 `json:"clients_maximum"`
+	// Refused counts refused CONNECTs; PublishDenied and SubscribeDenied
+	// count ACL refusals.
+	Refused         int64 `json:"connect_refused"`
+	PublishDenied   int64 `json:"publish_denied"`
+	SubscribeDenied int64 `json:"subscribe_denied"`
 }
 
 // ScenarioInfo identifies the scenario a result comes from.
