@@ -1,0 +1,360 @@
+package actors
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/fleetbench/fleetbench/engine/metrics"
+	"github.com/fleetbench/fleetbench/scenarios"
+)
+
+// Phase is where a run is.
+type Phase string
+
+// Phases of a run, in order.
+const (
+	PhaseRamp     Phase = "running"  // spawning along the stages and publishing
+	PhaseDrain    Phase = "draining" // publishing stopped, collecting in-flight messages
+	PhaseStopping Phase = "stopping" // disconnecting devices
+	PhaseDone     Phase = "done"
+)
+
+// Progress is what the coordinator reports once per second.
+type Progress struct {
+	Phase   Phase
+	Elapsed time.Duration
+	// Total is the planned duration of the load (drain excluded).
+	Total time.Duration
+	// Stage is the 1-based index of the current stage, 0 without stages.
+	Stage int
+	// Target is the number of devices the ramp wants now; Spawned how many
+	// device actors exist.
+	Target, Spawned int
+	// Point is the last interval of the time series.
+	Point metrics.SeriesPoint
+	// Totals are the counters so far.
+	Totals metrics.Totals
+}
+
+// Config configures a coordinator.
+type Config struct {
+	Scenario *scenarios.Scenario
+	Env      *Env
+	// Done receives the result once, when the run is over.
+	Done func(*metrics.Result)
+	// Progress, when set, is called once per second from the coordinator.
+	Progress func(Progress)
+	// Tick is the spawn scheduling period (default 10 ms).
+	Tick time.Duration
+	// Snapshot is the time-series interval (default 1 s).
+	Snapshot time.Duration
+	// StopTimeout bounds how long disconnecting the fleet may take (default 30 s).
+	StopTimeout time.Duration
+	// RestartMin/RestartMax bound the supervisor's restart backoff of a
+	// failing device (default 1 s doubling to 30 s, as the SDK's reconnect).
+	RestartMin, RestartMax time.Duration
+}
+
+// Interrupt asks the coordinator to stop the run early: the first one
+// stops ramping and publishing and drains; a second one finishes at once
+// with what has been measured.
+type Interrupt struct{}
+
+// Messages of the coordinator's own timers.
+type (
+	spawnTick    struct{}
+	snapshotTick struct{}
+	drainDone    struct{}
+	stopTimeout  struct{}
+)
+
+// coordinator spawns and stops device actors along the ramp and owns the
+// metrics time series.
+type coordinator struct {
+	cfg         Config
+	sc          *scenarios.Scenario
+	start       time.Time
+	last        time.Time // last spawn tick
+	phase       Phase
+	targets     []int
+	tokens      []float64
+	devices     [][]*actor.PID // per group, index = device index in group
+	alive       int
+	series      []metrics.SeriesPoint
+	lastPt      metrics.SeriesPoint
+	started     time.Time
+	interrupted bool
+	timers      []*time.Timer
+	mu          sync.Mutex // guards timers (AfterFunc callbacks append)
+	self        *actor.PID
+	root        *actor.RootContext
+	finished    bool
+}
+
+// NewCoordinatorProps returns the props of a coordinator for cfg. Its
+// children (the devices) are supervised with an exponential restart
+// backoff.
+func NewCoordinatorProps(cfg Config) *actor.Props {
+	if cfg.Tick <= 0 {
+		cfg.Tick = 10 * time.Millisecond
+	}
+	if cfg.Snapshot <= 0 {
+		cfg.Snapshot = time.Second
+	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = 30 * time.Second
+	}
+	if cfg.RestartMin <= 0 {
+		cfg.RestartMin = time.Second
+	}
+	if cfg.RestartMax < cfg.RestartMin {
+		cfg.RestartMax = max(30*time.Second, cfg.RestartMin)
+	}
+	return actor.PropsFromProducer(func() actor.Actor { return &coordinator{cfg: cfg, sc: cfg.Scenario} },
+		actor.WithSupervisor(&backoffStrategy{min: cfg.RestartMin, max: cfg.RestartMax}))
+}
+
+// Receive implements actor.Actor.
+func (c *coordinator) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		c.self, c.root = ctx.Self(), ctx.ActorSystem().Root
+		c.start = c.cfg.Env.Clock.Now()
+		c.started = time.Now()
+		c.last = c.start
+		c.phase = PhaseRamp
+		n := len(c.sc.Groups)
+		c.tokens = make([]float64, n)
+		c.devices = make([][]*actor.PID, n)
+		c.after(0, spawnTick{})
+		c.after(c.cfg.Snapshot, snapshotTick{})
+	case spawnTick:
+		c.spawn(ctx)
+	case snapshotTick:
+		c.snapshot()
+		if c.phase != PhaseDone {
+			c.after(c.cfg.Snapshot, snapshotTick{})
+		}
+	case Interrupt:
+		c.interrupted = true
+		switch c.phase {
+		case PhaseRamp:
+			c.drain(ctx)
+		default:
+			c.finish(ctx)
+		}
+	case drainDone:
+		c.stopDevices(ctx)
+	case *actor.Terminated:
+		c.alive--
+		if c.phase == PhaseStopping && c.alive <= 0 {
+			c.finish(ctx)
+		}
+	case stopTimeout:
+		if c.phase == PhaseStopping {
+			c.cfg.Env.Logger.Warn("devices did not stop in time; finishing without them", "left", c.alive)
+			c.finish(ctx)
+		}
+	case *actor.Stopping:
+		c.stopTimers()
+	default:
+		_ = msg
+	}
+}
+
+// after sends msg to the coordinator after d.
+func (c *coordinator) after(d time.Duration, msg any) {
+	t := time.AfterFunc(d, func() { c.root.Send(c.self, msg) })
+	c.mu.Lock()
+	c.timers = append(c.timers, t)
+	if len(c.timers) > 64 { // forget fired timers
+		kept := c.timers[:0]
+		for _, t := range c.timers[len(c.timers)-8:] {
+			kept = append(kept, t)
+		}
+		c.timers = kept
+	}
+	c.mu.Unlock()
+}
+
+func (c *coordinator) stopTimers() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range c.timers {
+		t.Stop()
+	}
+	c.timers = nil
+}
+
+// spawn brings the number of device actors of each group to the ramp's
+// target, at no more than the group's connect rate.
+func (c *coordinator) spawn(ctx actor.Context) {
+	if c.phase != PhaseRamp {
+		return
+	}
+	now := c.cfg.Env.Clock.Now()
+	elapsed := now.Sub(c.start)
+	dt := now.Sub(c.last).Seconds()
+	c.last = now
+	if elapsed >= c.sc.Duration {
+		c.drain(ctx)
+		return
+	}
+	c.targets = c.sc.GroupTargetsAt(elapsed, c.targets[:0])
+	for gi, g := range c.sc.Groups {
+		target := c.targets[gi]
+		pids := c.devices[gi]
+		if len(pids) > target { // ramp down: stop the newest devices
+			for _, pid := range pids[target:] {
+				ctx.Stop(pid)
+			}
+			c.devices[gi] = pids[:target]
+			continue
+		}
+		rate := g.Connect.Rate.PerSecond()
+		if rate <= 0 {
+			c.tokens[gi] = float64(target - len(pids))
+		} else {
+			// Allow a burst of at most one tick's worth plus one device.
+			c.tokens[gi] = min(c.tokens[gi]+rate*dt, rate*c.cfg.Tick.Seconds()+1)
+		}
+		for len(pids) < target && c.tokens[gi] >= 1 {
+			idx := len(pids)
+			plan, ok := c.sc.Plan(g.First + idx)
+			if !ok {
+				break
+			}
+			props := actor.PropsFromProducer(newDevice(c.cfg.Env, plan))
+			pid, err := ctx.SpawnNamed(props, fmt.Sprintf("%s-%d", g.Name, idx))
+			if err != nil {
+				// A name still taken by a device stopping after a ramp-down.
+				pid = ctx.Spawn(props)
+			}
+			c.cfg.Env.Recorder.Inc(metrics.DevicesStarted)
+			pids = append(pids, pid)
+			c.alive++
+			c.tokens[gi]--
+		}
+		c.devices[gi] = pids
+	}
+	next := c.cfg.Tick - time.Duration(0)
+	if left := c.sc.Duration - elapsed; left < next {
+		next = left
+	}
+	c.after(next, spawnTick{})
+}
+
+// drain stops publishing and waits the drain period for in-flight messages.
+func (c *coordinator) drain(ctx actor.Context) {
+	if c.phase != PhaseRamp {
+		return
+	}
+	c.phase = PhaseDrain
+	for _, pids := range c.devices {
+		for _, pid := range pids {
+			ctx.Send(pid, stopPublishing{})
+		}
+	}
+	c.after(c.sc.Drain, drainDone{})
+}
+
+// stopDevices stops every device actor (each sends DISCONNECT).
+func (c *coordinator) stopDevices(ctx actor.Context) {
+	if c.phase != PhaseDrain {
+		return
+	}
+	c.phase = PhaseStopping
+	for _, child := range ctx.Children() {
+		ctx.Stop(child)
+	}
+	if c.alive <= 0 {
+		c.finish(ctx)
+		return
+	}
+	c.after(c.cfg.StopTimeout, stopTimeout{})
+}
+
+func (c *coordinator) snapshot() {
+	snap := c.cfg.Env.Recorder.Snapshot(true)
+	pt := snap.Point(c.start)
+	c.series = append(c.series, pt)
+	c.lastPt = pt
+	if c.cfg.Progress != nil {
+		c.cfg.Progress(c.progress(&snap))
+	}
+}
+
+func (c *coordinator) progress(snap *metrics.Snapshot) Progress {
+	elapsed := c.cfg.Env.Clock.Now().Sub(c.start)
+	p := Progress{
+		Phase: c.phase, Elapsed: elapsed, Total: c.sc.Duration, Point: c.lastPt,
+		Totals: metrics.TotalsFrom(&snap.Counts), Target: c.sc.TargetAt(min(elapsed, c.sc.Duration)),
+	}
+	for _, pids := range c.devices {
+		p.Spawned += len(pids)
+	}
+	var at time.Duration
+	for i, st := range c.sc.Stages {
+		at += st.Duration
+		if elapsed < at {
+			p.Stage = i + 1
+			break
+		}
+	}
+	return p
+}
+
+// finish closes the accounting and hands the result over.
+func (c *coordinator) finish(ctx actor.Context) {
+	if c.finished {
+		return
+	}
+	c.finished = true
+	c.phase = PhaseDone
+	c.stopTimers()
+	rec := c.cfg.Env.Recorder
+	// lost = expected − received, per QoS, once nothing more can arrive.
+	for q := 0; q < metrics.NumQoS; q++ {
+		if lost := rec.GetQoS(metrics.Expected, q) - rec.GetQoS(metrics.Received, q); lost > 0 {
+			rec.AddQoS(metrics.Lost, q, lost)
+		}
+	}
+	final := rec.Snapshot(true)
+	pt := final.Point(c.start)
+	if pt.Seconds > 0.01 {
+		c.series = append(c.series, pt)
+	}
+	res := metrics.NewResult(&final, c.series)
+	res.StartedAt = c.started
+	res.EndedAt = time.Now()
+	res.Interrupted = c.interrupted
+	res.Scenario = metrics.ScenarioInfo{Name: c.sc.Name, File: c.sc.File}
+	if c.cfg.Done != nil {
+		c.cfg.Done(res)
+	}
+	ctx.Stop(c.self)
+}
+
+// backoffStrategy restarts a failed device after 1 s, 2 s, 4 s … up to the
+// maximum, as the SDK's reconnect does; the count resets after a quiet
+// period of twice the maximum.
+type backoffStrategy struct {
+	min, max time.Duration
+}
+
+// HandleFailure implements actor.SupervisorStrategy.
+func (s *backoffStrategy) HandleFailure(_ *actor.ActorSystem, sup actor.Supervisor, child *actor.PID, rs *actor.RestartStatistics, _ any, _ any) {
+	if rs.NumberOfFailures(2*s.max) == 0 {
+		rs.Reset()
+	}
+	rs.Fail()
+	d := s.min
+	for i := 1; i < rs.FailureCount() && d < s.max; i++ {
+		d *= 2
+	}
+	d = min(d, s.max)
+	time.AfterFunc(d, func() { sup.RestartChildren(child) })
+}

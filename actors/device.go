@@ -1,0 +1,310 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/fleetbench/fleetbench/engine/devsign"
+	"github.com/fleetbench/fleetbench/engine/iot"
+	"github.com/fleetbench/fleetbench/engine/metrics"
+	"github.com/fleetbench/fleetbench/scenarios"
+)
+
+// Messages a device actor receives from itself, its timers and the
+// coordinator.
+type (
+	connectDevice  struct{}
+	yieldDevice    struct{}
+	publishTick    struct{ stream int }
+	stopPublishing struct{}
+)
+
+// device is the actor of one simulated device.
+type device struct {
+	env     *Env
+	plan    scenarios.DevicePlan
+	h       *iot.Handle
+	self    *actor.PID
+	root    *actor.RootContext
+	streams []stream
+	// awaiting counts subscriptions not yet acknowledged; publishing starts
+	// when it reaches zero.
+	awaiting  int
+	connected bool
+	stopped   bool // publishing stopped (drain)
+	lastIn    int64
+	lastOut   int64
+}
+
+// stream is one publish entry of the device's plan.
+type stream struct {
+	pub      *scenarios.Publication
+	seq      uint32
+	sent     int
+	next     time.Time // intended time of the next publish
+	timer    *time.Timer
+	expected [3]int // matching subscriptions by delivery QoS
+	done     bool
+}
+
+// newDevice returns the producer of a device actor for plan.
+func newDevice(env *Env, plan scenarios.DevicePlan) actor.Producer {
+	return func() actor.Actor { return &device{env: env, plan: plan} }
+}
+
+// Receive implements actor.Actor.
+func (d *device) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		d.self, d.root = ctx.Self(), ctx.ActorSystem().Root
+		ctx.Send(d.self, connectDevice{})
+	case connectDevice:
+		if err := d.connect(); err != nil {
+			// Let the coordinator's supervisor restart us after a backoff.
+			escalate(ctx, err)
+		}
+	case yieldDevice:
+		if d.h != nil {
+			d.h.Yield(0)
+		}
+	case publishTick:
+		d.publish(m.stream)
+	case stopPublishing:
+		d.stopped = true
+		d.stopTimers()
+	case *actor.Stopping, *actor.Restarting:
+		d.shutdown()
+	}
+}
+
+// escalate reports a failure to the supervisor without panicking.
+func escalate(ctx actor.Context, err error) {
+	if f, ok := ctx.(interface{ EscalateFailure(reason, message any) }); ok {
+		f.EscalateFailure(err, ctx.Message())
+		return
+	}
+	ctx.Stop(ctx.Self())
+}
+
+func (d *device) stripe() int { return d.plan.GlobalIndex }
+
+// credentials returns the client id, username and password of the device.
+func (d *device) credentials() (id, user, pass string, err error) {
+	p := &d.plan
+	if p.Auth != scenarios.AuthAlibaba {
+		return p.ClientID, p.Username, p.Password, nil
+	}
+	region, err := devsign.ParseRegion(p.Region)
+	if err != nil {
+		return "", "", "", err
+	}
+	creds, err := devsign.Sign(region, devsign.Meta{ProductKey: p.ProductKey, DeviceName: p.DeviceName, DeviceSecret: p.DeviceSecret}, d.env.SignOptions)
+	if err != nil {
+		return "", "", "", fmt.Errorf("dev_sign %s/%s: %w", p.ProductKey, p.DeviceName, err)
+	}
+	id, user, pass = creds.ClientID, creds.Username, creds.Password
+	if p.ClientID != "" {
+		id = p.ClientID
+	}
+	if p.Username != "" {
+		user = p.Username
+	}
+	if p.Password != "" {
+		pass = p.Password
+	}
+	return id, user, pass, nil
+}
+
+// connect runs Sign → Construct → Subscribe.
+func (d *device) connect() error {
+	rec, env := d.env.Recorder, d.env
+	start := env.Clock.Now()
+	id, user, pass, err := d.credentials()
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), d.plan.ConnectTimeout)
+		d.h, err = iot.Construct(ctx, iot.Params{
+			Endpoint: env.Endpoint, Dialer: env.Dialer, Clock: env.Clock,
+			ClientID: id, Username: user, Password: pass,
+			CleanSession: d.plan.CleanSession, KeepAlive: d.plan.KeepAlive,
+			ConnectTimeout: d.plan.ConnectTimeout, Topics: env.Topics,
+			EventHandler: d.onEvent,
+			OnReady:      func() { d.root.Send(d.self, yieldDevice{}) },
+			Logger:       env.Logger,
+		})
+		cancel()
+	}
+	if err != nil {
+		rec.ConnectFailed(failReason(err))
+		env.Logger.Debug("connect failed", "device", d.plan.GlobalIndex, "err", err)
+		return err
+	}
+	rec.Record(metrics.Connect, 0, d.stripe(), env.Clock.Now().Sub(start))
+	rec.Inc(metrics.ConnectOK)
+	rec.Add(metrics.Connected, 1)
+	d.connected = true
+	for _, s := range d.plan.Subscriptions {
+		if _, err := d.h.Subscribe(s.Filter, iot.QoS(s.QoS), d.onMessage); err != nil {
+			rec.Inc(metrics.SubscribeFailed)
+			env.Logger.Debug("subscribe failed", "device", d.plan.GlobalIndex, "filter", s.Filter, "err", err)
+			continue
+		}
+		d.awaiting++
+	}
+	if d.awaiting == 0 {
+		d.startPublishing()
+	}
+	return nil
+}
+
+// onEvent handles the events Yield delivers.
+func (d *device) onEvent(_ *iot.Handle, ev *iot.Event) {
+	rec := d.env.Recorder
+	switch ev.Type {
+	case iot.EventPublishSuccess:
+		rec.IncQoS(metrics.Acked, int(ev.QoS))
+		rec.Record(metrics.PublishAck, int(ev.QoS), d.stripe(), ev.Latency())
+	case iot.EventPublishReceived:
+		d.onMessage(nil, ev)
+	case iot.EventSubscribeSuccess, iot.EventSubscribeNack:
+		if ev.Type == iot.EventSubscribeSuccess {
+			rec.Inc(metrics.SubscribeOK)
+			rec.Record(metrics.Subscribe, int(ev.QoS), d.stripe(), ev.Latency())
+		} else {
+			rec.Inc(metrics.SubscribeFailed)
+		}
+		if d.awaiting > 0 {
+			d.awaiting--
+			if d.awaiting == 0 {
+				d.startPublishing()
+			}
+		}
+	case iot.EventDisconnect:
+		rec.Inc(metrics.Disconnects)
+		if d.connected {
+			d.connected = false
+			rec.Add(metrics.Connected, -1)
+		}
+	case iot.EventReconnect:
+		rec.Inc(metrics.Reconnects)
+		if !d.connected {
+			d.connected = true
+			rec.Add(metrics.Connected, 1)
+		}
+	}
+}
+
+// onMessage records a received message: e2e latency from the intended
+// send time in its stamp to its arrival at the transport.
+func (d *device) onMessage(_ *iot.Handle, ev *iot.Event) {
+	rec, m := d.env.Recorder, ev.Message
+	qos := int(m.QoS)
+	rec.IncQoS(metrics.Received, qos)
+	st, err := metrics.DecodeStamp(m.Payload)
+	if err != nil {
+		rec.Inc(metrics.Foreign)
+		return
+	}
+	rec.Record(metrics.E2E, qos, d.stripe(), m.Arrived.Sub(d.env.Epoch)-time.Duration(st.Intended))
+}
+
+// startPublishing arms one timer per publish entry.
+func (d *device) startPublishing() {
+	if d.stopped || d.streams != nil {
+		return
+	}
+	now := d.env.Clock.Now()
+	d.streams = make([]stream, len(d.plan.Publishes))
+	for i := range d.plan.Publishes {
+		p := &d.plan.Publishes[i]
+		s := &d.streams[i]
+		s.pub = p
+		s.next = now.Add(p.Start)
+		if d.env.Index != nil {
+			s.expected = d.env.Index.Count(p.Topic, iot.QoS(p.QoS))
+		}
+		i := i
+		s.timer = time.AfterFunc(p.Start, func() { d.root.Send(d.self, publishTick{stream: i}) })
+	}
+}
+
+// publish sends the next message of stream i at its intended time and
+// re-arms the timer for the one after. Latency counts from the intended
+// time, so a device that falls behind shows it as latency (and as lagged).
+func (d *device) publish(i int) {
+	if d.stopped || i >= len(d.streams) || d.streams[i].done {
+		return
+	}
+	s, env, rec := &d.streams[i], d.env, d.env.Recorder
+	p := s.pub
+	qos := int(p.QoS)
+	intended := s.next
+	now := env.Clock.Now()
+	if now.Sub(intended) > p.Interval {
+		rec.Inc(metrics.Lagged)
+	}
+	payload := d.payload(i, s, intended)
+	if _, err := d.h.Publish(p.Topic, &iot.TopicInfo{QoS: iot.QoS(p.QoS), Retain: p.Retain, Payload: payload, Sent: intended}); err != nil {
+		rec.Inc(metrics.PublishErrors)
+		env.Logger.Debug("publish failed", "device", d.plan.GlobalIndex, "topic", p.Topic, "err", err)
+	} else {
+		rec.IncQoS(metrics.Published, qos)
+		for q, n := range s.expected {
+			if n > 0 {
+				rec.AddQoS(metrics.Expected, q, int64(n))
+			}
+		}
+	}
+	s.seq++
+	s.sent++
+	if p.Count > 0 && s.sent >= p.Count {
+		s.done = true
+		return
+	}
+	s.next = intended.Add(p.Interval)
+	s.timer.Reset(max(0, s.next.Sub(env.Clock.Now())))
+}
+
+// payload builds the message body: the binary stamp padded to the
+// configured size, or the JSON template with its runtime fields.
+func (d *device) payload(i int, s *stream, intended time.Time) []byte {
+	ts := intended.Sub(d.env.Epoch).Nanoseconds()
+	pl := s.pub.Payload
+	if pl.IsTemplate() {
+		return pl.AppendTemplate(make([]byte, 0, pl.MaxSize()), scenarios.RuntimeFields{
+			Seq: uint64(s.seq), TS: ts, Publisher: uint64(d.plan.GlobalIndex),
+		})
+	}
+	st := metrics.Stamp{Stream: uint8(i), Publisher: uint32(d.plan.GlobalIndex), Seq: s.seq, Intended: ts}
+	return metrics.AppendStamp(make([]byte, 0, max(pl.Size, metrics.StampSize)), st, pl.Size)
+}
+
+func (d *device) stopTimers() {
+	for i := range d.streams {
+		if t := d.streams[i].timer; t != nil {
+			t.Stop()
+		}
+	}
+}
+
+// shutdown stops the timers and destroys the handle (sending DISCONNECT).
+func (d *device) shutdown() {
+	d.stopTimers()
+	if d.h == nil {
+		return
+	}
+	d.h.Yield(0) // record what already arrived
+	st := d.h.Stats()
+	rec := d.env.Recorder
+	rec.Add(metrics.BytesIn, st.BytesIn-d.lastIn)
+	rec.Add(metrics.BytesOut, st.BytesOut-d.lastOut)
+	d.lastIn, d.lastOut = st.BytesIn, st.BytesOut
+	d.h.Destroy()
+	d.h = nil
+	if d.connected {
+		d.connected = false
+		rec.Add(metrics.Connected, -1)
+	}
+}

@@ -1,0 +1,60 @@
+// Package actors holds fleetbench's actors: one device actor per simulated
+// device, which owns an iot.Handle and runs the SDK lifecycle (sign,
+// construct, subscribe, publish on a schedule, yield when data is ready,
+// destroy), and the coordinator that spawns devices along the scenario's
+// ramp, snapshots the metrics every second, drains in-flight messages at the
+// end and builds the result.
+package actors
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/fleetbench/fleetbench/engine/devsign"
+	"github.com/fleetbench/fleetbench/engine/hal"
+	"github.com/fleetbench/fleetbench/engine/iot"
+	"github.com/fleetbench/fleetbench/engine/metrics"
+)
+
+// Env is what every device actor of a node shares.
+type Env struct {
+	// Recorder receives every measurement of the node.
+	Recorder *metrics.Recorder
+	// Dialer establishes device transports; Endpoint is the broker.
+	Dialer   hal.Dialer
+	Endpoint hal.Endpoint
+	// Clock stamps time; Epoch is the node's run epoch, from which payload
+	// stamps count.
+	Clock hal.Clock
+	Epoch time.Time
+	// Index says, for every published topic, how many subscriptions of the
+	// plan match it (expected deliveries).
+	Index *iot.TopicIndex
+	// Topics selects SDK or plain MQTT topic validation.
+	Topics iot.TopicRules
+	// Logger receives device-level logs.
+	Logger *slog.Logger
+	// SignOptions are passed to devsign.Sign for auth: alibaba groups.
+	SignOptions devsign.Options
+}
+
+// failReason classifies a connect error for the connect_failed counters.
+func failReason(err error) metrics.FailReason {
+	var lenErr *devsign.LengthError
+	switch {
+	case errors.Is(err, iot.ErrNotAuthorized), errors.As(err, &lenErr):
+		return metrics.ReasonRefusedAuth
+	case errors.Is(err, iot.ErrConnectRefused):
+		return metrics.ReasonRefusedOther
+	case errors.Is(err, iot.ErrConnectTimeout), isTimeout(err):
+		return metrics.ReasonTimeout
+	case isTLS(err):
+		return metrics.ReasonTLS
+	case isDNS(err):
+		return metrics.ReasonDNS
+	case isNetwork(err):
+		return metrics.ReasonNetwork
+	}
+	return metrics.ReasonOther
+}

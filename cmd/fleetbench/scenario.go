@@ -1,0 +1,80 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/fleetbench/fleetbench/scenarios"
+)
+
+// loadScenario reads the scenario named by the first argument and applies
+// --set, --broker and --duration. Scenario errors exit with code 2 and
+// list every problem with its file:line:col.
+func loadScenario(c *cli.Context) (*scenarios.Scenario, *scenarios.Document, error) {
+	if c.NArg() != 1 {
+		return nil, nil, usageError("%s needs exactly one scenario file (got %d arguments)", c.Command.Name, c.NArg())
+	}
+	doc, err := scenarios.ReadFile(c.Args().First())
+	if err != nil {
+		return nil, nil, scenarioError(err)
+	}
+	var sets []string
+	if c.IsSet("broker") {
+		sets = append(sets, "broker.url="+c.String("broker"))
+	}
+	if c.IsSet("duration") {
+		sets = append(sets, "duration="+c.String("duration"))
+	}
+	sets = append(sets, c.StringSlice("set")...)
+	for _, s := range sets {
+		if err := doc.ApplySetArg(s); err != nil {
+			return nil, nil, scenarioError(err)
+		}
+	}
+	sc, err := doc.Scenario()
+	if err != nil {
+		return nil, nil, scenarioError(err)
+	}
+	return sc, doc, nil
+}
+
+// scenarioError formats scenario errors, one per line, with the source
+// line where known, and exits with code 2.
+func scenarioError(err error) error {
+	var list scenarios.ErrorList
+	var one *scenarios.Error
+	var b strings.Builder
+	switch {
+	case errors.As(err, &list):
+		for _, e := range list {
+			writeScenarioError(&b, e)
+		}
+	case errors.As(err, &one):
+		writeScenarioError(&b, one)
+	default:
+		fmt.Fprintf(&b, "%v\n", err)
+	}
+	return cli.Exit(strings.TrimRight(b.String(), "\n"), exitUsage)
+}
+
+func writeScenarioError(b *strings.Builder, e *scenarios.Error) {
+	fmt.Fprintf(b, "%s\n", e.Error())
+	if e.Source != "" && e.Line > 0 {
+		fmt.Fprintf(b, "  %4d | %s\n", e.Line, e.Source)
+		if e.Col > 0 {
+			fmt.Fprintf(b, "       | %s^\n", strings.Repeat(" ", e.Col-1))
+		}
+	}
+}
+
+// scenarioFlags are the flags of every command that loads a scenario.
+func scenarioFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "set", Usage: "override a scenario field, e.g. --set devices[0].count=500 (repeatable)"},
+		&cli.StringFlag{Name: "broker", Usage: "broker URL (mqtt://host:port, mqtts://…); overrides broker.url; absent = embedded broker"},
+		&cli.StringFlag{Name: "duration", Usage: "override the scenario duration, e.g. 10m"},
+	}
+}

@@ -1,0 +1,203 @@
+// Package engine runs a scenario: it starts the target (the embedded broker
+// unless the scenario names one), the actor system and the coordinator, and
+// returns the result when the run is over or interrupted.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/fleetbench/fleetbench/actors"
+	"github.com/fleetbench/fleetbench/engine/broker"
+	"github.com/fleetbench/fleetbench/engine/hal"
+	"github.com/fleetbench/fleetbench/engine/iot"
+	"github.com/fleetbench/fleetbench/engine/metrics"
+	"github.com/fleetbench/fleetbench/scenarios"
+)
+
+// Options configure a run. The zero value runs the scenario as written.
+type Options struct {
+	// Logger receives the run's logs (default: discard).
+	Logger *slog.Logger
+	// Progress, when set, is called once per second with the run's state.
+	Progress func(actors.Progress)
+	// Abort, when it is closed after ctx was cancelled, ends the drain at
+	// once (the second Ctrl-C).
+	Abort <-chan struct{}
+	// Memory connects devices to the embedded broker through in-memory
+	// pipes instead of TCP loopback (no sockets, no port limits).
+	Memory bool
+}
+
+// Run runs sc and returns its result. Cancelling ctx interrupts the run:
+// ramping and publishing stop, in-flight messages are drained, and the
+// result (marked interrupted) is still returned.
+func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Result, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	clock := hal.NewSystemClock()
+	rec, err := metrics.NewRecorder(metrics.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	prepare(rec, sc)
+	index, auth := plan(sc)
+
+	env := &actors.Env{
+		Recorder: rec, Clock: clock, Epoch: clock.Now(), Index: index,
+		Topics: iot.MQTTTopics, Logger: log,
+	}
+	if auth == broker.AuthDevSign {
+		env.Topics = iot.SDKTopics
+	}
+	dialer := &hal.NetDialer{}
+	env.Dialer = dialer
+
+	var emb *broker.Broker
+	if sc.Broker.URL == "" {
+		emb, err = startEmbedded(ctx, sc, auth, log)
+		if err != nil {
+			return nil, err
+		}
+		defer emb.Close()
+		dialer.Broker = emb
+		if opts.Memory {
+			env.Endpoint = hal.Endpoint{Transport: hal.Memory}
+		} else {
+			env.Endpoint = hal.Endpoint{Transport: hal.TCP, Host: "127.0.0.1", Port: uint16(emb.Port())}
+		}
+		log.Debug("embedded broker started", "addr", emb.Addr(), "auth", auth.String())
+	} else {
+		env.Endpoint = hal.Endpoint{Transport: hal.TCP, Host: sc.Broker.Host, Port: uint16(sc.Broker.Port)}
+		if sc.Broker.Transport == scenarios.TransportTLS {
+			t := sc.Broker.TLS
+			if t == nil {
+				t = &scenarios.TLS{}
+			}
+			env.Endpoint.Transport = hal.TLS
+			cfg, err := (&hal.TLSConfig{
+				CAFile: t.CA, CertFile: t.Cert, KeyFile: t.Key,
+				ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify,
+			}).Load(sc.Broker.Host)
+			if err != nil {
+				return nil, fmt.Errorf("engine: broker tls: %w", err)
+			}
+			dialer.TLSConfig = cfg
+		}
+	}
+
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+	defer sys.Shutdown()
+	done := make(chan *metrics.Result, 1)
+	coord := sys.Root.Spawn(actors.NewCoordinatorProps(actors.Config{
+		Scenario: sc, Env: env, Progress: opts.Progress,
+		Done: func(r *metrics.Result) { done <- r },
+	}))
+	var res *metrics.Result
+	select {
+	case res = <-done:
+	case <-ctx.Done():
+		log.Info("interrupted: draining")
+		sys.Root.Send(coord, actors.Interrupt{})
+		select {
+		case res = <-done:
+		case <-opts.Abort:
+			sys.Root.Send(coord, actors.Interrupt{})
+			res = <-done
+		}
+	}
+	if emb != nil {
+		res.Broker = brokerStats(emb.Stats())
+	}
+	return res, nil
+}
+
+// prepare allocates the histograms the scenario will record into, so no
+// device pays for it mid-run.
+func prepare(rec *metrics.Recorder, sc *scenarios.Scenario) {
+	rec.Prepare(metrics.Connect, 0)
+	for _, g := range sc.Groups {
+		for _, s := range g.Subscribe {
+			rec.Prepare(metrics.Subscribe, int(s.QoS))
+			for q := 0; q <= int(s.QoS); q++ {
+				rec.Prepare(metrics.E2E, q)
+			}
+		}
+		for _, p := range g.Publish {
+			rec.Prepare(metrics.PublishAck, int(p.QoS))
+		}
+	}
+}
+
+// plan indexes every subscription of the fleet (for expected deliveries)
+// and picks the embedded broker's authentication: dev_sign when every group
+// uses auth: alibaba, passwords when every group uses auth: password, none
+// otherwise.
+func plan(sc *scenarios.Scenario) (*iot.TopicIndex, broker.AuthMode) {
+	index := &iot.TopicIndex{}
+	for _, p := range sc.Devices() {
+		for _, s := range p.Subscriptions {
+			index.Add(s.Filter, iot.QoS(s.QoS))
+		}
+	}
+	all := func(a scenarios.Auth) bool {
+		for _, g := range sc.Groups {
+			if g.Auth != a {
+				return false
+			}
+		}
+		return len(sc.Groups) > 0
+	}
+	switch {
+	case all(scenarios.AuthAlibaba):
+		return index, broker.AuthDevSign
+	case all(scenarios.AuthPassword):
+		return index, broker.AuthPassword
+	}
+	return index, broker.AuthNone
+}
+
+func startEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.AuthMode, log *slog.Logger) (*broker.Broker, error) {
+	opts := broker.Options{Auth: auth, Logger: log}
+	switch auth {
+	case broker.AuthDevSign:
+		opts.Registry = broker.NewRegistry()
+		for _, p := range sc.Devices() {
+			if err := opts.Registry.Add(p.ProductKey, p.DeviceName, p.DeviceSecret); err != nil {
+				return nil, fmt.Errorf("engine: embedded broker registry: %w", err)
+			}
+		}
+	case broker.AuthPassword:
+		opts.Passwords = make(map[string]string)
+		for _, p := range sc.Devices() {
+			opts.Passwords[p.Username] = p.Password
+		}
+	}
+	b, err := broker.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("engine: embedded broker: %w", err)
+	}
+	// The broker lives until Run closes it, not until ctx ends: an
+	// interrupted run still drains through it.
+	if err := b.Start(context.WithoutCancel(ctx)); err != nil {
+		return nil, errors.Join(fmt.Errorf("engine: embedded broker: %w", err), b.Close())
+	}
+	return b, nil
+}
+
+func brokerStats(s broker.Stats) *metrics.BrokerStats {
+	return &metrics.BrokerStats{
+		MessagesReceived: s.MessagesReceived, MessagesSent: s.MessagesSent,
+		MessagesDropped: s.MessagesDropped, InflightDropped: s.InflightDropped, QosDropped: s.QosDropped,
+		ClientsMaximum: s.ClientsMaximum, Refused: s.Refused(),
+		PublishDenied: s.PublishDenied, SubscribeDenied: s.SubscribeDenied,
+	}
+}

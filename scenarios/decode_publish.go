@@ -1,0 +1,199 @@
+package scenarios
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// decodePublish decodes one entry of a group's "publish:" list.
+func (d *decoder) decodePublish(g *Group, gn *groupNodes, n *node, path string) (PublishSpec, bool) {
+	if !d.object(n, path, publishSchema) {
+		return PublishSpec{}, false
+	}
+	f := func(k string) string { return join(path, k) }
+	pub := PublishSpec{Pos: d.pos(n), Payload: PayloadSpec{Size: DefaultPayloadSize}}
+	tn := n.get("topic")
+	if tn == nil {
+		d.missing(n, path, "topic", "e.g. topic: /${productKey}/${deviceName}/user/update", "required")
+	} else if t, ok := d.template(tn, f("topic"), phForTopic, "topics"); ok {
+		pub.t, pub.Topic = t, t.raw
+		d.checkRefs(g, gn, tn, f("topic"), &pub.t)
+		d.checkTopic(g, &pub.t, tn, f("topic"), false)
+	}
+	pub.QoS = d.qos(n.get("qos"), f("qos"))
+
+	in, rn := n.get("interval"), n.get("rate")
+	switch {
+	case in != nil && rn != nil:
+		d.errh(rn, f("rate"), "keep one: interval is the time between two messages, rate the messages per time unit",
+			"interval and rate both given")
+	case in == nil && rn == nil:
+		d.errh(n, path, "e.g. interval: 1s or rate: 2/s (per device)",
+			"needs interval or rate")
+	case in != nil:
+		if v, ok := d.duration(in, f("interval")); ok {
+			if v < MinPublishInterval {
+				d.errh(in, f("interval"), "the smallest interval is 1ms",
+					"%s is too short", v)
+			} else {
+				pub.Interval = v
+			}
+		}
+	default:
+		if r, ok := d.rate(rn, f("rate")); ok {
+			if r.Interval() < MinPublishInterval {
+				d.errh(rn, f("rate"), "at most 1000/s per device; add devices for more load",
+					"%s is too fast for one device", r)
+			} else {
+				pub.Rate, pub.Interval = r, r.Interval()
+			}
+		}
+	}
+
+	if pn := n.get("payload"); pn != nil && d.object(pn, f("payload"), payloadSchema) {
+		sn, tpn := pn.get("size"), pn.get("template")
+		switch {
+		case sn != nil && tpn != nil:
+			d.errh(tpn, f("payload.template"), "a payload is either a size or a template",
+				"size and template both given")
+		case sn != nil:
+			if v, ok := d.integer(sn, f("payload.size")); ok {
+				switch {
+				case v < MinPayloadSize:
+					d.errh(sn, f("payload.size"), "the measurement stamp needs "+strconv.Itoa(MinPayloadSize)+" bytes",
+						"%d bytes is too small (want at least %d)", v, MinPayloadSize)
+				case v > MaxPayloadSize:
+					d.errf(sn, f("payload.size"), "%d bytes is too large (want at most %d, 256 KiB)", v, MaxPayloadSize)
+				default:
+					pub.Payload.Size = int(v)
+				}
+			}
+		case tpn != nil:
+			if t, ok := d.template(tpn, f("payload.template"), phForBody, "payload templates"); ok {
+				pub.Payload = PayloadSpec{Template: t.raw, t: &t}
+				d.checkRefs(g, gn, tpn, f("payload.template"), &t)
+				d.checkPayloadTemplate(g, gn, &t, tpn, f("payload.template"))
+			}
+		default:
+			d.errh(pn, f("payload"), "e.g. payload: {size: 64}", "needs size or template")
+		}
+	}
+	if v, ok := d.boolean(n.get("retain"), f("retain")); ok {
+		pub.Retain = v
+	}
+	if cn := n.get("count"); cn != nil {
+		if v, ok := d.integer(cn, f("count")); ok {
+			if v < 0 || v > math.MaxInt32 {
+				d.errh(cn, f("count"), "0 means until the end", "%d is out of range", v)
+			} else {
+				pub.Count = int(v)
+			}
+		}
+	}
+	if v, ok := d.duration(n.get("start"), f("start")); ok {
+		pub.Start = v
+	}
+	return pub, true
+}
+
+func (d *decoder) checkPayloadTemplate(g *Group, gn *groupNodes, t *tmpl, n *node, path string) {
+	if strings.TrimSpace(t.raw) == "" {
+		d.errf(n, path, "empty template")
+		return
+	}
+	if g.Count == 0 {
+		return
+	}
+	if l := g.maxLen(t); l > MaxPayloadSize {
+		d.errf(n, path, "the payload is up to %d bytes after expansion (want at most %d, 256 KiB)", l, MaxPayloadSize)
+		return
+	}
+	if t.uses(phProductKey) && !gn.hasPK || t.uses(phClientID) && g.ClientID == "" || !gn.idOK {
+		return // reported elsewhere
+	}
+	for _, i := range []int{0, g.Count - 1} {
+		body := g.appendTmpl(nil, t, i, &RuntimeFields{})
+		var out bytes.Buffer
+		if err := json.Compact(&out, body); err != nil {
+			d.errh(n, path, "placeholders are substituted as they are; quote string values: \"${deviceName}\"",
+				"not valid JSON after expanding placeholders for device %d: %v", i, err)
+			return
+		}
+	}
+}
+
+// checkTopic applies the MQTT topic rules and, for auth: alibaba, the
+// SDK's (§1.4: leading '/', ASCII 32..126, at most 128 characters).
+func (d *decoder) checkTopic(g *Group, t *tmpl, n *node, path string, filter bool) {
+	shape := t.shape()
+	lit := t.literalText()
+	if shape == "" {
+		d.errf(n, path, "empty topic")
+		return
+	}
+	if !utf8.ValidString(lit) || strings.ContainsRune(lit, 0) {
+		d.errf(n, path, "topics must be UTF-8 without NUL characters")
+		return
+	}
+	if !filter && strings.ContainsAny(shape, "+#") {
+		d.errh(n, path, "wildcards belong in subscribe filters; publish to a concrete topic",
+			"a publish topic cannot contain '+' or '#'")
+		return
+	}
+	if filter {
+		levels := strings.Split(shape, "/")
+		for i, l := range levels {
+			if strings.ContainsAny(l, "+#") && len(l) != 1 {
+				d.errh(n, path, "e.g. /a/+/c or /a/#", "'+' and '#' must take a whole topic level (%q)", l)
+				return
+			}
+			if l == "#" && i != len(levels)-1 {
+				d.errh(n, path, "e.g. /a/b/#", "'#' must be the last level of a filter")
+				return
+			}
+		}
+	}
+	if t.uses(phClientID) && strings.ContainsAny(g.cid.literalText(), "/+#") {
+		d.errh(n, path, "remove '/', '+' and '#' from client_id",
+			"${clientId} would put topic separators or wildcards in the topic")
+	}
+	if g.Count == 0 {
+		return
+	}
+	maxLen := g.maxLen(t)
+	if g.Auth == AuthAlibaba {
+		if !strings.HasPrefix(shape, "/") {
+			d.errh(n, path, "e.g. /${productKey}/${deviceName}/user/get",
+				"topics of auth: alibaba devices start with '/' (SDK rule)")
+			return
+		}
+		for _, c := range lit {
+			if c < 32 || c > 126 {
+				d.errh(n, path, "the SDK allows ASCII characters 32…126", "character %q is not allowed in a topic", c)
+				return
+			}
+		}
+		if maxLen > MaxTopicLength {
+			ex := g.appendTmpl(nil, t, g.longestDevice(), nil)
+			d.errh(n, path, "shorten the topic or the device names",
+				"the topic is up to %d characters after expansion (%q); the SDK allows %d",
+				maxLen, ex, MaxTopicLength)
+		}
+		return
+	}
+	if maxLen > 65535 {
+		d.errf(n, path, "the topic is up to %d bytes after expansion; MQTT allows 65535", maxLen)
+	}
+}
+
+// longestDevice returns the index of a device whose names are longest.
+func (g *Group) longestDevice() int {
+	if g.creds != nil {
+		return g.creds.longest
+	}
+	return g.Count - 1
+}

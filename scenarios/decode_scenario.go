@@ -1,0 +1,264 @@
+package scenarios
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// decodeScenario builds the scenario from the document root.
+func (d *decoder) decodeScenario(root *node) *Scenario {
+	s := &Scenario{File: d.file, Seed: DefaultSeed, Drain: DefaultDrain}
+	base := filepath.Base(d.file)
+	s.Name = strings.TrimSuffix(base, filepath.Ext(base))
+	if root == nil {
+		d.add(&Error{File: d.file, Line: 1, Col: 1, Message: "the scenario is empty",
+			Hint: "start from one of scenarios/examples/*.yaml"})
+		return s
+	}
+	if !d.object(root, "", scenarioSchema) {
+		return s
+	}
+	if v, ok := d.str(root.get("name"), "name"); ok {
+		if strings.TrimSpace(v) == "" {
+			d.errf(root.get("name"), "name", "empty name")
+		}
+		s.Name = v
+	}
+	s.Description, _ = d.str(root.get("description"), "description")
+	if v, ok := d.integer(root.get("seed"), "seed"); ok {
+		s.Seed = v
+	}
+	durNode := root.get("duration")
+	if v, ok := d.duration(durNode, "duration"); ok {
+		if v == 0 {
+			d.errf(durNode, "duration", "must be positive")
+		}
+		s.Duration = v
+	}
+	if v, ok := d.duration(root.get("drain"), "drain"); ok {
+		s.Drain = v
+	}
+	d.decodeBroker(root.get("broker"), &s.Broker)
+
+	devices := root.get("devices")
+	if devices == nil {
+		d.missing(root, "", "devices", "add at least one group: devices: [{name: sensors, count: 100}]",
+			"required: the scenario has no devices")
+	}
+	items := d.list(devices, "devices", "device groups")
+	if devices != nil && devices.kind == kindSeq && len(items) == 0 {
+		d.errf(devices, "devices", "the list is empty; add at least one device group")
+	}
+	names := map[string]*Group{}
+	d.countsOK = true
+	for i, it := range items {
+		g := d.decodeGroup(it, index("devices", i), s)
+		if g == nil {
+			d.countsOK = false
+			continue
+		}
+		g.Index = len(s.Groups)
+		if prev, dup := names[g.Name]; dup && g.Name != "" {
+			d.errh(it.get("name"), index("devices", i)+".name",
+				fmt.Sprintf("group names must be unique; the first is at line %d", prev.Pos.Line),
+				"duplicate group name %q", g.Name)
+		}
+		names[g.Name] = g
+		s.Groups = append(s.Groups, g)
+	}
+	d.checkIdentities(s)
+
+	var stageTotal time.Duration
+	stages := d.list(root.get("stages"), "stages", "stages")
+	for i, it := range stages {
+		st, ok := d.decodeStage(it, index("stages", i), s.total)
+		if !ok {
+			continue
+		}
+		if st.Duration > math.MaxInt64-stageTotal {
+			d.errf(it, index("stages", i)+".duration", "the stages last longer than %s in total", time.Duration(math.MaxInt64))
+			continue
+		}
+		stageTotal += st.Duration
+		s.Stages = append(s.Stages, st)
+	}
+	if durNode == nil {
+		switch {
+		case len(stages) == 0:
+			d.missing(root, "", "duration", "add e.g. duration: 30s",
+				"required: how long to run (or give stages)")
+		case stageTotal == 0 && len(s.Stages) > 0:
+			d.errf(root.get("stages"), "stages", "the stages last 0s in total; give them durations or set duration")
+		default:
+			s.Duration = stageTotal
+		}
+	}
+	for i, it := range d.list(root.get("thresholds"), "thresholds", "strings") {
+		p := index("thresholds", i)
+		if v, ok := d.str(it, p); ok {
+			if strings.TrimSpace(v) == "" {
+				d.errf(it, p, "empty threshold")
+				continue
+			}
+			s.Thresholds = append(s.Thresholds, Threshold{Expr: v, Pos: d.pos(it)})
+		}
+	}
+	return s
+}
+
+func (d *decoder) pos(n *node) Position {
+	return Position{File: d.file, Line: n.line, Col: n.col}
+}
+
+// decodeStage decodes one entry of "stages:"; total is the fleet size.
+func (d *decoder) decodeStage(n *node, path string, total int) (Stage, bool) {
+	if !d.object(n, path, stageSchema) {
+		return Stage{}, false
+	}
+	st := Stage{Pos: d.pos(n)}
+	ok := true
+	if v, good := d.duration(n.get("duration"), join(path, "duration")); good {
+		st.Duration = v
+	} else if n.get("duration") == nil {
+		d.missing(n, path, "duration", "e.g. duration: 1m", "required")
+		ok = false
+	}
+	tn := n.get("target")
+	if v, good := d.integer(tn, join(path, "target")); good {
+		switch {
+		case v < 0:
+			d.errf(tn, join(path, "target"), "%d is negative", v)
+		case v > int64(total) && d.countsOK:
+			d.errh(tn, join(path, "target"), "a target counts devices across all groups",
+				"%d is more than the %d devices of the scenario", v, total)
+		default:
+			st.Target = int(v)
+		}
+	} else if tn == nil {
+		d.missing(n, path, "target", "the number of connected devices at the end of the stage", "required")
+		ok = false
+	}
+	return st, ok
+}
+
+// decodeBroker decodes the "broker:" section into b.
+func (d *decoder) decodeBroker(n *node, b *Broker) {
+	if n == nil || !d.object(n, "broker", brokerSchema) {
+		return
+	}
+	if un := n.get("url"); un != nil {
+		if t, ok := d.template(un, "broker.url", phEnvOnly, "broker.url"); ok {
+			raw, _ := t.literal()
+			if msg, hint := parseBrokerURL(raw, b); msg != "" {
+				d.errh(un, "broker.url", hint, "%s", msg)
+			}
+		}
+	}
+	tn := n.get("tls")
+	if tn == nil {
+		if b.Transport == TransportTLS {
+			b.TLS = &TLS{}
+		}
+		return
+	}
+	if !d.object(tn, "broker.tls", tlsSchema) {
+		return
+	}
+	t := &TLS{}
+	if v := tn.get("ca"); v != nil {
+		t.CA, _ = d.filePath(v, "broker.tls.ca")
+	}
+	cert, key := tn.get("cert"), tn.get("key")
+	if cert != nil {
+		t.Cert, _ = d.filePath(cert, "broker.tls.cert")
+	}
+	if key != nil {
+		t.Key, _ = d.filePath(key, "broker.tls.key")
+	}
+	if cert != nil && key == nil {
+		d.errh(cert, "broker.tls.cert", "add broker.tls.key with the certificate's private key",
+			"a client certificate needs a key")
+	}
+	if key != nil && cert == nil {
+		d.errh(key, "broker.tls.key", "add broker.tls.cert", "a key without a client certificate")
+	}
+	if sn := tn.get("server_name"); sn != nil {
+		if st, ok := d.template(sn, "broker.tls.server_name", phEnvOnly, "broker.tls.server_name"); ok {
+			t.ServerName, _ = st.literal()
+		}
+	}
+	if v, ok := d.boolean(tn.get("insecure_skip_verify"), "broker.tls.insecure_skip_verify"); ok {
+		t.InsecureSkipVerify = v
+	}
+	switch {
+	case b.Transport == TransportTLS:
+		b.TLS = t
+	case b.URL == "" && n.get("url") == nil:
+		d.errh(tn, "broker.tls", "set broker.url to an mqtts:// URL, or remove tls",
+			"TLS settings need a broker URL; the embedded broker is reached over plain TCP")
+	case b.Transport == TransportTCP:
+		d.errh(tn, "broker.tls", "use mqtts://, ssl:// or tls:// in broker.url",
+			"TLS settings with a plain TCP URL (%s)", b.URL)
+	}
+}
+
+// parseBrokerURL fills b from a broker URL. It returns a message and hint
+// when the URL is unusable.
+func parseBrokerURL(raw string, b *Broker) (string, string) {
+	if strings.TrimSpace(raw) == "" {
+		return "empty URL", "remove broker.url to use the embedded broker"
+	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return fmt.Sprintf("%q has no scheme", raw), fmt.Sprintf("write mqtt://%s or mqtts://%s", raw, raw)
+	}
+	var tr Transport
+	var port int
+	switch strings.ToLower(scheme) {
+	case "mqtt", "tcp":
+		tr, port = TransportTCP, 1883
+	case "mqtts", "ssl", "tls":
+		tr, port = TransportTLS, 8883
+	case "ws", "wss":
+		return fmt.Sprintf("scheme %s:// is not supported (MQTT over WebSocket)", scheme), "use mqtt:// or mqtts://"
+	default:
+		return fmt.Sprintf("scheme %s:// is not an MQTT URL", scheme), "use mqtt://, tcp://, mqtts://, ssl:// or tls://"
+	}
+	u, err := url.Parse(strings.ToLower(scheme) + "://" + rest)
+	if err != nil {
+		return fmt.Sprintf("%q is not a URL: %v", raw, unwrapURLError(err)), ""
+	}
+	if u.User != nil {
+		return "credentials in the broker URL are not used", "set username/password (or auth) in the device groups"
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Sprintf("%q has a path or query; an MQTT URL is scheme://host:port", raw), ""
+	}
+	host := u.Hostname()
+	if host == "" {
+		return fmt.Sprintf("%q has no host", raw), fmt.Sprintf("write %s://localhost:%d", scheme, port)
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("port %s is out of range (1-65535)", p), ""
+		}
+		port = n
+	} else if strings.HasSuffix(u.Host, ":") {
+		return fmt.Sprintf("%q has an empty port", raw), ""
+	}
+	b.URL, b.Transport, b.Host, b.Port = raw, tr, host, port
+	return "", ""
+}
+
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}

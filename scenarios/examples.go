@@ -1,0 +1,19 @@
+package scenarios
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed examples/*.yaml
+var examples embed.FS
+
+// Examples returns the shipped example scenarios (quickstart.yaml, …) as a
+// file system rooted at the examples directory.
+func Examples() fs.FS {
+	sub, err := fs.Sub(examples, "examples")
+	if err != nil { // unreachable: the directory is embedded
+		return examples
+	}
+	return sub
+}

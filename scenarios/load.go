@@ -1,0 +1,319 @@
+package scenarios
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Document is a parsed but not yet validated scenario file. It exists so
+// that --set overrides can be applied to the YAML before validation:
+//
+//	doc, err := scenarios.ReadFile(path)
+//	for _, kv := range sets { err = doc.ApplySetArg(kv) }
+//	sc, err := doc.Scenario()
+type Document struct {
+	// Env looks up ${env:NAME}; nil means os.LookupEnv.
+	Env func(name string) (string, bool)
+
+	file  string
+	dir   string
+	lines []string
+	root  *node
+}
+
+// Load reads, parses and validates a scenario file. Relative paths inside
+// it (credentials files, TLS files) are resolved against its directory.
+// Errors are an ErrorList.
+func Load(path string) (*Scenario, error) {
+	doc, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return doc.Scenario()
+}
+
+// Parse parses and validates a scenario held in memory. filename is used in
+// errors and to resolve relative paths. Errors are an ErrorList.
+func Parse(filename string, data []byte) (*Scenario, error) {
+	doc, err := ParseDocument(filename, data)
+	if err != nil {
+		return nil, err
+	}
+	return doc.Scenario()
+}
+
+// ReadFile reads and parses a scenario file without validating it.
+func ReadFile(path string) (*Document, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, ErrorList{{File: path, Message: fmt.Sprintf("cannot read scenario: %v", unwrapPathError(err)), Err: err}}
+	}
+	return ParseDocument(path, data)
+}
+
+// ParseDocument parses a scenario without validating it. Only YAML syntax
+// errors are reported here, as an ErrorList.
+func ParseDocument(filename string, data []byte) (*Document, error) {
+	doc := &Document{file: filename, dir: filepath.Dir(filename)}
+	doc.lines = strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+	root, perr := parseYAML(filename, data)
+	if perr != nil {
+		if perr.Line > 0 && perr.Line <= len(doc.lines) {
+			perr.Source = doc.lines[perr.Line-1]
+		}
+		return nil, ErrorList{perr}
+	}
+	doc.root = root
+	return doc, nil
+}
+
+// Scenario validates the document and builds the scenario. All problems
+// found are returned together as an ErrorList, ordered by position.
+func (doc *Document) Scenario() (*Scenario, error) {
+	env := doc.Env
+	if env == nil {
+		env = os.LookupEnv
+	}
+	d := &decoder{file: doc.file, dir: doc.dir, lines: doc.lines, env: env}
+	s := d.decodeScenario(doc.root)
+	if len(d.errs) > 0 {
+		sortErrors(d.errs, doc.file)
+		if d.extra > 0 {
+			d.errs = append(d.errs, &Error{File: doc.file, Message: fmt.Sprintf("%d more errors not shown", d.extra)})
+		}
+		return nil, d.errs
+	}
+	return s, nil
+}
+
+// ApplySetArg applies an override written "path=value", as given to the
+// CLI's --set flag.
+func (doc *Document) ApplySetArg(arg string) error {
+	path, value, ok := strings.Cut(arg, "=")
+	if !ok {
+		return &Error{File: "--set", Set: arg, Message: fmt.Sprintf("%q is not path=value", arg),
+			Hint: "e.g. --set devices[0].count=50"}
+	}
+	return doc.ApplySet(strings.TrimSpace(path), value)
+}
+
+// ApplySet overrides the value at path with value, before validation: the
+// value is parsed as YAML (so "50" is a number and "10s" a string), and
+// errors in it are reported at the position of the value it replaces,
+// marked as coming from --set. Paths look like "duration",
+// "devices[0].count", "devices[sensors].publish[1].qos" (a group may be
+// named instead of numbered) or "broker.tls.insecure_skip_verify".
+//
+// The path must name a field of the scenario schema. A field that the file
+// leaves out is added, with any missing parent mappings; list elements
+// must exist.
+func (doc *Document) ApplySet(path, value string) error {
+	arg := path + "=" + value
+	fail := func(field, hint, format string, args ...any) error {
+		return &Error{File: "--set", Field: field, Set: arg, Message: fmt.Sprintf(format, args...), Hint: hint}
+	}
+	steps, err := parseSetPath(path)
+	if err != "" {
+		return fail(path, "e.g. devices[0].publish[0].qos", "bad path: %s", err)
+	}
+	val, perr := parseYAML("--set", []byte(value))
+	if perr != nil {
+		return fail(path, "", "bad value %q: %s", value, perr.Message)
+	}
+	if val == nil {
+		val = &node{kind: kindNull}
+	}
+
+	if doc.root == nil {
+		doc.root = &node{kind: kindMap, line: 1, col: 1}
+	}
+	cur, sch := doc.root, scenarioSchema
+	var elem *schema // the schema of list elements when cur is a list
+	done := ""
+	for k, st := range steps {
+		last := k == len(steps)-1
+		if st.key != "" {
+			if sch == nil {
+				if elem != nil {
+					return fail(done, fmt.Sprintf("write %s[0].%s or %s[<name>].%s", done, st.key, done, st.key),
+						"%s is a list", done)
+				}
+				return fail(done, "", "%s is a list of values", done)
+			}
+			f, known := sch.fields[st.key]
+			if !known {
+				hint := suggest(st.key, sch.keys)
+				if hint == "" {
+					hint = "known fields: " + strings.Join(sch.keys, ", ")
+				}
+				return fail(join(done, st.key), hint, "no field %q in %s", st.key, sch.name)
+			}
+			if cur.kind == kindNull {
+				cur.kind = kindMap
+			}
+			if cur.kind != kindMap {
+				what := done
+				if what == "" {
+					what = "the document"
+				}
+				return fail(done, "", "%s is not a mapping in the file", what)
+			}
+			done = join(done, st.key)
+			e := cur.entry(st.key)
+			if e == nil {
+				cur.entries = append(cur.entries, entry{key: st.key, line: cur.line, col: cur.col,
+					val: &node{kind: kindNull, line: cur.line, col: cur.col}})
+				e = &cur.entries[len(cur.entries)-1]
+			}
+			if last {
+				e.val = placeSet(val, e.val, arg)
+				return nil
+			}
+			// Copy before editing: merge keys share values between mappings.
+			e.val = e.val.clone()
+			switch {
+			case f.obj != nil:
+				cur, sch, elem = e.val, f.obj, nil
+			case f.list != nil:
+				cur, sch, elem = e.val, nil, f.list
+			case f.scalarList:
+				cur, sch, elem = e.val, nil, nil
+			default:
+				return fail(done, "", "%s is a value, not a mapping or list", done)
+			}
+			continue
+		}
+		// An index step.
+		name := done + "[" + st.index + "]"
+		if cur.kind != kindSeq {
+			return fail(name, "", "%s is not a list in the file", done)
+		}
+		i, ok := cur.find(st.index)
+		if !ok {
+			return fail(name, fmt.Sprintf("%s has %d elements", done, len(cur.items)), "no element %s", name)
+		}
+		done = fmt.Sprintf("%s[%d]", done, i)
+		if last {
+			cur.items[i] = placeSet(val, cur.items[i], arg)
+			return nil
+		}
+		cur.items[i] = cur.items[i].clone()
+		cur, sch, elem = cur.items[i], elem, nil
+	}
+	return nil
+}
+
+func (n *node) entry(key string) *entry {
+	for i := range n.entries {
+		if n.entries[i].key == key {
+			return &n.entries[i]
+		}
+	}
+	return nil
+}
+
+// clone deep-copies n.
+func (n *node) clone() *node {
+	out := *n
+	if n.entries != nil {
+		out.entries = make([]entry, len(n.entries))
+		for i, e := range n.entries {
+			e.val = e.val.clone()
+			out.entries[i] = e
+		}
+	}
+	if n.items != nil {
+		out.items = make([]*node, len(n.items))
+		for i, it := range n.items {
+			out.items[i] = it.clone()
+		}
+	}
+	return &out
+}
+
+// find resolves a list index: a number, or the name of an element
+// (devices[sensors]).
+func (n *node) find(idx string) (int, bool) {
+	if i, err := strconv.Atoi(idx); err == nil {
+		return i, i >= 0 && i < len(n.items)
+	}
+	for i, it := range n.items {
+		if v := it.get("name"); v != nil && v.kind == kindString && v.text == idx {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// placeSet gives the override value the position of the value it replaces
+// and marks it as coming from --set.
+func placeSet(v, old *node, arg string) *node {
+	var walk func(n *node)
+	walk = func(n *node) {
+		n.line, n.col, n.set = old.line, old.col, arg
+		for i := range n.entries {
+			n.entries[i].line, n.entries[i].col = old.line, old.col
+			walk(n.entries[i].val)
+		}
+		for _, it := range n.items {
+			walk(it)
+		}
+	}
+	walk(v)
+	return v
+}
+
+// setStep is one step of a --set path: a key or an index.
+type setStep struct {
+	key   string
+	index string
+}
+
+// parseSetPath splits "devices[0].publish[1].qos".
+func parseSetPath(p string) ([]setStep, string) {
+	var steps []setStep
+	if p == "" {
+		return nil, "empty path"
+	}
+	i := 0
+	for i < len(p) {
+		switch {
+		case p[i] == '[':
+			j := strings.IndexByte(p[i:], ']')
+			if j < 0 {
+				return nil, "missing ']'"
+			}
+			if len(steps) == 0 {
+				return nil, "a path starts with a field name"
+			}
+			idx := strings.TrimSpace(p[i+1 : i+j])
+			if idx == "" {
+				return nil, "empty index []"
+			}
+			steps = append(steps, setStep{index: idx})
+			i += j + 1
+		case p[i] == '.':
+			if i == 0 || i == len(p)-1 || p[i+1] == '.' || p[i+1] == '[' {
+				return nil, fmt.Sprintf("misplaced '.' in %q", p)
+			}
+			i++
+		default:
+			j := i
+			for j < len(p) && p[j] != '.' && p[j] != '[' {
+				if p[j] == ']' {
+					return nil, "unexpected ']'"
+				}
+				j++
+			}
+			if i > 0 && p[i-1] != '.' {
+				return nil, fmt.Sprintf("missing '.' before %q", p[i:j])
+			}
+			steps = append(steps, setStep{key: p[i:j]})
+			i = j
+		}
+	}
+	return steps, ""
+}

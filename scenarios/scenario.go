@@ -1,0 +1,237 @@
+package scenarios
+
+import (
+	"net"
+	"strconv"
+	"time"
+)
+
+// Defaults and limits of the scenario schema.
+const (
+	DefaultSeed           = 1
+	DefaultDrain          = 5 * time.Second
+	DefaultKeepAlive      = 60 * time.Second // the SDK default
+	MinKeepAlive          = 30 * time.Second // the SDK's accepted range
+	MaxKeepAlive          = 1200 * time.Second
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultYield          = 200 * time.Millisecond // IOT_MQTT_Yield(pclient, 200) in the SDK examples
+	DefaultRegion         = "cn-shanghai"
+	DefaultDeviceName     = "dev-${index}"
+	DefaultPayloadSize    = 64
+	MinPayloadSize        = 20        // room for the measurement stamp (metrics.StampSize)
+	MaxPayloadSize        = 256 << 10 // 256 KiB
+	MaxGroupDevices       = 10_000_000
+	MaxTopicLength        = 128 // the SDK's limit, enforced for auth: alibaba
+	MinPublishInterval    = time.Millisecond
+)
+
+// DefaultConnectRatePerSecond is the connect rate of a group that sets
+// none (100/s), the same as emqtt-bench's default 10 ms connect interval.
+const DefaultConnectRatePerSecond = 100
+
+// Scenario is a validated scenario file. Build one with Load, Parse or
+// Document.Scenario; the zero value is not useful.
+type Scenario struct {
+	// File is the name of the scenario file, as given to Load or Parse.
+	File string
+	// Name defaults to the file name without its extension.
+	Name        string
+	Description string
+	// Seed seeds every random choice of the run (default 1).
+	Seed int64
+	// Duration is how long load is applied: the time from the start until
+	// the last publish. It defaults to the total of the stages; when both
+	// are given the run lasts Duration, cutting stages short or holding
+	// the last stage's target.
+	Duration time.Duration
+	// Drain is the time after the last publish during which in-flight
+	// messages are still collected (default 5s).
+	Drain time.Duration
+	// Broker is the target broker; Broker.Embedded() means fleetbench
+	// starts its own.
+	Broker Broker
+	// Groups are the device groups in file order ("devices:" in YAML).
+	Groups []*Group
+	// Stages ramp the number of connected devices, like k6 stages. Empty
+	// means every group connects at its connect rate and then holds.
+	Stages []Stage
+	// Thresholds are kept as written; the reports package parses them.
+	Thresholds []Threshold
+
+	total int
+}
+
+// Total returns the number of devices across all groups.
+func (s *Scenario) Total() int { return s.total }
+
+// Transport is how devices reach the broker.
+type Transport string
+
+// Transports.
+const (
+	TransportTCP Transport = "tcp"
+	TransportTLS Transport = "tls"
+)
+
+// Broker is the "broker:" section.
+type Broker struct {
+	// URL is the broker URL as written (with ${env:...} resolved); empty
+	// means the embedded broker.
+	URL string
+	// Transport is TCP for mqtt:// and tcp://, TLS for mqtts://, ssl://
+	// and tls://. Empty for the embedded broker.
+	Transport Transport
+	// Host and Port come from the URL; the port defaults to 1883 for TCP
+	// and 8883 for TLS.
+	Host string
+	Port int
+	// TLS is set for the TLS transport (a zero TLS means the system roots
+	// and full verification); nil otherwise.
+	TLS *TLS
+}
+
+// Embedded reports whether the scenario runs against fleetbench's embedded
+// broker. The embedded broker's credentials are derived from the device
+// plans (auth: alibaba devices are checked with dev_sign).
+func (b Broker) Embedded() bool { return b.URL == "" }
+
+// Addr returns "host:port", or "" for the embedded broker.
+func (b Broker) Addr() string {
+	if b.Embedded() {
+		return ""
+	}
+	return net.JoinHostPort(b.Host, strconv.Itoa(b.Port))
+}
+
+// TLS is the "broker.tls:" section. File paths are resolved against the
+// directory of the scenario file.
+type TLS struct {
+	CA                 string // PEM file of the CA bundle; empty means the system roots
+	Cert               string // PEM client certificate (needs Key)
+	Key                string // PEM private key of Cert
+	ServerName         string // SNI and verification name; empty means the URL host
+	InsecureSkipVerify bool
+}
+
+// Auth is how a device authenticates.
+type Auth string
+
+// Authentication modes.
+const (
+	// AuthNone sends no username or password.
+	AuthNone Auth = "none"
+	// AuthPassword sends the group's username and password templates.
+	AuthPassword Auth = "password"
+	// AuthAlibaba signs the credentials like the SDK's IOT_Sign_MQTT
+	// (dev_sign) from product key, device name and device secret.
+	AuthAlibaba Auth = "alibaba"
+)
+
+// QoS is an MQTT quality of service level: 0, 1 or 2.
+type QoS uint8
+
+// Group is one entry of "devices:": Count devices that share one
+// configuration. The template fields (ProductKey … Password, topics) hold
+// the text as written, with ${env:...} unresolved, so that reports can
+// print them without leaking values read from the environment; the
+// resolved values are in the DevicePlans.
+type Group struct {
+	// Name is unique in the scenario and matches [a-z0-9_-]+.
+	Name string
+	// Index is the position of the group in Scenario.Groups.
+	Index int
+	// First is the global index of the group's device 0; the group holds
+	// global indices First … First+Count-1.
+	First int
+	// Count is the number of devices (1 … 10,000,000).
+	Count int
+	// Auth is the authentication mode. When not written it is alibaba if
+	// device_secret or credentials_file is given, password if username or
+	// password is, and none otherwise.
+	Auth Auth
+	// Region is the Alibaba Cloud region for auth: alibaba (default cn-shanghai).
+	Region string
+	// The templates as written; all empty with a credentials file.
+	ProductKey   string
+	DeviceName   string // default "dev-${index}" without a credentials file
+	DeviceSecret string
+	ClientID     string // the effective template, defaults included; "" when the signer builds it
+	Username     string
+	Password     string
+	// CredentialsFile is the resolved path of the CSV file that supplies
+	// product key, device name and secret per device, or "".
+	CredentialsFile string
+	KeepAlive       time.Duration // default 60s, 30s … 1200s
+	CleanSession    bool          // default false, as the SDK
+	Connect         Connect
+	Subscribe       []SubscribeSpec
+	Publish         []PublishSpec
+	// Yield is the period of the device's IOT_MQTT_Yield loop (default 200ms).
+	Yield time.Duration
+	// Pos is where the group is defined.
+	Pos Position
+
+	pk, dn, ds, cid, user, pass tmpl
+	creds                       *credentials
+	path                        string // "devices[i]" in the file
+}
+
+// Connect is a group's "connect:" section.
+type Connect struct {
+	// Rate is the highest rate at which the group's devices connect
+	// (default 100/s). Without stages it sets the ramp; with stages the
+	// coordinator uses it as a cap.
+	Rate Rate
+	// Timeout bounds one connect attempt (default 10s).
+	Timeout time.Duration
+}
+
+// SubscribeSpec is one entry of a group's "subscribe:" list.
+type SubscribeSpec struct {
+	Topic string // the filter template as written
+	QoS   QoS
+	Pos   Position
+	t     tmpl
+}
+
+// PublishSpec is one entry of a group's "publish:" list.
+type PublishSpec struct {
+	Topic string // the topic template as written
+	QoS   QoS
+	// Interval between two messages of one device; set from "interval:"
+	// or from "rate:" (Rate.Interval).
+	Interval time.Duration
+	// Rate is the per-device rate when written as "rate:"; zero otherwise.
+	Rate   Rate
+	Retain bool
+	// Count is the number of messages per device; 0 means until the end.
+	Count int
+	// Start delays the first message after the device is connected and subscribed.
+	Start   time.Duration
+	Payload PayloadSpec
+	Pos     Position
+	t       tmpl
+}
+
+// PayloadSpec is a publication's "payload:" section: either a size (a
+// binary payload carrying the measurement stamp, padded to Size bytes;
+// 16 … 256 KiB) or a JSON template. Without "payload:" it is {size: 64}.
+type PayloadSpec struct {
+	Size     int    // bytes; 0 when Template is set
+	Template string // as written; "" when Size is set
+	t        *tmpl
+}
+
+// Stage is one entry of "stages:": ramp linearly from the previous target
+// (0 for the first stage) to Target connected devices over Duration.
+type Stage struct {
+	Duration time.Duration
+	Target   int
+	Pos      Position
+}
+
+// Threshold is one entry of "thresholds:", kept as written.
+type Threshold struct {
+	Expr string
+	Pos  Position
+}

@@ -1,0 +1,84 @@
+package scenarios
+
+// schema lists the keys a mapping may hold and what each key holds. It is
+// used to reject unknown keys (with a suggestion) and to check the paths of
+// --set overrides. The tables are never modified.
+type schema struct {
+	name   string // for messages: "scenario", "device group", ...
+	keys   []string
+	fields map[string]field
+}
+
+// field describes the value of one key.
+type field struct {
+	obj  *schema // the value is a mapping of this schema
+	list *schema // the value is a list of mappings of this schema
+	// scalarList: the value is a list of scalars.
+	scalarList bool
+}
+
+func newSchema(name string, fields map[string]field, order ...string) *schema {
+	return &schema{name: name, keys: order, fields: fields}
+}
+
+func scalars(keys ...string) map[string]field {
+	m := make(map[string]field, len(keys))
+	for _, k := range keys {
+		m[k] = field{}
+	}
+	return m
+}
+
+func with(m map[string]field, key string, f field) map[string]field {
+	m[key] = f
+	return m
+}
+
+var (
+	tlsSchema = newSchema("broker.tls",
+		scalars("ca", "cert", "key", "server_name", "insecure_skip_verify"),
+		"ca", "cert", "key", "server_name", "insecure_skip_verify")
+
+	brokerSchema = newSchema("broker",
+		with(scalars("url"), "tls", field{obj: tlsSchema}),
+		"url", "tls")
+
+	connectSchema = newSchema("connect", scalars("rate", "timeout"), "rate", "timeout")
+
+	subscribeSchema = newSchema("subscription", scalars("topic", "qos"), "topic", "qos")
+
+	payloadSchema = newSchema("payload", scalars("size", "template"), "size", "template")
+
+	publishSchema = newSchema("publication",
+		with(scalars("topic", "qos", "interval", "rate", "retain", "count", "start"),
+			"payload", field{obj: payloadSchema}),
+		"topic", "qos", "interval", "rate", "payload", "retain", "count", "start")
+
+	groupSchema = newSchema("device group",
+		with(with(with(scalars("name", "count", "product_key", "device_name", "device_secret",
+			"credentials_file", "auth", "region", "client_id", "username", "password",
+			"keepalive", "clean_session", "yield"),
+			"connect", field{obj: connectSchema}),
+			"subscribe", field{list: subscribeSchema}),
+			"publish", field{list: publishSchema}),
+		"name", "count", "product_key", "device_name", "device_secret", "credentials_file",
+		"auth", "region", "client_id", "username", "password", "keepalive", "clean_session",
+		"connect", "subscribe", "publish", "yield")
+
+	stageSchema = newSchema("stage", scalars("duration", "target"), "duration", "target")
+
+	scenarioSchema = newSchema("scenario",
+		with(with(with(with(scalars("name", "description", "seed", "duration", "drain"),
+			"broker", field{obj: brokerSchema}),
+			"devices", field{list: groupSchema}),
+			"stages", field{list: stageSchema}),
+			"thresholds", field{scalarList: true}),
+		"name", "description", "seed", "duration", "drain", "broker", "devices", "stages", "thresholds")
+)
+
+// isExtensionKey reports whether a top-level key is an extension field,
+// ignored by the loader: "x-defaults: &defaults {...}" holds anchors for
+// merge keys, as in docker-compose files.
+func isExtensionKey(s *schema, key string) bool {
+	return s == scenarioSchema && len(key) > 2 && key[:2] == "x-"
+}
