@@ -63,6 +63,16 @@ type Config struct {
 // with what has been measured.
 type Interrupt struct{}
 
+// StallDevices hangs the actors of the selected devices (by global index)
+// for the given time at their next publish slot, as a device whose main
+// loop freezes would: that publish and the ones scheduled during the stall
+// go out late (counted from their intended times, and as lagged), while
+// arrivals are still stamped by the transport.
+type StallDevices struct {
+	Select func(globalIndex int) bool
+	For    time.Duration
+}
+
 // Messages of the coordinator's own timers.
 type (
 	spawnTick    struct{}
@@ -145,6 +155,15 @@ func (c *coordinator) Receive(ctx actor.Context) {
 			c.drain(ctx)
 		default:
 			c.finish(ctx)
+		}
+	case StallDevices:
+		for gi, pids := range c.devices {
+			first := c.sc.Groups[gi].First
+			for i, pid := range pids {
+				if msg.Select == nil || msg.Select(first+i) {
+					ctx.Send(pid, stall{d: msg.For})
+				}
+			}
 		}
 	case drainDone:
 		c.stopDevices(ctx)
@@ -316,9 +335,11 @@ func (c *coordinator) finish(ctx actor.Context) {
 	c.phase = PhaseDone
 	c.stopTimers()
 	rec := c.cfg.Env.Recorder
-	// lost = expected − received, per QoS, once nothing more can arrive.
+	// lost = expected − (received − duplicates), per QoS, once nothing
+	// more can arrive.
 	for q := 0; q < metrics.NumQoS; q++ {
-		if lost := rec.GetQoS(metrics.Expected, q) - rec.GetQoS(metrics.Received, q); lost > 0 {
+		unique := rec.GetQoS(metrics.Received, q) - rec.GetQoS(metrics.Duplicates, q)
+		if lost := rec.GetQoS(metrics.Expected, q) - unique; lost > 0 {
 			rec.AddQoS(metrics.Lost, q, lost)
 		}
 	}

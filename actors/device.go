@@ -20,6 +20,7 @@ type (
 	yieldDevice    struct{}
 	publishTick    struct{ stream int }
 	stopPublishing struct{}
+	stall          struct{ d time.Duration }
 )
 
 // device is the actor of one simulated device.
@@ -35,6 +36,10 @@ type device struct {
 	awaiting  int
 	connected bool
 	stopped   bool // publishing stopped (drain)
+	received  receiverStreams
+	// stallNext, when set, hangs the device's loop at its next publish
+	// slot (fault injection: a device that freezes).
+	stallNext time.Duration
 	lastIn    int64
 	lastOut   int64
 }
@@ -72,6 +77,8 @@ func (d *device) Receive(ctx actor.Context) {
 		}
 	case publishTick:
 		d.publish(m.stream)
+	case stall:
+		d.stallNext = m.d
 	case stopPublishing:
 		d.stopped = true
 		d.stopTimers()
@@ -207,7 +214,20 @@ func (d *device) onMessage(_ *iot.Handle, ev *iot.Event) {
 		rec.Inc(metrics.Foreign)
 		return
 	}
+	d.account(qos, st.Publisher, st.Stream, st.Seq)
 	rec.Record(metrics.E2E, qos, d.stripe(), m.Arrived.Sub(d.env.Epoch)-time.Duration(st.Intended))
+}
+
+// account checks a stamped arrival against its stream: duplicates and
+// late (reordered) arrivals are counted per (publisher, receiver) stream.
+func (d *device) account(qos int, publisher uint32, stream uint8, seq uint32) {
+	dup, late := d.received.observe(streamKey{publisher: publisher, stream: stream}, seq)
+	switch {
+	case dup:
+		d.env.Recorder.IncQoS(metrics.Duplicates, qos)
+	case late:
+		d.env.Recorder.IncQoS(metrics.Reordered, qos)
+	}
 }
 
 // startPublishing arms one timer per publish entry.
@@ -236,6 +256,10 @@ func (d *device) startPublishing() {
 func (d *device) publish(i int) {
 	if d.stopped || i >= len(d.streams) || d.streams[i].done {
 		return
+	}
+	if d.stallNext > 0 {
+		time.Sleep(d.stallNext) // nothing runs meanwhile; timers and arrivals queue up
+		d.stallNext = 0
 	}
 	s, env, rec := &d.streams[i], d.env, d.env.Recorder
 	p := s.pub

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 
 	"github.com/asynkron/protoactor-go/actor"
+	mqtt "github.com/mochi-mqtt/server/v2"
 
 	"github.com/fleetbench/fleetbench/actors"
 	"github.com/fleetbench/fleetbench/engine/broker"
@@ -31,6 +32,10 @@ type Options struct {
 	// Memory connects devices to the embedded broker through in-memory
 	// pipes instead of TCP loopback (no sockets, no port limits).
 	Memory bool
+	// BrokerHooks are installed in the embedded broker (fault injection,
+	// tests); OnBroker is called with the embedded broker once it runs.
+	BrokerHooks []mqtt.Hook
+	OnBroker    func(*broker.Broker)
 }
 
 // Run runs sc and returns its result. Cancelling ctx interrupts the run:
@@ -61,9 +66,12 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 
 	var emb *broker.Broker
 	if sc.Broker.URL == "" {
-		emb, err = startEmbedded(ctx, sc, auth, log)
+		emb, err = startEmbedded(ctx, sc, auth, opts.BrokerHooks, log)
 		if err != nil {
 			return nil, err
+		}
+		if opts.OnBroker != nil {
+			opts.OnBroker(emb)
 		}
 		defer emb.Close()
 		dialer.Broker = emb
@@ -165,8 +173,8 @@ func plan(sc *scenarios.Scenario) (*iot.TopicIndex, broker.AuthMode) {
 	return index, broker.AuthNone
 }
 
-func startEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.AuthMode, log *slog.Logger) (*broker.Broker, error) {
-	opts := broker.Options{Auth: auth, Logger: log}
+func startEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.AuthMode, hooks []mqtt.Hook, log *slog.Logger) (*broker.Broker, error) {
+	opts := broker.Options{Auth: auth, Logger: log, Hooks: hooks}
 	switch auth {
 	case broker.AuthDevSign:
 		opts.Registry = broker.NewRegistry()

@@ -233,6 +233,7 @@ func New(opts Options) (*Broker, error) {
 		ClientNetWriteBufferSize: writeBufferSize,
 		ClientNetReadBufferSize:  readBufferSize,
 		SysTopicResendInterval:   sysTopicInterval,
+		InlineClient:             true, // Publish: messages from the broker itself
 		Logger:                   slog.New(minLevel{h: log.Handler(), min: slog.LevelWarn}).With("component", "mochi"),
 	})
 	if err := srv.AddHook(h, nil); err != nil {
@@ -302,6 +303,16 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	b.stopCtx = context.AfterFunc(ctx, func() { _ = b.Close() })
 	b.log.Info("broker started", "addr", b.Addr(), "auth", b.hook.mode.String())
+	return nil
+}
+
+// Publish delivers a message from the broker itself (mochi's inline
+// client) to every matching subscriber, as a cloud-side publisher would.
+// Fault-injection hooks use it to deliver copies of messages.
+func (b *Broker) Publish(topic string, payload []byte, retain bool, qos byte) error {
+	if err := b.srv.Publish(topic, payload, retain, qos); err != nil {
+		return fmt.Errorf("broker: publish %q: %w", topic, err)
+	}
 	return nil
 }
 

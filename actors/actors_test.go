@@ -1,0 +1,116 @@
+package actors
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/fleetbench/fleetbench/engine/broker"
+	"github.com/fleetbench/fleetbench/engine/hal"
+	"github.com/fleetbench/fleetbench/engine/iot"
+	"github.com/fleetbench/fleetbench/engine/metrics"
+	"github.com/fleetbench/fleetbench/scenarios"
+)
+
+// harness runs a scenario on an embedded broker with a coordinator the
+// test can talk to.
+type harness struct {
+	sys   *actor.ActorSystem
+	coord *actor.PID
+	done  chan *metrics.Result
+}
+
+func start(t *testing.T, text string) *harness {
+	t.Helper()
+	sc, err := scenarios.Parse("test.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := broker.New(broker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	rec, err := metrics.NewRecorder(metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := &iot.TopicIndex{}
+	for _, p := range sc.Devices() {
+		for _, s := range p.Subscriptions {
+			index.Add(s.Filter, iot.QoS(s.QoS))
+		}
+	}
+	clock := hal.NewSystemClock()
+	env := &Env{
+		Recorder: rec, Dialer: &hal.NetDialer{Broker: b}, Endpoint: hal.Endpoint{Transport: hal.Memory},
+		Clock: clock, Epoch: clock.Now(), Index: index, Topics: iot.MQTTTopics, Logger: slog.New(slog.DiscardHandler),
+	}
+	h := &harness{sys: actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	})), done: make(chan *metrics.Result, 1)}
+	t.Cleanup(h.sys.Shutdown)
+	h.coord = h.sys.Root.Spawn(NewCoordinatorProps(Config{Scenario: sc, Env: env, Done: func(r *metrics.Result) { h.done <- r }}))
+	return h
+}
+
+func (h *harness) wait(t *testing.T) *metrics.Result {
+	t.Helper()
+	select {
+	case r := <-h.done:
+		return r
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not finish")
+		return nil
+	}
+}
+
+const stallScenario = `name: stall
+duration: 3s
+drain: 1s
+devices:
+  - name: d
+    count: 1
+    clean_session: true
+    subscribe:
+      - topic: /pk/d/user/get
+        qos: 1
+    publish:
+      - topic: /pk/d/user/get
+        qos: 1
+        interval: 100ms
+        payload:
+          size: 32
+`
+
+// TestStalledDeviceShowsAsLatency: a device whose actor hangs for 1 s
+// publishes late; latency counts from the intended send times, so the
+// stall shows in e2e p99 (no coordinated omission) and as lagged publishes.
+func TestStalledDeviceShowsAsLatency(t *testing.T) {
+	h := start(t, stallScenario)
+	time.Sleep(time.Second)
+	h.sys.Root.Send(h.coord, StallDevices{For: time.Second})
+	res := h.wait(t)
+	e2e := res.Latency.Get(metrics.E2E)
+	if e2e.P99 < time.Second.Microseconds() {
+		t.Fatalf("e2e p99 = %dµs after a 1 s stall, want ≥ 1 s (coordinated omission?)", e2e.P99)
+	}
+	if res.Totals.Lagged == 0 {
+		t.Fatal("lagged = 0 after a 1 s stall")
+	}
+	// About 3 s / 100 ms publishes: the stalled slots were published late,
+	// not skipped.
+	if res.Totals.Published < 28 {
+		t.Fatalf("published %d, want about 30: stalled slots must be sent late, not dropped", res.Totals.Published)
+	}
+	if res.Totals.Lost != 0 || res.Totals.Received != res.Totals.Published {
+		t.Fatalf("received %d of %d, lost %d", res.Totals.Received, res.Totals.Published, res.Totals.Lost)
+	}
+	t.Logf("e2e p50 %dµs p99 %dµs max %dµs, lagged %d, published %d", e2e.P50, e2e.P99, e2e.Max, res.Totals.Lagged, res.Totals.Published)
+}
