@@ -99,6 +99,7 @@ type coordinator struct {
 	interrupted bool
 	timers      []*time.Timer
 	mu          sync.Mutex // guards timers (AfterFunc callbacks append)
+	mon         *metrics.ProcessMonitor
 	self        *actor.PID
 	root        *actor.RootContext
 	finished    bool
@@ -136,6 +137,7 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		c.started = time.Now()
 		c.last = c.start
 		c.phase = PhaseRamp
+		c.mon = metrics.NewProcessMonitor()
 		n := len(c.sc.Groups)
 		c.tokens = make([]float64, n)
 		c.devices = make([][]*actor.PID, n)
@@ -259,7 +261,7 @@ func (c *coordinator) spawn(ctx actor.Context) {
 		}
 		c.devices[gi] = pids
 	}
-	next := c.cfg.Tick - time.Duration(0)
+	next := c.cfg.Tick
 	if left := c.sc.Duration - elapsed; left < next {
 		next = left
 	}
@@ -299,6 +301,7 @@ func (c *coordinator) stopDevices(ctx actor.Context) {
 func (c *coordinator) snapshot() {
 	snap := c.cfg.Env.Recorder.Snapshot(true)
 	pt := snap.Point(c.start)
+	pt.Tool = c.mon.Sample()
 	c.series = append(c.series, pt)
 	c.lastPt = pt
 	if c.cfg.Progress != nil {
@@ -345,6 +348,7 @@ func (c *coordinator) finish(ctx actor.Context) {
 	}
 	final := rec.Snapshot(true)
 	pt := final.Point(c.start)
+	pt.Tool = c.mon.Sample()
 	if pt.Seconds > 0.01 {
 		c.series = append(c.series, pt)
 	}

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -152,8 +153,17 @@ func (d *device) connect() error {
 	rec.Inc(metrics.ConnectOK)
 	rec.Add(metrics.Connected, 1)
 	d.connected = true
-	for _, s := range d.plan.Subscriptions {
-		if _, err := d.h.Subscribe(s.Filter, iot.QoS(s.QoS), d.onMessage); err != nil {
+	for i := range d.plan.Subscriptions {
+		s := &d.plan.Subscriptions[i]
+		handler := d.onMessage
+		if s.Reply != nil {
+			reply := s.Reply
+			handler = func(h *iot.Handle, ev *iot.Event) {
+				d.onMessage(h, ev)
+				d.sendReply(reply, ev.Message)
+			}
+		}
+		if _, err := d.h.Subscribe(s.Filter, iot.QoS(s.QoS), handler); err != nil {
 			rec.Inc(metrics.SubscribeFailed)
 			env.Logger.Debug("subscribe failed", "device", d.plan.GlobalIndex, "filter", s.Filter, "err", err)
 			continue
@@ -203,19 +213,91 @@ func (d *device) onEvent(_ *iot.Handle, ev *iot.Event) {
 	}
 }
 
+// replyFlag marks a reply in the stream byte of a stamp: a responder
+// sends the request's payload back with it set.
+const replyFlag = 0x80
+
 // onMessage records a received message: e2e latency from the intended
-// send time in its stamp to its arrival at the transport.
+// send time in its stamp to its arrival at the transport (or, for the
+// reply to one of this device's requests, the round trip).
 func (d *device) onMessage(_ *iot.Handle, ev *iot.Event) {
 	rec, m := d.env.Recorder, ev.Message
 	qos := int(m.QoS)
 	rec.IncQoS(metrics.Received, qos)
-	st, err := metrics.DecodeStamp(m.Payload)
-	if err != nil {
+	st, ok := d.decode(m.Payload)
+	if !ok {
 		rec.Inc(metrics.Foreign)
 		return
 	}
+	kind := metrics.E2E
+	if st.Publisher == uint32(d.plan.GlobalIndex) && (st.Stream&replyFlag != 0 || !d.publishesTo(m.Topic)) {
+		kind = metrics.RoundTrip
+		st.Stream |= replyFlag
+	}
 	d.account(qos, st.Publisher, st.Stream, st.Seq)
-	rec.Record(metrics.E2E, qos, d.stripe(), m.Arrived.Sub(d.env.Epoch)-time.Duration(st.Intended))
+	rec.Record(kind, qos, d.stripe(), m.Arrived.Sub(d.env.Epoch)-time.Duration(st.Intended))
+}
+
+// decode reads the stamp of a binary payload or of a JSON template.
+func (d *device) decode(payload []byte) (metrics.Stamp, bool) {
+	if st, err := metrics.DecodeStamp(payload); err == nil {
+		return st, true
+	}
+	if len(payload) > 0 && payload[0] == '{' {
+		for _, k := range d.env.StampKeys {
+			if st, err := metrics.DecodeJSONStamp(payload, k); err == nil {
+				return st, true
+			}
+		}
+	}
+	return metrics.Stamp{}, false
+}
+
+// publishesTo reports whether topic is one of the device's own publish
+// topics (a self round trip rather than a reply).
+func (d *device) publishesTo(topic string) bool {
+	for i := range d.plan.Publishes {
+		if d.plan.Publishes[i].Targets == nil && d.plan.Publishes[i].Topic == topic {
+			return true
+		}
+	}
+	return false
+}
+
+// sendReply answers a request (subscription with reply:) with the
+// request's own payload, marked as a reply, so the requester measures the
+// whole round trip.
+func (d *device) sendReply(r *scenarios.Reply, m *iot.TopicInfo) {
+	rec := d.env.Recorder
+	topic, ok := r.Topic(m.Topic)
+	if !ok {
+		rec.Inc(metrics.PublishErrors)
+		return
+	}
+	payload := bytes.Clone(m.Payload)
+	if _, err := metrics.DecodeStamp(payload); err == nil {
+		payload[3] |= replyFlag
+	}
+	qos := iot.QoS(r.QoS)
+	if _, err := d.h.Publish(topic, &iot.TopicInfo{QoS: qos, Payload: payload}); err != nil {
+		rec.Inc(metrics.PublishErrors)
+		d.env.Logger.Debug("reply failed", "device", d.plan.GlobalIndex, "topic", topic, "err", err)
+		return
+	}
+	rec.IncQoS(metrics.Published, int(qos))
+	d.addExpected(topic, qos)
+}
+
+// addExpected counts the deliveries the plan expects for one message.
+func (d *device) addExpected(topic string, qos iot.QoS) {
+	if d.env.Index == nil {
+		return
+	}
+	for q, n := range d.env.Index.Count(topic, qos) {
+		if n > 0 {
+			d.env.Recorder.AddQoS(metrics.Expected, q, int64(n))
+		}
+	}
 }
 
 // account checks a stamped arrival against its stream: duplicates and
@@ -242,7 +324,7 @@ func (d *device) startPublishing() {
 		s := &d.streams[i]
 		s.pub = p
 		s.next = now.Add(p.Start)
-		if d.env.Index != nil {
+		if d.env.Index != nil && p.Targets == nil {
 			s.expected = d.env.Index.Count(p.Topic, iot.QoS(p.QoS))
 		}
 		i := i
@@ -270,14 +352,22 @@ func (d *device) publish(i int) {
 		rec.Inc(metrics.Lagged)
 	}
 	payload := d.payload(i, s, intended)
-	if _, err := d.h.Publish(p.Topic, &iot.TopicInfo{QoS: iot.QoS(p.QoS), Retain: p.Retain, Payload: payload, Sent: intended}); err != nil {
+	topic := p.Topic
+	if p.Targets != nil {
+		topic = p.TopicFor(p.Target(uint64(s.seq)))
+	}
+	if _, err := d.h.Publish(topic, &iot.TopicInfo{QoS: iot.QoS(p.QoS), Retain: p.Retain, Payload: payload, Sent: intended}); err != nil {
 		rec.Inc(metrics.PublishErrors)
-		env.Logger.Debug("publish failed", "device", d.plan.GlobalIndex, "topic", p.Topic, "err", err)
+		env.Logger.Debug("publish failed", "device", d.plan.GlobalIndex, "topic", topic, "err", err)
 	} else {
 		rec.IncQoS(metrics.Published, qos)
-		for q, n := range s.expected {
-			if n > 0 {
-				rec.AddQoS(metrics.Expected, q, int64(n))
+		if p.Targets != nil {
+			d.addExpected(topic, iot.QoS(p.QoS))
+		} else {
+			for q, n := range s.expected {
+				if n > 0 {
+					rec.AddQoS(metrics.Expected, q, int64(n))
+				}
 			}
 		}
 	}
@@ -298,7 +388,7 @@ func (d *device) payload(i int, s *stream, intended time.Time) []byte {
 	pl := s.pub.Payload
 	if pl.IsTemplate() {
 		return pl.AppendTemplate(make([]byte, 0, pl.MaxSize()), scenarios.RuntimeFields{
-			Seq: uint64(s.seq), TS: ts, Publisher: uint64(d.plan.GlobalIndex),
+			Seq: uint64(s.seq), TS: ts, Publisher: uint64(d.plan.GlobalIndex), Stream: uint64(i),
 		})
 	}
 	st := metrics.Stamp{Stream: uint8(i), Publisher: uint32(d.plan.GlobalIndex), Seq: s.seq, Intended: ts}

@@ -31,6 +31,9 @@ type Env struct {
 	// Index says, for every published topic, how many subscriptions of the
 	// plan match it (expected deliveries).
 	Index *iot.TopicIndex
+	// StampKeys are the JSON members that carry stamps in the scenario's
+	// payload templates (tried in order on JSON payloads).
+	StampKeys []metrics.JSONStampKeys
 	// Topics selects SDK or plain MQTT topic validation.
 	Topics iot.TopicRules
 	// Logger receives device-level logs.

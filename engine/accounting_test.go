@@ -177,7 +177,7 @@ func TestFanInAgainstMosquitto(t *testing.T) {
 	mq := mosquitto.Start(t, mosquitto.Options{})
 	const n, m, consumers = 1000, 20, 2
 	text := fmt.Sprintf(`name: fan-in
-duration: 8s
+duration: 14s
 drain: 3s
 broker:
   url: %s

@@ -58,6 +58,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 		Recorder: rec, Clock: clock, Epoch: clock.Now(), Index: index,
 		Topics: iot.MQTTTopics, Logger: log,
 	}
+	for _, k := range sc.StampKeys() {
+		env.StampKeys = append(env.StampKeys, metrics.JSONStampKeys{Seq: k.Seq, TS: k.TS, Publisher: k.Publisher, Stream: k.Stream})
+	}
 	if auth == broker.AuthDevSign {
 		env.Topics = iot.SDKTopics
 	}
@@ -138,6 +141,11 @@ func prepare(rec *metrics.Recorder, sc *scenarios.Scenario) {
 			for q := 0; q <= int(s.QoS); q++ {
 				rec.Prepare(metrics.E2E, q)
 			}
+			if s.Reply != nil {
+				for q := 0; q <= int(s.Reply.QoS); q++ {
+					rec.Prepare(metrics.RoundTrip, q)
+				}
+			}
 		}
 		for _, p := range g.Publish {
 			rec.Prepare(metrics.PublishAck, int(p.QoS))
@@ -151,9 +159,19 @@ func prepare(rec *metrics.Recorder, sc *scenarios.Scenario) {
 // otherwise.
 func plan(sc *scenarios.Scenario) (*iot.TopicIndex, broker.AuthMode) {
 	index := &iot.TopicIndex{}
+	shared := make(map[string]bool) // a share group receives each message once
 	for _, p := range sc.Devices() {
 		for _, s := range p.Subscriptions {
-			index.Add(s.Filter, iot.QoS(s.QoS))
+			filter := s.Filter
+			if group, inner, ok := scenarios.SplitShared(filter); ok {
+				key := group + "\x00" + inner
+				if shared[key] {
+					continue
+				}
+				shared[key] = true
+				filter = inner
+			}
+			index.Add(filter, iot.QoS(s.QoS))
 		}
 	}
 	all := func(a scenarios.Auth) bool {

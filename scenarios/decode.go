@@ -24,6 +24,9 @@ type decoder struct {
 	// countsOK is false when a group's count could not be determined, so
 	// that stage targets are not compared with a wrong total.
 	countsOK bool
+	// pending are the targets: of publish entries, resolved once every
+	// group is known.
+	pending []pendingTarget
 }
 
 // missing reports a required field that is absent from mapping n, unless
@@ -57,6 +60,17 @@ func (d *decoder) errh(n *node, path, hint, format string, args ...any) {
 
 func (d *decoder) errf(n *node, path, format string, args ...any) {
 	d.errh(n, path, "", format, args...)
+}
+
+// errSeg reports a problem with the placeholder s of template t, the value
+// of node n, at the placeholder's position.
+func (d *decoder) errSeg(n *node, path string, t *tmpl, s seg, hint, format string, args ...any) {
+	e := &Error{File: d.file, Field: path, Line: n.line, Col: n.col, Set: n.set,
+		Message: fmt.Sprintf(format, args...), Hint: hint}
+	if n.set == "" && s.off < s.end && s.end <= len(t.raw) {
+		e.Line, e.Col = d.findInSource(n, t.raw, s.off, t.raw[s.off:s.end])
+	}
+	d.add(e)
 }
 
 func join(path, key string) string {

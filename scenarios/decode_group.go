@@ -234,6 +234,7 @@ func (d *decoder) decodeGroup(n *node, path string, s *Scenario) *Group {
 	}
 
 	d.checkAuth(g, gn)
+	g.hasPK, g.idOK = gn.hasPK, gn.idOK
 
 	// subscriptions and publications
 	for j, it := range d.list(n.get("subscribe"), f("subscribe"), "subscriptions") {
@@ -248,9 +249,15 @@ func (d *decoder) decodeGroup(n *node, path string, s *Scenario) *Group {
 		} else if t, ok := d.template(tn, join(p, "topic"), phForTopic, "topics"); ok {
 			sub.t, sub.Topic = t, t.raw
 			d.checkRefs(g, gn, tn, join(p, "topic"), &sub.t)
-			d.checkTopic(g, &sub.t, tn, join(p, "topic"), true)
+			if inner, ok := d.checkTopic(g, &sub.t, tn, join(p, "topic"), true); ok {
+				levels := strings.Split(inner, "/")
+				sub.levels, sub.multi, sub.filterOK = len(levels), levels[len(levels)-1] == "#", true
+			}
 		}
 		sub.QoS = d.qos(it.get("qos"), join(p, "qos"))
+		if rn := it.get("reply"); rn != nil {
+			sub.Reply = d.decodeReply(g, gn, &sub, rn, join(p, "reply"))
+		}
 		g.Subscribe = append(g.Subscribe, sub)
 	}
 	for j, it := range d.list(n.get("publish"), f("publish"), "publications") {

@@ -17,12 +17,27 @@ func (d *decoder) decodePublish(g *Group, gn *groupNodes, n *node, path string) 
 	f := func(k string) string { return join(path, k) }
 	pub := PublishSpec{Pos: d.pos(n), Payload: PayloadSpec{Size: DefaultPayloadSize}}
 	tn := n.get("topic")
+	targets := n.get("targets")
+	allowed := phForTopic
+	if targets != nil {
+		allowed |= phForTargets
+	}
 	if tn == nil {
 		d.missing(n, path, "topic", "e.g. topic: /${productKey}/${deviceName}/user/update", "required")
-	} else if t, ok := d.template(tn, f("topic"), phForTopic, "topics"); ok {
+	} else if t, ok := d.template(tn, f("topic"), allowed, "topics"); ok {
 		pub.t, pub.Topic = t, t.raw
 		d.checkRefs(g, gn, tn, f("topic"), &pub.t)
-		d.checkTopic(g, &pub.t, tn, f("topic"), false)
+		if targets == nil {
+			d.checkTopic(g, &pub.t, tn, f("topic"), false)
+		} else {
+			pub.topicOK = true // checked when the target group is known
+		}
+	}
+	if targets != nil {
+		if name, ok := d.str(targets, f("targets")); ok {
+			d.pending = append(d.pending, pendingTarget{g: g, k: len(g.Publish), name: name,
+				n: targets, topic: tn, path: path})
+		}
 	}
 	pub.QoS = d.qos(n.get("qos"), f("qos"))
 
@@ -74,9 +89,12 @@ func (d *decoder) decodePublish(g *Group, gn *groupNodes, n *node, path string) 
 			}
 		case tpn != nil:
 			if t, ok := d.template(tpn, f("payload.template"), phForBody, "payload templates"); ok {
-				pub.Payload = PayloadSpec{Template: t.raw, t: &t}
-				d.checkRefs(g, gn, tpn, f("payload.template"), &t)
-				d.checkPayloadTemplate(g, gn, &t, tpn, f("payload.template"))
+				bt := &bodyTmpl{tmpl: t}
+				pub.Payload = PayloadSpec{Template: t.raw, t: bt}
+				d.checkRefs(g, gn, tpn, f("payload.template"), &bt.tmpl)
+				if d.checkPayloadTemplate(g, gn, &bt.tmpl, tpn, f("payload.template")) {
+					bt.keys, bt.keysOK = g.findStampKeys(&bt.tmpl)
+				}
 			}
 		default:
 			d.errh(pn, f("payload"), "e.g. payload: {size: 64}", "needs size or template")
@@ -100,20 +118,22 @@ func (d *decoder) decodePublish(g *Group, gn *groupNodes, n *node, path string) 
 	return pub, true
 }
 
-func (d *decoder) checkPayloadTemplate(g *Group, gn *groupNodes, t *tmpl, n *node, path string) {
+// checkPayloadTemplate checks that the template renders valid JSON; it
+// returns true when it does (for the first and the last device).
+func (d *decoder) checkPayloadTemplate(g *Group, gn *groupNodes, t *tmpl, n *node, path string) bool {
 	if strings.TrimSpace(t.raw) == "" {
 		d.errf(n, path, "empty template")
-		return
+		return false
 	}
 	if g.Count == 0 {
-		return
+		return false
 	}
 	if l := g.maxLen(t); l > MaxPayloadSize {
 		d.errf(n, path, "the payload is up to %d bytes after expansion (want at most %d, 256 KiB)", l, MaxPayloadSize)
-		return
+		return false
 	}
 	if t.uses(phProductKey) && !gn.hasPK || t.uses(phClientID) && g.ClientID == "" || !gn.idOK {
-		return // reported elsewhere
+		return false // reported elsewhere
 	}
 	for _, i := range []int{0, g.Count - 1} {
 		body := g.appendTmpl(nil, t, i, &RuntimeFields{})
@@ -121,39 +141,63 @@ func (d *decoder) checkPayloadTemplate(g *Group, gn *groupNodes, t *tmpl, n *nod
 		if err := json.Compact(&out, body); err != nil {
 			d.errh(n, path, "placeholders are substituted as they are; quote string values: \"${deviceName}\"",
 				"not valid JSON after expanding placeholders for device %d: %v", i, err)
-			return
+			return false
 		}
 	}
+	return true
 }
 
 // checkTopic applies the MQTT topic rules and, for auth: alibaba, the
-// SDK's (§1.4: leading '/', ASCII 32..126, at most 128 characters).
-func (d *decoder) checkTopic(g *Group, t *tmpl, n *node, path string, filter bool) {
+// SDK's (§1.4: leading '/', ASCII 32..126, at most 128 characters). A
+// filter may be a shared subscription; the rules apply to the filter after
+// "$share/<group>/". It returns the shape of the (inner) topic, with
+// placeholders shown as "x", and whether its structure is valid.
+func (d *decoder) checkTopic(g *Group, t *tmpl, n *node, path string, filter bool) (string, bool) {
+	return d.checkTopicTo(g, nil, t, n, path, filter)
+}
+
+// checkTopicTo is checkTopic for a topic whose target placeholders refer
+// to the group tg.
+func (d *decoder) checkTopicTo(g, tg *Group, t *tmpl, n *node, path string, filter bool) (string, bool) {
 	shape := t.shape()
 	lit := t.literalText()
 	if shape == "" {
 		d.errf(n, path, "empty topic")
-		return
+		return "", false
 	}
 	if !utf8.ValidString(lit) || strings.ContainsRune(lit, 0) {
 		d.errf(n, path, "topics must be UTF-8 without NUL characters")
-		return
+		return "", false
+	}
+	if filter {
+		inner, shared, msg, hint := checkShare(shape)
+		if msg != "" {
+			d.errh(n, path, hint, "%s", msg)
+			return "", false
+		}
+		if shared {
+			shape = inner
+		}
+	} else if strings.HasPrefix(shape, sharePrefix) {
+		d.errh(n, path, "publish to the filter's topic; only subscribers name a share group",
+			"a publish topic cannot start with $share/ (it names a shared subscription)")
+		return "", false
 	}
 	if !filter && strings.ContainsAny(shape, "+#") {
 		d.errh(n, path, "wildcards belong in subscribe filters; publish to a concrete topic",
 			"a publish topic cannot contain '+' or '#'")
-		return
+		return "", false
 	}
 	if filter {
 		levels := strings.Split(shape, "/")
 		for i, l := range levels {
 			if strings.ContainsAny(l, "+#") && len(l) != 1 {
 				d.errh(n, path, "e.g. /a/+/c or /a/#", "'+' and '#' must take a whole topic level (%q)", l)
-				return
+				return "", false
 			}
 			if l == "#" && i != len(levels)-1 {
 				d.errh(n, path, "e.g. /a/b/#", "'#' must be the last level of a filter")
-				return
+				return "", false
 			}
 		}
 	}
@@ -162,32 +206,40 @@ func (d *decoder) checkTopic(g *Group, t *tmpl, n *node, path string, filter boo
 			"${clientId} would put topic separators or wildcards in the topic")
 	}
 	if g.Count == 0 {
-		return
+		return shape, true
 	}
-	maxLen := g.maxLen(t)
+	// The length of topics built from received topics is checked when
+	// they are built (the device API refuses long topics).
+	checkLen := !t.uses(phTopicLevel)
+	maxLen := g.maxLenTo(t, tg)
 	if g.Auth == AuthAlibaba {
 		if !strings.HasPrefix(shape, "/") {
 			d.errh(n, path, "e.g. /${productKey}/${deviceName}/user/get",
 				"topics of auth: alibaba devices start with '/' (SDK rule)")
-			return
+			return shape, true
 		}
 		for _, c := range lit {
 			if c < 32 || c > 126 {
 				d.errh(n, path, "the SDK allows ASCII characters 32…126", "character %q is not allowed in a topic", c)
-				return
+				return shape, true
 			}
 		}
-		if maxLen > MaxTopicLength {
-			ex := g.appendTmpl(nil, t, g.longestDevice(), nil)
+		if checkLen && maxLen > MaxTopicLength {
+			x := renderCtx{tg: tg}
+			if tg != nil {
+				x.ti = tg.longestDevice()
+			}
+			ex := g.appendCtx(nil, t, g.longestDevice(), &x)
 			d.errh(n, path, "shorten the topic or the device names",
 				"the topic is up to %d characters after expansion (%q); the SDK allows %d",
 				maxLen, ex, MaxTopicLength)
 		}
-		return
+		return shape, true
 	}
-	if maxLen > 65535 {
+	if checkLen && maxLen > 65535 {
 		d.errf(n, path, "the topic is up to %d bytes after expansion; MQTT allows 65535", maxLen)
 	}
+	return shape, true
 }
 
 // longestDevice returns the index of a device whose names are longest.

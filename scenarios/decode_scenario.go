@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,6 +73,16 @@ func (d *decoder) decodeScenario(root *node) *Scenario {
 		s.Groups = append(s.Groups, g)
 	}
 	d.checkIdentities(s)
+	d.resolveTargets(names)
+	for _, g := range s.Groups {
+		for k := range g.Publish {
+			bt := g.Publish[k].Payload.t
+			if bt == nil || !bt.keysOK || slices.Contains(s.stampKeys, bt.keys) {
+				continue
+			}
+			s.stampKeys = append(s.stampKeys, bt.keys)
+		}
+	}
 
 	var stageTotal time.Duration
 	stages := d.list(root.get("stages"), "stages", "stages")
@@ -98,6 +109,7 @@ func (d *decoder) decodeScenario(root *node) *Scenario {
 			s.Duration = stageTotal
 		}
 	}
+	d.decodeFaults(root, s, names)
 	for i, it := range d.list(root.get("thresholds"), "thresholds", "strings") {
 		p := index("thresholds", i)
 		if v, ok := d.str(it, p); ok {

@@ -30,9 +30,37 @@
 //	                 ${env:NAME:-default}
 //
 // Numeric placeholders take a zero-padding width: ${index:05} gives 00042.
-// Payload templates may also use ${seq}, ${ts} and ${publisher}, which are
-// left for the publisher to fill at send time (see Payload.AppendTemplate).
+// Payload templates may also use ${seq}, ${ts}, ${publisher} and ${stream}
+// (the index of the publish entry), which are left for the publisher to
+// fill at send time (see Payload.AppendTemplate). A receiver finds them in
+// a JSON payload under the member names Payload.StampKeys reports, so
+// write them as top-level members: {"seq":${seq},"ts":${ts},...}.
 // Write $${ for a literal ${.
+//
+// Traffic patterns beyond a device talking to itself:
+//
+//   - Shared subscriptions: a subscribe topic "$share/<group>/<filter>"
+//     makes the subscribers of the group share the messages of the filter
+//     (each message goes to one of them). See SplitShared.
+//   - Request/response (the SDK's RRPC shape): a subscription with
+//     "reply: {topic: …, qos: …}" answers every message it receives. The
+//     reply topic may use ${topic[N]}, level N of the received topic
+//     (0-based, split on '/'). See Reply.
+//   - Targeted publishing (cloud to device): a publish entry with
+//     "targets: <group>" sends each message to the next device of that
+//     group, round robin; its topic may use ${target.index},
+//     ${target.productKey}, ${target.deviceName} and ${target.clientId}.
+//     See Publication.TopicFor and Publication.Target.
+//
+// Within each tick of the ramp the coordinator starts groups in file
+// order, so list consumers and responders before the devices that publish
+// to them (and give the publishers a start delay).
+//
+// "faults:" is a timeline of network impairments (latency, jitter,
+// bandwidth, stalls, cut and refused connections) for some devices, or of
+// broker outages, and "churn:" disconnects a fraction of the devices
+// periodically. Which devices are affected is derived from the seed (see
+// Scenario.Selected), so it is the same on every run and every node.
 //
 // A validated Scenario expands into one DevicePlan per device with
 // Scenario.Devices (or Range and Plan for a part of the fleet). Plans are

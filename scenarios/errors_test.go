@@ -629,6 +629,397 @@ devices:
 `,
 			want: `testdata/case.yaml:11:20: devices[0].publish[0].payload.template: unknown placeholder ${nope}`,
 		},
+		// Shared subscriptions.
+		{
+			name: "shared subscription with an empty group",
+			src: `duration: 10s
+devices:
+  - name: g
+    count: 1
+    subscribe:
+      - topic: $share//a/b
+`,
+			want: `testdata/case.yaml:6:16: devices[0].subscribe[0].topic: the share group of a shared subscription is empty; write $share/<group>/<filter>`,
+		},
+		{
+			name: "shared subscription group with a wildcard",
+			src: `duration: 10s
+devices:
+  - name: g
+    count: 1
+    subscribe:
+      - {topic: "$share/a+b/x/y", qos: 1}
+`,
+			want: `testdata/case.yaml:6:17: devices[0].subscribe[0].topic: the share group of a shared subscription cannot contain '+' or '#'`,
+		},
+		{
+			name: "shared subscription without a filter",
+			src: `duration: 10s
+devices:
+  - name: g
+    count: 1
+    subscribe:
+      - topic: $share/grp
+`,
+			want: `testdata/case.yaml:6:16: devices[0].subscribe[0].topic: the shared subscription has no filter after its group`,
+		},
+		{
+			name: "shared subscription with a bad inner filter",
+			src: `duration: 10s
+devices:
+  - name: g
+    count: 1
+    subscribe:
+      - topic: $share/grp/a/#/b
+`,
+			want: `testdata/case.yaml:6:16: devices[0].subscribe[0].topic: '#' must be the last level of a filter`,
+		},
+		{
+			name: "shared alibaba filter without leading slash",
+			src: `duration: 10s
+devices:
+  - name: g
+    count: 1
+    product_key: a1B
+    device_secret: s
+    subscribe:
+      - topic: $share/grp/${productKey}/+/x
+`,
+			want: `testdata/case.yaml:8:16: devices[0].subscribe[0].topic: topics of auth: alibaba devices start with '/' (SDK rule)`,
+		},
+		// Replies.
+		{
+			name: "reply with an unknown key",
+			src: `duration: 10s
+devices:
+  - name: g
+    count: 1
+    subscribe:
+      - topic: req/+
+        reply:
+          topic: resp/${topic[1]}
+          qso: 1
+`,
+			want: `testdata/case.yaml:9:11: devices[0].subscribe[0].reply.qso: unknown field "qso" in reply; did you mean "qos"?`,
+		},
+		{
+			name: "reply without a topic",
+			src: `duration: 10s
+devices:
+  - name: g
+    count: 1
+    subscribe:
+      - topic: req/+
+        reply: {qos: 1}
+`,
+			want: `testdata/case.yaml:7:17: devices[0].subscribe[0].reply.topic: required: where the replies go`,
+		},
+		{
+			name: "reply level beyond the filter",
+			src: `duration: 10s
+devices:
+  - name: g
+    count: 2
+    product_key: a1B
+    subscribe:
+      - topic: $share/r//${productKey}/+/user/request
+        reply:
+          topic: /${productKey}/${topic[5]}/user/response
+`,
+			want: `testdata/case.yaml:9:33: devices[0].subscribe[0].reply.topic: ${topic[5]} is out of range: the filter "$share/r//${productKey}/+/user/request" matches topics of 5 levels (0 … 4)`,
+		},
+		{
+			name: "reply level not a number",
+			src: `duration: 10s
+devices:
+  - name: g
+    count: 1
+    subscribe:
+      - topic: req/+
+        reply: {topic: "resp/${topic[x]}"}
+`,
+			want: `testdata/case.yaml:7:30: devices[0].subscribe[0].reply.topic: bad level "x" in ${topic[x]}`,
+		},
+		{
+			name: "topic level outside a reply",
+			src: `duration: 10s
+devices:
+  - name: g
+    count: 1
+    publish:
+      - topic: resp/${topic[1]}
+        rate: 1/s
+`,
+			want: `testdata/case.yaml:6:21: devices[0].publish[0].topic: ${topic[1]} is a level of a received topic and can only be used in subscribe[].reply.topic`,
+		},
+		{
+			name: "reply topic with a wildcard",
+			src: `duration: 10s
+devices:
+  - name: g
+    count: 1
+    subscribe:
+      - topic: req/+
+        reply: {topic: "resp/+"}
+`,
+			want: `testdata/case.yaml:7:24: devices[0].subscribe[0].reply.topic: a publish topic cannot contain '+' or '#'`,
+		},
+		{
+			name: "reply that its own filter receives",
+			src: `duration: 10s
+devices:
+  - name: g
+    count: 1
+    subscribe:
+      - topic: /a/+/user/request
+        reply:
+          topic: /a/${topic[2]}-x/user/request
+`,
+			want: `testdata/case.yaml:8:18: devices[0].subscribe[0].reply.topic: replies to this topic would be received again on "/a/+/user/request" and answered again, without end`,
+		},
+		// Targeted publications.
+		{
+			name: "targets names no group",
+			src: `duration: 10s
+devices:
+  - name: devices
+    count: 5
+  - name: cloud
+    count: 1
+    publish:
+      - topic: c/${target.deviceName}
+        targets: devies
+        rate: 1/s
+`,
+			want: `testdata/case.yaml:9:18: devices[1].publish[0].targets: no device group "devies"; did you mean "devices"?`,
+		},
+		{
+			name: "target placeholder without targets",
+			src: `duration: 10s
+devices:
+  - name: g
+    count: 1
+    publish:
+      - topic: c/${target.deviceName}/get
+        rate: 1/s
+`,
+			want: `testdata/case.yaml:6:18: devices[0].publish[0].topic: ${target.deviceName} can only be used in the topic of a publish entry with targets:`,
+		},
+		{
+			name: "unknown target placeholder",
+			src: `duration: 10s
+devices:
+  - name: g
+    count: 1
+    publish:
+      - topic: c/${target.devicename}/get
+        targets: g
+        rate: 1/s
+`,
+			want: `testdata/case.yaml:6:18: devices[0].publish[0].topic: unknown placeholder ${target.devicename}; did you mean ${target.deviceName}?`,
+		},
+		{
+			name: "targets without a target placeholder",
+			src: `duration: 10s
+devices:
+  - name: g
+    count: 1
+    publish:
+      - topic: c/all
+        targets: g
+        rate: 1/s
+`,
+			want: `testdata/case.yaml:7:18: devices[0].publish[0].targets: the topic uses no ${target.…} placeholder, so every message would go to the same topic`,
+		},
+		{
+			name: "target product key the target group lacks",
+			src: `duration: 10s
+devices:
+  - name: cloud
+    count: 1
+    publish:
+      - topic: /${target.productKey}/${target.deviceName}/get
+        targets: devices
+        rate: 1/s
+  - name: devices
+    count: 3
+`,
+			want: `testdata/case.yaml:6:17: devices[0].publish[0].topic: ${target.productKey} is used but group "devices" has no product key`,
+		},
+		{
+			name: "targeted topic too long for the SDK",
+			src: `duration: 10s
+devices:
+  - name: cloud
+    count: 1
+    product_key: a1B
+    device_secret: s
+    publish:
+      - topic: /${productKey}/${target.deviceName}/user/a/rather/long/topic/for/a/command/that/goes/on/and/on/and/on/until/it/is/much/too/long/xy
+        targets: devices
+        rate: 1/s
+  - name: devices
+    count: 100000
+    product_key: a1B
+    device_secret: s
+    device_name: device-with-a-long-name-${index}
+`,
+			want: `testdata/case.yaml:8:16: devices[0].publish[0].topic: the topic is up to 129 characters after expansion ("/a1B/device-with-a-long-name-99999/user/a/rather/long/topic/for/a/command/that/goes/on/and/on/and/on/until/it/is/much/too/long/xy"); the SDK allows 128`,
+		},
+		{
+			name: "stream placeholder in a topic",
+			src: `duration: 10s
+devices:
+  - name: g
+    count: 1
+    publish:
+      - topic: t/${stream}
+        rate: 1/s
+`,
+			want: `testdata/case.yaml:6:18: devices[0].publish[0].topic: ${stream} is filled in at publish time and can only be used in payload templates`,
+		},
+		// Faults and churn.
+		{
+			name: "fault without for",
+			src: `duration: 1m
+devices: [{name: g, count: 1}]
+faults:
+  - at: 10s
+    cut: true
+`,
+			want: `testdata/case.yaml:4:5: faults[0].for: required; how long the fault lasts, e.g. for: 10s`,
+		},
+		{
+			name: "fault without effect",
+			src: `duration: 1m
+devices: [{name: g, count: 1}]
+faults:
+  - at: 10s
+    for: 5s
+    stall: false
+`,
+			want: `testdata/case.yaml:4:5: faults[0]: the fault has no effect; add latency, bandwidth, stall, cut, refuse or broker_outage`,
+		},
+		{
+			name: "fault beyond the duration",
+			src: `duration: 1m
+devices: [{name: g, count: 1}]
+faults:
+  - {at: 50s, for: 20s, cut: true}
+`,
+			want: `testdata/case.yaml:4:20: faults[0].for: the fault ends at 1m10s, after the end of the run (duration 1m0s); at most 10s here, or lengthen duration`,
+		},
+		{
+			name: "fault key typo",
+			src: `duration: 1m
+devices: [{name: g, count: 1}]
+faults:
+  - at: 10s
+    for: 5s
+    latancy: 100ms
+`,
+			want: `testdata/case.yaml:6:5: faults[0].latancy: unknown field "latancy" in fault; did you mean "latency"?`,
+		},
+		{
+			name: "jitter without latency",
+			src: `duration: 1m
+devices: [{name: g, count: 1}]
+faults:
+  - at: 10s
+    for: 5s
+    stall: true
+    jitter: 5ms
+`,
+			want: `testdata/case.yaml:7:13: faults[0].jitter: jitter needs latency; add latency: the delay is latency ± jitter`,
+		},
+		{
+			name: "jitter above latency",
+			src: `duration: 1m
+devices: [{name: g, count: 1}]
+faults:
+  - {at: 10s, for: 5s, latency: 50ms, jitter: 80ms}
+`,
+			want: `testdata/case.yaml:4:47: faults[0].jitter: jitter 80ms is more than latency 50ms`,
+		},
+		{
+			name: "bandwidth in bits",
+			src: `duration: 1m
+devices: [{name: g, count: 1}]
+faults:
+  - at: 10s
+    for: 5s
+    bandwidth: 8Mbps
+`,
+			want: `testdata/case.yaml:6:16: faults[0].bandwidth: "8Mbps" is in bits; write bytes per second: 8Mbit/s is 1MB/s`,
+		},
+		{
+			name: "bandwidth without per second",
+			src: `duration: 1m
+devices: [{name: g, count: 1}]
+faults:
+  - {at: 10s, for: 5s, bandwidth: 10KB}
+`,
+			want: `testdata/case.yaml:4:35: faults[0].bandwidth: "10KB" is not a rate per second; write 10KB/s`,
+		},
+		{
+			name: "broker outage with cut",
+			src: `duration: 1m
+devices: [{name: g, count: 1}]
+faults:
+  - at: 10s
+    for: 5s
+    cut: true
+    broker_outage: true
+`,
+			want: `testdata/case.yaml:7:20: faults[0].broker_outage: broker_outage cannot be combined with cut`,
+		},
+		{
+			name: "fault fraction as a percentage",
+			src: `duration: 1m
+devices: [{name: g, count: 1}]
+faults:
+  - {at: 10s, for: 5s, cut: true, fraction: 50}
+`,
+			want: `testdata/case.yaml:4:45: faults[0].fraction: 50 is out of range (want more than 0, at most 1); write a fraction: 0.5`,
+		},
+		{
+			name: "fault on an unknown group",
+			src: `duration: 1m
+devices: [{name: sensors, count: 1}]
+faults:
+  - {at: 10s, for: 5s, cut: true, group: sensor}
+`,
+			want: `testdata/case.yaml:4:42: faults[0].group: no device group "sensor"; did you mean "sensors"?`,
+		},
+		{
+			name: "churn down not below every",
+			src: `duration: 5m
+devices: [{name: g, count: 10}]
+churn:
+  - fraction: 0.1
+    every: 30s
+    down: 30s
+`,
+			want: `testdata/case.yaml:6:11: churn[0].down: down 30s is not less than every 30s`,
+		},
+		{
+			name: "churn without every",
+			src: `duration: 5m
+devices: [{name: g, count: 10}]
+churn:
+  - {fraction: 0.1, down: 5s}
+`,
+			want: `testdata/case.yaml:4:6: churn[0].every: required; the period of the cycles, e.g. every: 60s`,
+		},
+		{
+			name: "churn starting after the run",
+			src: `duration: 1m
+devices: [{name: g, count: 10}]
+churn:
+  - {fraction: 0.1, every: 2m, down: 5s}
+`,
+			want: `testdata/case.yaml:4:28: churn[0].every: the first cycle starts at 2m0s, at or after the end of the run (duration 1m0s)`,
+		},
 		{
 			name: "devices missing",
 			src: `duration: 10s

@@ -1,8 +1,12 @@
 package scenarios
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -22,6 +26,9 @@ func FuzzParse(f *testing.F) {
 		"duration: 1s\ndevices: [{name: g, count: 3, device_name: 'd${index:03}'}]\nstages: [{duration: 1s, target: 2}]",
 		"duration: !!str 5\ndevices: !!map {}", "seed: 99999999999999999999999", "count: 1e400",
 		"devices:\n  - name: g\n    count: 2\n    publish: [{topic: 't/${seq}', rate: 1/s}]\n",
+		"duration: 1s\ndevices:\n  - name: g\n    count: 2\n    subscribe: [{topic: '$share/s/a/+', reply: {topic: 'b/${topic[1]}'}}]\n",
+		"duration: 1s\ndevices:\n  - name: g\n    count: 2\n    publish: [{topic: 'c/${target.deviceName}', targets: g, rate: 1/s}]\n",
+		"duration: 1m\ndevices: [{name: g, count: 9}]\nfaults: [{at: 1s, for: 2s, latency: 1ms, jitter: 1ms, bandwidth: 1KiB/s, fraction: 0.5}]\nchurn: [{fraction: 0.5, every: 10s, down: 1s}]\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -45,10 +52,32 @@ func FuzzParse(f *testing.F) {
 		}
 		n := 0
 		for _, p := range s.Range(s.Total()-50, s.Total()) {
-			for _, pub := range p.Publishes {
-				_ = pub.Payload.AppendTemplate(nil, RuntimeFields{Seq: 1})
+			for k := range p.Publishes {
+				pub := &p.Publishes[k]
+				_ = pub.Payload.AppendTemplate(nil, RuntimeFields{Seq: 1, Stream: uint64(k)})
+				_, _ = pub.Payload.StampKeys()
+				for m := range uint64(3) {
+					if ti := pub.Target(m); (ti < 0) != (pub.Targets == nil) || pub.Targets != nil && ti >= pub.Targets.Count {
+						t.Fatalf("Target(%d) = %d", m, ti)
+					}
+					_ = pub.TopicFor(int(m) - 1)
+				}
+			}
+			for _, sub := range p.Subscriptions {
+				if sub.Reply != nil {
+					_, inner, _ := SplitShared(sub.Filter)
+					_, _ = sub.Reply.Topic(inner)
+					_, _ = sub.Reply.Topic("")
+				}
 			}
 			n++
+		}
+		_ = s.StampKeys()
+		for k := range s.Faults {
+			_ = s.InFault(k, 0)
+		}
+		for k := range s.Churn {
+			_ = s.InChurn(k, s.Churn[k].Cycles(s.Duration), s.Total()-1)
 		}
 		for _, at := range []time.Duration{0, time.Millisecond, s.Duration / 2, s.Duration, 1 << 62} {
 			if tg := s.TargetAt(at); tg < 0 || tg > s.Total() {
@@ -64,6 +93,107 @@ func FuzzParse(f *testing.F) {
 		}
 		if n == 0 {
 			t.Fatal("no plans")
+		}
+	})
+}
+
+// FuzzReply renders reply topics: no panics, ok exactly when the received
+// topic has every level the template refers to, and the length bounded.
+func FuzzReply(f *testing.F) {
+	for _, s := range [][2]string{
+		{"/${productKey}/${topic[2]}/user/response", "/pk/dev-1/user/request"},
+		{"${topic[0]}${topic[0]}/${topic[999]}", "a"},
+		{"x/${topic[1]}", "a/"},
+		{"${topic[x]}", ""},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, raw, received string) {
+		g := testGroup(t)
+		tm, errs := compileTemplate(raw, phForReply, "fuzz", testEnv)
+		if len(errs) > 0 {
+			return
+		}
+		r := &Reply{spec: &ReplySpec{Topic: raw, t: tm}, g: g, i: 7}
+		got, ok := r.Topic(received)
+		want, bound := true, g.maxLen(&tm)
+		levels := strings.Count(received, "/") + 1
+		for _, s := range tm.segs {
+			if s.ph == phTopicLevel {
+				want = want && s.arg < levels
+				bound += len(received)
+			}
+		}
+		if ok != want || !ok && got != "" || len(got) > bound {
+			t.Fatalf("Topic(%q) of %q = %q, %t", received, raw, got, ok)
+		}
+	})
+}
+
+// FuzzBandwidth: no panics; accepted values are in range and round-trip.
+func FuzzBandwidth(f *testing.F) {
+	for _, s := range []string{"10KB/s", "1.5MiB/s", "8Mbps", "1e3B/s", "0.0001MB/s", "9999999999MB/s", "10 KB / s"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ParseBandwidth(s)
+		if err != nil {
+			if v != 0 || err.Error() == "" {
+				t.Fatalf("%q: %d, %v", s, v, err)
+			}
+			return
+		}
+		if v < 1 || v > MaxBandwidth {
+			t.Fatalf("%q: %d out of range", s, v)
+		}
+		if back, err := ParseBandwidth(strconv.FormatInt(v, 10) + "B/s"); err != nil || back != v {
+			t.Fatalf("%q: %d does not round-trip: %d, %v", s, v, back, err)
+		}
+	})
+}
+
+// FuzzJSONMembers compares the member scanner used by StampKeys with
+// encoding/json on valid objects, and checks that it never panics.
+func FuzzJSONMembers(f *testing.F) {
+	for _, s := range []string{`{"a":1,"b":"x","c":{"d":[1,{"e":"]"}]},"f":null}`, ` { } `, `{"a\"":"\\"}`, `[1]`, `{"a":}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var names []string
+		isObject := jsonMembers(b, func(ks, ke, vs, ve int) {
+			if ks < 0 || ke > len(b) || ks >= ke || ke > vs || vs > ve || ve > len(b) {
+				t.Fatalf("bad spans %d %d %d %d in %q", ks, ke, vs, ve, b)
+			}
+			var name string
+			if json.Unmarshal(b[ks:ke], &name) == nil {
+				names = append(names, name)
+			}
+			if json.Valid(b) && !json.Valid(b[vs:ve]) {
+				t.Fatalf("value %q of %q is not a JSON value", b[vs:ve], b)
+			}
+		})
+		if !json.Valid(b) {
+			return
+		}
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		tok, _ := dec.Token()
+		if d, ok := tok.(json.Delim); !ok || d != '{' {
+			if isObject {
+				t.Fatalf("%q is not an object", b)
+			}
+			return
+		}
+		var want []string
+		for dec.More() {
+			k, _ := dec.Token()
+			want = append(want, k.(string))
+			var v json.RawMessage
+			if dec.Decode(&v) != nil {
+				t.Fatal("decode")
+			}
+		}
+		if !isObject || !slices.Equal(names, want) {
+			t.Fatalf("%q: members %q, want %q", b, names, want)
 		}
 	})
 }

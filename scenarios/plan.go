@@ -41,12 +41,21 @@ type DevicePlan struct {
 
 // Subscription is one topic filter a device subscribes to.
 type Subscription struct {
+	// Filter is sent in SUBSCRIBE as it is; it may be a shared
+	// subscription "$share/<group>/<filter>" (see SplitShared).
 	Filter string
 	QoS    QoS
+	// Reply is set when the device answers every message it receives on
+	// this subscription (the SDK's RRPC shape); nil otherwise. It may be
+	// shared between the plans of a group: do not modify.
+	Reply *Reply
 }
 
-// Publication is one stream of messages a device publishes.
+// Publication is one stream of messages a device publishes. Its index in
+// DevicePlan.Publishes is the stream id (${stream} in payload templates).
 type Publication struct {
+	// Topic is where the messages go. For a targeted publication (Targets
+	// set) it is the topic for target 0; use TopicFor.
 	Topic string
 	QoS   QoS
 	// Interval between messages.
@@ -57,6 +66,76 @@ type Publication struct {
 	// Start delays the first message.
 	Start   time.Duration
 	Payload Payload
+	// Targets is the group whose devices the messages go to, round robin
+	// (see Target and TopicFor); nil when the entry has no "targets:".
+	// Shared; do not modify.
+	Targets *Group
+
+	tt *tmpl // the topic template of a targeted publication
+}
+
+// TopicFor returns the topic of a message to device targetIndex of the
+// Targets group (taken modulo Targets.Count), or Topic when the
+// publication has no targets. It allocates only the result.
+func (p *Publication) TopicFor(targetIndex int) string {
+	if p.Targets == nil || p.tt == nil || p.Targets.Count <= 0 {
+		return p.Topic
+	}
+	n := p.Targets.Count
+	ti := targetIndex % n
+	if ti < 0 {
+		ti += n
+	}
+	var stack [192]byte
+	x := renderCtx{tg: p.Targets, ti: ti}
+	// Payload holds the publisher's group and index.
+	return string(p.Payload.g.appendCtx(stack[:0], p.tt, p.Payload.i, &x))
+}
+
+// Target returns the index in Targets of the device that message n of
+// this publication (0-based, counted per publishing device) goes to, or
+// -1 when the publication has no targets. The devices of the publishing
+// group start at offsets spread evenly over the targets and then go round
+// robin, so every target gets every Targets.Count-th message of each
+// publisher.
+func (p *Publication) Target(n uint64) int {
+	g := p.Payload.g
+	if p.Targets == nil || p.Targets.Count <= 0 || g == nil || g.Count <= 0 {
+		return -1
+	}
+	c := uint64(p.Targets.Count)
+	off := mulDiv(uint64(p.Payload.i), c, uint64(g.Count)) // < c
+	return int((off + n%c) % c)
+}
+
+// Reply is how a responder answers the messages of one subscription: for
+// every message received on it, the device publishes a message to
+// Topic(received) at QoS. The payload of the reply is the received
+// payload, unchanged, so a stamped request comes back with its stamp and
+// the requester measures the round trip.
+type Reply struct {
+	QoS  QoS
+	spec *ReplySpec
+	g    *Group
+	i    int
+}
+
+// Template returns the reply topic template as written.
+func (r *Reply) Template() string { return r.spec.Topic }
+
+// Topic returns the reply topic for a message received on the topic
+// received: the template rendered for this device, ${topic[N]} being level
+// N of received (0-based, split on '/'). ok is false when received has no
+// level N; the reply is then not sent (the engine counts it). It allocates
+// only the result.
+func (r *Reply) Topic(received string) (topic string, ok bool) {
+	var stack [192]byte
+	x := renderCtx{received: received}
+	b := r.g.appendCtx(stack[:0], &r.spec.t, r.i, &x)
+	if x.missing {
+		return "", false
+	}
+	return string(b), true
 }
 
 // Payload is what a publication sends: Size bytes of stamped binary data,
@@ -64,7 +143,7 @@ type Publication struct {
 type Payload struct {
 	// Size is the size of a binary payload; 0 for a template.
 	Size int
-	t    *tmpl
+	t    *bodyTmpl
 	g    *Group
 	i    int
 }
@@ -80,13 +159,33 @@ func (p Payload) Template() string {
 	return p.t.raw
 }
 
+// StampKeys names the top-level members of a JSON payload that carry the
+// stamp: Seq, TS and Publisher are always set when ok, Stream is "" when
+// the template has no "…": ${stream} member.
+type StampKeys struct {
+	Seq, TS, Publisher, Stream string
+}
+
+// StampKeys returns the names of the top-level members of the template
+// whose value is exactly ${seq}, ${ts}, ${publisher} and ${stream} (quoted
+// or not, with or without padding), so that a receiver can find the stamp
+// in a received JSON payload. ok is false for binary payloads and for
+// templates that lack a top-level seq, ts or publisher member. Member names
+// with placeholders are not considered.
+func (p Payload) StampKeys() (k StampKeys, ok bool) {
+	if p.t == nil {
+		return StampKeys{}, false
+	}
+	return p.t.keys, p.t.keysOK
+}
+
 // AppendTemplate renders the template for this device with the runtime
 // fields f and appends it to dst. It returns dst unchanged for binary payloads.
 func (p Payload) AppendTemplate(dst []byte, f RuntimeFields) []byte {
 	if p.t == nil {
 		return dst
 	}
-	return p.g.appendTmpl(dst, p.t, p.i, &f)
+	return p.g.appendTmpl(dst, &p.t.tmpl, p.i, &f)
 }
 
 // MaxSize is an upper bound of the payload's size in bytes.
@@ -94,22 +193,26 @@ func (p Payload) MaxSize() int {
 	if p.t == nil {
 		return p.Size
 	}
-	return p.g.maxLen(p.t)
+	return p.g.maxLen(&p.t.tmpl)
 }
 
 // Stamped reports whether a receiver can attribute the message: binary
-// payloads always carry the stamp; templates need ${seq}, ${ts} and ${publisher}.
+// payloads always carry the stamp; templates need top-level members whose
+// values are ${seq}, ${ts} and ${publisher}, as found by StampKeys.
 func (p Payload) Stamped() bool {
 	if p.t == nil {
 		return true
 	}
-	return p.t.uses(phSeq) && p.t.uses(phTS) && p.t.uses(phPublisher)
+	return p.t.keysOK
 }
 
 // Devices returns the plans of all devices in global index order. The
 // plans are built as the sequence is consumed; each costs about three
 // allocations (one string holding all its names and topics, the
-// subscription slice and the publication slice).
+// subscription slice and the publication slice). Targeted publications
+// cost nothing more; replies whose topic depends on the device (uses
+// ${index}, ${deviceName}, …) cost one more allocation per plan, shared by
+// all of the device's replies, and other replies nothing.
 func (s *Scenario) Devices() iter.Seq2[int, DevicePlan] {
 	return s.Range(0, s.total)
 }
@@ -161,12 +264,12 @@ type planBuf struct {
 }
 
 // render appends t for device i unless it is a literal, recording where
-// the rendering ends.
-func (b *planBuf) render(g *Group, t *tmpl, i int) {
+// the rendering ends. x may be nil.
+func (b *planBuf) render(g *Group, t *tmpl, i int, x *renderCtx) {
 	if _, lit := t.literal(); lit {
 		return
 	}
-	b.buf = g.appendTmpl(b.buf, t, i, nil)
+	b.buf = g.appendCtx(b.buf, t, i, x)
 	b.ends = append(b.ends, len(b.buf))
 }
 
@@ -193,18 +296,28 @@ func (x *strs) next(t *tmpl) string {
 func (g *Group) plan(i int, b *planBuf) DevicePlan {
 	b.buf, b.ends = b.buf[:0], b.ends[:0]
 	if g.creds == nil {
-		b.render(g, &g.pk, i)
-		b.render(g, &g.dn, i)
-		b.render(g, &g.ds, i)
+		b.render(g, &g.pk, i, nil)
+		b.render(g, &g.dn, i, nil)
+		b.render(g, &g.ds, i, nil)
 	}
-	b.render(g, &g.cid, i)
-	b.render(g, &g.user, i)
-	b.render(g, &g.pass, i)
+	b.render(g, &g.cid, i, nil)
+	b.render(g, &g.user, i, nil)
+	b.render(g, &g.pass, i, nil)
+	replies := 0 // replies that depend on the device
 	for k := range g.Subscribe {
-		b.render(g, &g.Subscribe[k].t, i)
+		b.render(g, &g.Subscribe[k].t, i, nil)
+		if r := g.Subscribe[k].Reply; r != nil && r.shared == nil {
+			replies++
+		}
 	}
 	for k := range g.Publish {
-		b.render(g, &g.Publish[k].t, i)
+		ps := &g.Publish[k]
+		if ps.Targets != nil {
+			x := renderCtx{tg: ps.Targets} // Topic is the topic for target 0
+			b.render(g, &ps.t, i, &x)
+		} else {
+			b.render(g, &ps.t, i, nil)
+		}
 	}
 	x := strs{s: string(b.buf), ends: b.ends}
 
@@ -235,9 +348,22 @@ func (g *Group) plan(i int, b *planBuf) DevicePlan {
 	p.Password = x.next(&g.pass)
 	if len(g.Subscribe) > 0 {
 		p.Subscriptions = make([]Subscription, len(g.Subscribe))
+		var rs []Reply
+		if replies > 0 {
+			rs = make([]Reply, replies)
+		}
 		for k := range g.Subscribe {
 			sp := &g.Subscribe[k]
-			p.Subscriptions[k] = Subscription{Filter: x.next(&sp.t), QoS: sp.QoS}
+			sub := Subscription{Filter: x.next(&sp.t), QoS: sp.QoS}
+			switch r := sp.Reply; {
+			case r == nil:
+			case r.shared != nil:
+				sub.Reply = r.shared
+			default:
+				rs[0] = Reply{QoS: r.QoS, spec: r, g: g, i: i}
+				sub.Reply, rs = &rs[0], rs[1:]
+			}
+			p.Subscriptions[k] = sub
 		}
 	}
 	if len(g.Publish) > 0 {
@@ -252,6 +378,9 @@ func (g *Group) plan(i int, b *planBuf) DevicePlan {
 				Retain:   ps.Retain,
 				Start:    ps.Start,
 				Payload:  Payload{Size: ps.Payload.Size, t: ps.Payload.t, g: g, i: i},
+			}
+			if ps.Targets != nil {
+				p.Publishes[k].Targets, p.Publishes[k].tt = ps.Targets, &ps.t
 			}
 		}
 	}

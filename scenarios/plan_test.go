@@ -35,16 +35,39 @@ func renderPlans(s *Scenario) string {
 		fmt.Fprintf(&b, "  client=%q user=%q pass=%q keepalive=%s clean=%t connect_timeout=%s yield=%s\n",
 			p.ClientID, p.Username, p.Password, p.KeepAlive, p.CleanSession, p.ConnectTimeout, p.Yield)
 		for _, sub := range p.Subscriptions {
-			fmt.Fprintf(&b, "  sub %q qos=%d\n", sub.Filter, sub.QoS)
+			fmt.Fprintf(&b, "  sub %q qos=%d", sub.Filter, sub.QoS)
+			if group, inner, ok := SplitShared(sub.Filter); ok {
+				fmt.Fprintf(&b, " share=%q inner=%q", group, inner)
+			}
+			b.WriteString("\n")
+			if r := sub.Reply; r != nil {
+				// Answer a message on the filter with its wildcards filled in.
+				received := strings.NewReplacer("+", "dev-x", "#", "a/b").Replace(sub.Filter)
+				if _, inner, ok := SplitShared(received); ok {
+					received = inner
+				}
+				topic, ok := r.Topic(received)
+				fmt.Fprintf(&b, "    reply %q qos=%d: %q -> %q ok=%t\n", r.Template(), r.QoS, received, topic, ok)
+			}
 		}
-		for _, pub := range p.Publishes {
+		for k, pub := range p.Publishes {
 			fmt.Fprintf(&b, "  pub %q qos=%d every=%s count=%d retain=%t start=%s", pub.Topic, pub.QoS,
 				pub.Interval, pub.Count, pub.Retain, pub.Start)
 			if pub.Payload.IsTemplate() {
-				body := pub.Payload.AppendTemplate(nil, RuntimeFields{Seq: 7, TS: 1700000000000000000, Publisher: uint64(p.GlobalIndex)})
-				fmt.Fprintf(&b, " stamped=%t max=%d body=%s\n", pub.Payload.Stamped(), pub.Payload.MaxSize(), body)
+				body := pub.Payload.AppendTemplate(nil, RuntimeFields{Seq: 7, TS: 1700000000000000000,
+					Publisher: uint64(p.GlobalIndex), Stream: uint64(k)})
+				keys, _ := pub.Payload.StampKeys()
+				fmt.Fprintf(&b, " stamped=%t keys=%+v max=%d body=%s\n", pub.Payload.Stamped(), keys, pub.Payload.MaxSize(), body)
 			} else {
 				fmt.Fprintf(&b, " size=%d\n", pub.Payload.Size)
+			}
+			if pub.Targets != nil {
+				fmt.Fprintf(&b, "    targets %s:", pub.Targets.Name)
+				for n := range uint64(pub.Targets.Count + 1) {
+					ti := pub.Target(n)
+					fmt.Fprintf(&b, " %d→%s", ti, pub.TopicFor(ti))
+				}
+				b.WriteString("\n")
 			}
 		}
 	}

@@ -55,10 +55,17 @@ type Scenario struct {
 	// Stages ramp the number of connected devices, like k6 stages. Empty
 	// means every group connects at its connect rate and then holds.
 	Stages []Stage
+	// Faults is the fault timeline ("faults:"), in file order: network
+	// impairments of some devices, or a broker outage, for a window of
+	// the run. The engine applies them through the HAL.
+	Faults []Fault
+	// Churn lists the periodic disconnects ("churn:"), in file order.
+	Churn []Churn
 	// Thresholds are kept as written; the reports package parses them.
 	Thresholds []Threshold
 
-	total int
+	total     int
+	stampKeys []StampKeys // distinct key sets of the JSON templates
 }
 
 // Total returns the number of devices across all groups.
@@ -174,6 +181,8 @@ type Group struct {
 	pk, dn, ds, cid, user, pass tmpl
 	creds                       *credentials
 	path                        string // "devices[i]" in the file
+	hasPK                       bool   // product_key or a credentials file is given
+	idOK                        bool   // the identity templates compiled
 }
 
 // Connect is a group's "connect:" section.
@@ -188,10 +197,37 @@ type Connect struct {
 
 // SubscribeSpec is one entry of a group's "subscribe:" list.
 type SubscribeSpec struct {
-	Topic string // the filter template as written
+	// Topic is the filter template as written. It may name a shared
+	// subscription, "$share/<group>/<filter>" (see SplitShared).
+	Topic string
+	QoS   QoS
+	// Reply makes the group a responder: every message received on this
+	// subscription is answered with a message to the reply topic. nil
+	// when the entry has no "reply:".
+	Reply *ReplySpec
+	Pos   Position
+	t     tmpl
+	// levels is the number of levels of the (inner) filter and multi
+	// whether it ends with '#'; valid when the filter compiled.
+	levels   int
+	multi    bool
+	filterOK bool
+}
+
+// ReplySpec is a subscription's "reply:" section.
+type ReplySpec struct {
+	// Topic is the reply topic template as written; besides the
+	// responder's own placeholders it may use ${topic[N]}, level N of the
+	// received topic. N must be a level of the filter (fewer than its
+	// levels), except after a filter ending in '#', whose topics may have
+	// any depth: there a missing level is found when replying.
+	Topic string
 	QoS   QoS
 	Pos   Position
 	t     tmpl
+	// shared is the Reply of every device when the topic does not depend
+	// on the device (nil otherwise: plans then allocate their replies).
+	shared *Reply
 }
 
 // PublishSpec is one entry of a group's "publish:" list.
@@ -209,8 +245,14 @@ type PublishSpec struct {
 	// Start delays the first message after the device is connected and subscribed.
 	Start   time.Duration
 	Payload PayloadSpec
+	// Targets is the group named by "targets:": each message goes to the
+	// next device of that group, round robin, and the topic may use
+	// ${target.index}, ${target.productKey}, ${target.deviceName} and
+	// ${target.clientId}. nil without "targets:".
+	Targets *Group
 	Pos     Position
 	t       tmpl
+	topicOK bool // the topic of a targeted entry compiled
 }
 
 // PayloadSpec is a publication's "payload:" section: either a size (a
@@ -219,7 +261,14 @@ type PublishSpec struct {
 type PayloadSpec struct {
 	Size     int    // bytes; 0 when Template is set
 	Template string // as written; "" when Size is set
-	t        *tmpl
+	t        *bodyTmpl
+}
+
+// bodyTmpl is a payload template with the members that carry its stamp.
+type bodyTmpl struct {
+	tmpl
+	keys   StampKeys
+	keysOK bool
 }
 
 // Stage is one entry of "stages:": ramp linearly from the previous target

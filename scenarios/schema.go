@@ -45,14 +45,18 @@ var (
 
 	connectSchema = newSchema("connect", scalars("rate", "timeout"), "rate", "timeout")
 
-	subscribeSchema = newSchema("subscription", scalars("topic", "qos"), "topic", "qos")
+	replySchema = newSchema("reply", scalars("topic", "qos"), "topic", "qos")
+
+	subscribeSchema = newSchema("subscription",
+		with(scalars("topic", "qos"), "reply", field{obj: replySchema}),
+		"topic", "qos", "reply")
 
 	payloadSchema = newSchema("payload", scalars("size", "template"), "size", "template")
 
 	publishSchema = newSchema("publication",
-		with(scalars("topic", "qos", "interval", "rate", "retain", "count", "start"),
+		with(scalars("topic", "qos", "interval", "rate", "retain", "count", "start", "targets"),
 			"payload", field{obj: payloadSchema}),
-		"topic", "qos", "interval", "rate", "payload", "retain", "count", "start")
+		"topic", "qos", "interval", "rate", "payload", "retain", "count", "start", "targets")
 
 	groupSchema = newSchema("device group",
 		with(with(with(scalars("name", "count", "product_key", "device_name", "device_secret",
@@ -67,13 +71,26 @@ var (
 
 	stageSchema = newSchema("stage", scalars("duration", "target"), "duration", "target")
 
+	faultSchema = newSchema("fault",
+		scalars("at", "for", "group", "fraction", "latency", "jitter", "bandwidth",
+			"stall", "cut", "refuse", "broker_outage"),
+		"at", "for", "group", "fraction", "latency", "jitter", "bandwidth",
+		"stall", "cut", "refuse", "broker_outage")
+
+	churnSchema = newSchema("churn entry",
+		scalars("group", "fraction", "every", "down", "start"),
+		"group", "fraction", "every", "down", "start")
+
 	scenarioSchema = newSchema("scenario",
-		with(with(with(with(scalars("name", "description", "seed", "duration", "drain"),
+		with(with(with(with(with(with(scalars("name", "description", "seed", "duration", "drain"),
 			"broker", field{obj: brokerSchema}),
 			"devices", field{list: groupSchema}),
 			"stages", field{list: stageSchema}),
+			"faults", field{list: faultSchema}),
+			"churn", field{list: churnSchema}),
 			"thresholds", field{scalarList: true}),
-		"name", "description", "seed", "duration", "drain", "broker", "devices", "stages", "thresholds")
+		"name", "description", "seed", "duration", "drain", "broker", "devices", "stages",
+		"faults", "churn", "thresholds")
 )
 
 // isExtensionKey reports whether a top-level key is an extension field,

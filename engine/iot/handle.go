@@ -85,6 +85,7 @@ type request struct {
 
 type subscription struct {
 	filter  string
+	match   string // the filter topics are matched with (shared: the inner one)
 	qos     QoS
 	handler Handler
 }
@@ -315,7 +316,7 @@ func (h *Handle) dispatch(q *queued) {
 	more := false
 	h.subMu.RLock()
 	for _, s := range h.subs {
-		if Match(s.filter, q.msg.Topic) {
+		if Match(s.match, q.msg.Topic) {
 			if n == len(matched) {
 				more = true
 				break
@@ -327,7 +328,7 @@ func (h *Handle) dispatch(q *queued) {
 	var extra []Handler
 	if more {
 		for _, s := range h.subs {
-			if Match(s.filter, q.msg.Topic) {
+			if Match(s.match, q.msg.Topic) {
 				extra = append(extra, s.handler)
 			}
 		}
@@ -572,7 +573,8 @@ func (h *Handle) addSub(filter string, qos QoS, handler Handler) {
 			return
 		}
 	}
-	h.subs = append(h.subs, subscription{filter: filter, qos: qos, handler: handler})
+	_, match, _ := splitShared(filter)
+	h.subs = append(h.subs, subscription{filter: filter, match: match, qos: qos, handler: handler})
 }
 
 func (h *Handle) newRequest(filter string, unsub bool, qos QoS) uint16 {

@@ -39,8 +39,30 @@ func ValidateTopic(rules TopicRules, topic string) error {
 	return nil
 }
 
-// ValidateFilter checks a topic filter for subscribing.
+// SharedPrefix opens a shared subscription filter: "$share/<group>/<filter>".
+const SharedPrefix = "$share/"
+
+// splitShared returns the filter a shared subscription matches topics with
+// ("$share/g/a/+" → "a/+"), and whether filter is one.
+func splitShared(filter string) (group, inner string, ok bool) {
+	rest, ok := strings.CutPrefix(filter, SharedPrefix)
+	if !ok {
+		return "", filter, false
+	}
+	group, inner, ok = strings.Cut(rest, "/")
+	return group, inner, ok
+}
+
+// ValidateFilter checks a topic filter for subscribing. A shared
+// subscription ("$share/<group>/<filter>") is checked as its inner filter.
 func ValidateFilter(rules TopicRules, filter string) error {
+	if strings.HasPrefix(filter, SharedPrefix) {
+		group, inner, ok := splitShared(filter)
+		if !ok || group == "" || strings.ContainsAny(group, "+#") {
+			return fmt.Errorf("%w %q: a shared subscription is $share/<group>/<filter>", ErrTopicFormat, filter)
+		}
+		filter = inner
+	}
 	if err := validateCommon(rules, filter); err != nil {
 		return err
 	}

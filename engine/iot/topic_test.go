@@ -127,3 +127,18 @@ func BenchmarkMatch(b *testing.B) {
 		})
 	}
 }
+
+func TestValidateShared(t *testing.T) {
+	for s, ok := range map[string]bool{
+		"$share/g//pk/+/user/update": true,
+		"$share/g//a/#":              true,
+		"$share//a":                  false,
+		"$share/g":                   false,
+		"$share/g+/a":                false,
+		"$share/g//pk/#/x":           false,
+	} {
+		if err := ValidateFilter(SDKTopics, s); (err == nil) != ok {
+			t.Errorf("ValidateFilter(%q) = %v, want ok=%v", s, err, ok)
+		}
+	}
+}

@@ -18,6 +18,10 @@ const (
 	// E2E is the time from the intended publish time to arrival at a
 	// subscriber.
 	E2E
+	// RoundTrip is the time from a request's intended publish time to the
+	// arrival of its reply at the requester (request/response, the SDK's
+	// RRPC shape).
+	RoundTrip
 	// NumKinds is the number of latency kinds.
 	NumKinds
 )
@@ -34,6 +38,7 @@ var kindNames = [NumKinds]string{
 	Subscribe:  "subscribe",
 	PublishAck: "publish_ack",
 	E2E:        "e2e",
+	RoundTrip:  "round_trip",
 }
 
 // String returns the kind's name as used in result.json, e.g. "publish_ack".
@@ -89,4 +94,4 @@ func slotByName(name string) (int, bool) {
 // striped reports whether a kind is recorded into the Recorder's stripes:
 // the per-message kinds are; Connect and Subscribe (per device) share one
 // lock.
-func (k Kind) striped() bool { return k == PublishAck || k == E2E }
+func (k Kind) striped() bool { return k == PublishAck || k == E2E || k == RoundTrip }

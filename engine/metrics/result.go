@@ -248,6 +248,7 @@ type LatencyReport struct {
 	Subscribe  LatencySummary `json:"subscribe"`
 	PublishAck LatencySummary `json:"publish_ack"`
 	E2E        LatencySummary `json:"e2e"`
+	RoundTrip  LatencySummary `json:"round_trip"`
 }
 
 // Get returns the summary of one kind (nil for an invalid kind).
@@ -261,6 +262,8 @@ func (r *LatencyReport) Get(k Kind) *LatencySummary {
 		return &r.PublishAck
 	case E2E:
 		return &r.E2E
+	case RoundTrip:
+		return &r.RoundTrip
 	}
 	return nil
 }
@@ -271,6 +274,7 @@ type QoSLatency struct {
 	Subscribe  LatencySummary `json:"subscribe"`
 	PublishAck LatencySummary `json:"publish_ack"`
 	E2E        LatencySummary `json:"e2e"`
+	RoundTrip  LatencySummary `json:"round_trip"`
 }
 
 // Get returns the summary of one kind (nil for Connect or an invalid kind).
@@ -282,6 +286,8 @@ func (q *QoSLatency) Get(k Kind) *LatencySummary {
 		return &q.PublishAck
 	case E2E:
 		return &q.E2E
+	case RoundTrip:
+		return &q.RoundTrip
 	}
 	return nil
 }
@@ -327,7 +333,7 @@ func NewResult(final *Snapshot, series []SeriesPoint) *Result {
 			Reordered:  c.GetQoS(Reordered, q),
 		}
 		var ql QoSLatency
-		for _, k := range []Kind{Subscribe, PublishAck, E2E} {
+		for _, k := range []Kind{Subscribe, PublishAck, E2E, RoundTrip} {
 			*ql.Get(k) = Summarize(final.Total.Get(k, q))
 		}
 		r.LatencyByQoS[qosKey(q)] = ql
@@ -374,7 +380,7 @@ func (r *Result) Merge(o *Result) error {
 	}
 	for q, ol := range o.LatencyByQoS {
 		l := r.LatencyByQoS[q]
-		for _, k := range []Kind{Subscribe, PublishAck, E2E} {
+		for _, k := range []Kind{Subscribe, PublishAck, E2E, RoundTrip} {
 			if err := l.Get(k).merge(ol.Get(k)); err != nil {
 				return fmt.Errorf("metrics: merge results: latency %s QoS %s: %w", k, q, err)
 			}

@@ -40,6 +40,9 @@ type SeriesPoint struct {
 	// Approximate is set when the percentiles come from merging points
 	// without histograms and so are upper bounds.
 	Approximate bool `json:"approximate,omitempty"`
+	// Tool is what the fleetbench process itself used in the interval, so
+	// a soak report shows whether the tool or the broker drifted.
+	Tool ProcessSample `json:"tool"`
 
 	e2e, ack *Histogram // interval histograms; nil after JSON decoding
 }
@@ -78,6 +81,7 @@ func (p *SeriesPoint) merge(o *SeriesPoint) error {
 	p.Acked += o.Acked
 	p.ConnectOK += o.ConnectOK
 	p.ConnectFailed += o.ConnectFailed
+	p.Tool.add(&o.Tool)
 	// Each node's rate is over its own interval length, so rates add.
 	p.PublishRate += o.PublishRate
 	p.ReceiveRate += o.ReceiveRate
