@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime"
 
 	"github.com/asynkron/protoactor-go/actor"
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -127,7 +129,15 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 	}
 	if emb != nil {
 		res.Broker = brokerStats(emb.Stats())
+		res.Meta.Broker = "embedded (mochi-mqtt, " + env.Endpoint.String() + ")"
+	} else {
+		res.Meta.Broker = env.Endpoint.String()
 	}
+	res.Meta.Go = runtime.Version()
+	res.Meta.Platform = runtime.GOOS + "/" + runtime.GOARCH
+	res.Meta.CPUs = runtime.NumCPU()
+	res.Meta.Host, _ = os.Hostname()
+	res.Meta.Seed = sc.Seed
 	return res, nil
 }
 

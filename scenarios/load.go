@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -316,4 +317,28 @@ func parseSetPath(p string) ([]setStep, string) {
 		}
 	}
 	return steps, ""
+}
+
+// secretLine matches a line that sets a secret: device_secret or password,
+// in block or flow style, with its value in group 2.
+var secretLine = regexp.MustCompile(`((?:^|[\s{,-])(?:device_secret|password)\s*:\s*)([^\s,}#][^,}#]*?)(\s*(?:[,}#].*)?)$`)
+
+// RedactedSource returns the scenario text as read, with the values of
+// device_secret and password replaced by "***" (references such as
+// ${env:NAME} are kept: they are not secrets). It is what results and
+// reports show of the scenario, so secrets written in a file never reach
+// them.
+func (doc *Document) RedactedSource() string {
+	out := make([]string, len(doc.lines))
+	for i, l := range doc.lines {
+		out[i] = secretLine.ReplaceAllStringFunc(l, func(m string) string {
+			sub := secretLine.FindStringSubmatch(m)
+			v := strings.Trim(sub[2], `"' `)
+			if strings.HasPrefix(v, "${env:") || strings.HasPrefix(v, "${file:") || v == "" {
+				return m
+			}
+			return sub[1] + `"***"` + sub[3]
+		})
+	}
+	return strings.Join(out, "\n")
 }

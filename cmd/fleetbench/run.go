@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 
 	"github.com/fleetbench/fleetbench/actors"
 	"github.com/fleetbench/fleetbench/engine"
-	"github.com/fleetbench/fleetbench/engine/metrics"
+	"github.com/fleetbench/fleetbench/reports"
 )
 
 func runCommand() *cli.Command {
@@ -29,13 +30,18 @@ func runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "memory", Usage: "connect devices to the embedded broker through in-memory pipes instead of TCP loopback"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error (logs go to stderr)"},
+			&cli.StringSliceFlag{Name: "threshold", Usage: `a pass/fail gate, e.g. --threshold "e2e.p99 < 50ms" (repeatable; adds to the scenario's)`},
 		),
 		Action: runAction,
 	}
 }
 
 func runAction(c *cli.Context) error {
-	sc, _, err := loadScenario(c)
+	sc, doc, err := loadScenario(c)
+	if err != nil {
+		return err
+	}
+	gates, exprs, err := thresholds(c, sc)
 	if err != nil {
 		return err
 	}
@@ -50,7 +56,7 @@ func runAction(c *cli.Context) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return usageError("--out: %v", err)
 	}
-	stderr := c.App.ErrWriter
+	stderr := &lockedWriter{w: c.App.ErrWriter}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	ctx, abort, stop := interruptible(c.Context, stderr)
@@ -64,16 +70,38 @@ func runAction(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("fleetbench: run failed: %v", err), exitRunFailed)
 	}
 	res.Scenario.File = c.Args().First()
-	path := filepath.Join(out, "result.json")
-	if err := writeResult(path, res); err != nil {
+	res.Scenario.Text = doc.RedactedSource()
+	res.Meta.Version = buildVersion()
+	res.Meta.Command = redactArgs(os.Args)
+	res.Meta.Thresholds = exprs
+	if err := reports.WriteAll(out, res, reports.Options{Thresholds: gates}); err != nil {
 		return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitRunFailed)
 	}
-	printSummary(c.App.Writer, res)
-	fmt.Fprintf(c.App.Writer, "\nresult: %s\n", path)
-	if res.Interrupted {
+	verdict := reports.Evaluate(res, gates)
+	if err := reports.WriteText(c.App.Writer, res, verdict); err != nil {
+		return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitRunFailed)
+	}
+	fmt.Fprintf(c.App.Writer, "\nresult: %s\nreport: %s\n", filepath.Join(out, reports.FileJSON), filepath.Join(out, reports.FileHTML))
+	switch {
+	case res.Interrupted:
 		return cli.Exit("fleetbench: run interrupted; partial result written", exitInterrupted)
+	case !verdict.Passed():
+		return cli.Exit("fleetbench: "+verdict.Summary(), exitThresholds)
 	}
 	return nil
+}
+
+// redactArgs returns the command line with the values of --set overrides
+// of secrets hidden.
+func redactArgs(argv []string) string {
+	args := make([]string, len(argv))
+	for i, a := range argv {
+		args[i] = a
+		if k, _, ok := strings.Cut(a, "="); ok && (strings.Contains(k, "secret") || strings.Contains(k, "password")) {
+			args[i] = k + "=***"
+		}
+	}
+	return strings.Join(args, " ")
 }
 
 // interruptible returns a context cancelled by the first SIGINT/SIGTERM and
@@ -103,26 +131,6 @@ func interruptible(parent context.Context, stderr io.Writer) (context.Context, <
 		}
 	}()
 	return ctx, abort, func() { signal.Stop(sig); close(done); cancel() }
-}
-
-// writeResult writes result.json atomically.
-func writeResult(path string, res *metrics.Result) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".result-*.json")
-	if err != nil {
-		return fmt.Errorf("write result: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := res.Encode(tmp); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write result %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write result %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write result: %w", err)
-	}
-	return nil
 }
 
 // progressPrinter shows a live status line on a terminal and a log line
@@ -164,10 +172,25 @@ func progressLine(p actors.Progress) string {
 }
 
 func isTerminal(w io.Writer) bool {
+	if l, ok := w.(*lockedWriter); ok {
+		w = l.w
+	}
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// lockedWriter serialises writes from the logger and the progress printer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

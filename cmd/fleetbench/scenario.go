@@ -14,6 +14,11 @@ import (
 // --set, --broker and --duration. Scenario errors exit with code 2 and
 // list every problem with its file:line:col.
 func loadScenario(c *cli.Context) (*scenarios.Scenario, *scenarios.Document, error) {
+	return loadScenarioWith(c, nil)
+}
+
+// loadScenarioWith is loadScenario with extra --set overrides applied last.
+func loadScenarioWith(c *cli.Context, extra []string) (*scenarios.Scenario, *scenarios.Document, error) {
 	if c.NArg() != 1 {
 		return nil, nil, usageError("%s needs exactly one scenario file (got %d arguments)", c.Command.Name, c.NArg())
 	}
@@ -29,6 +34,7 @@ func loadScenario(c *cli.Context) (*scenarios.Scenario, *scenarios.Document, err
 		sets = append(sets, "duration="+c.String("duration"))
 	}
 	sets = append(sets, c.StringSlice("set")...)
+	sets = append(sets, extra...)
 	for _, s := range sets {
 		if err := doc.ApplySetArg(s); err != nil {
 			return nil, nil, scenarioError(err)

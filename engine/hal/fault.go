@@ -14,59 +14,6 @@ import (
 	"time"
 )
 
-// Fault injection
-//
-// An Injector wraps the transport of every device (Injector.Dialer) and
-// applies faults to chosen devices for as long as the caller keeps them
-// (Apply ... Clear). The delay model, per direction of each connection:
-//
-//   - Writes under Latency/Jitter go into a delay line: Write copies the bytes
-//     into a queue stamped with a release time (now + latency ± jitter, never
-//     earlier than the previous release, so bytes keep their order) and
-//     returns at once; a sender goroutine, alive only while the queue holds
-//     bytes, writes them at their release time. Writers block only when
-//     lineCap bytes are in flight, as on a full socket buffer. paho's writer
-//     goroutine therefore keeps its pace and throughput is that of the link,
-//     not one message per latency.
-//   - Reads under Latency/Jitter are fed by a pump goroutine that drains the
-//     socket, stamps every chunk with its arrival time and queues it for
-//     arrival + latency ± jitter; Read returns queued bytes once released.
-//     Stamping at arrival matters: paho reads a packet in three or more small
-//     Reads, and delaying each Read would multiply the latency.
-//   - Bandwidth is a token bucket per direction (bytes/s, 20 ms burst),
-//     applied where bytes leave the queue, or by blocking the caller when no
-//     delay line is in use.
-//   - Stall blocks Read and Write (and the sender and pump) until the stall is
-//     cleared; bytes read from the socket while a stall began are held back.
-//
-// Latency is one-way and is added in both directions, so a request/response
-// round trip grows by twice the latency (as netem on both ends would do).
-// Establish is delayed by one round trip under latency, waits out a stall
-// (or the context), and fails at once under Refuse. Faults act on the
-// transport the device sees: a TLS handshake done inside the wrapped dialer
-// is not delayed.
-//
-// Cut resets the live connections of the selected devices when it is
-// applied: the socket is closed with SO_LINGER 0 (the broker sees a reset),
-// and every pending and later Read and Write fails with ErrConnectionCut.
-// Cut has no lasting effect: combine it with Refuse to keep devices away.
-//
-// Faults combine: latencies and jitters add up, the lowest bandwidth wins,
-// Stall and Refuse apply if any fault sets them.
-//
-// Cost: a wrapped connection is a 72-byte struct (80-byte size class)
-// holding the underlying conn, the injector, the device, an atomic pointer to
-// fault state (nil until a fault touches the connection), two intrusive list
-// links (the registry Apply walks, so no map entry per connection) and two
-// atomically stored deadlines; the dialer wrapper is 32 bytes per device.
-// With no fault active, Write costs one atomic load and Read two (before the
-// read, and after it to catch a fault that began while it was blocked), one
-// more each once a fault has come and gone; no goroutine, no allocation.
-// Fault state (376 bytes) is allocated the first time a fault applies to a
-// connection and kept until it closes; while a delay line is in use it adds
-// the queued bytes (at most lineCap per direction), a pump goroutine with a
-// pumpBuf buffer for reads and a sender goroutine while writes are queued.
-
 // Tuning of the delay lines.
 const (
 	lineCap     = 256 << 10       // bytes queued per direction before writers (or the pump) block
@@ -192,12 +139,64 @@ type faultSet struct {
 	changed chan struct{}
 }
 
-// Injector applies faults to the transports of selected devices. Create it
-// with NewInjector, wrap each device's dialer with Dialer, then Apply and
-// Clear faults. It is safe for concurrent use. Selectors passed to Apply are
-// called with the injector's lock held and from dialing goroutines: they must
-// be fast, deterministic, safe for concurrent use, and must not call the
-// Injector.
+// Injector applies faults to the transports of selected devices: it wraps
+// the dialer of every device (Dialer), and Apply starts a fault on the
+// devices a selector picks until Clear ends it. Create it with NewInjector;
+// it is safe for concurrent use. Selectors passed to Apply are called with
+// the injector's lock held and from dialing goroutines: they must be fast,
+// deterministic, safe for concurrent use, and must not call the Injector.
+//
+// The delay model, per direction of each connection:
+//
+//   - Writes under Latency/Jitter go into a delay line: Write copies the bytes
+//     into a queue stamped with a release time (now + latency ± jitter, never
+//     earlier than the previous release, so bytes keep their order) and
+//     returns at once; a sender goroutine, alive only while the queue holds
+//     bytes, writes them at their release time. Writers block only when
+//     256 KiB are in flight, as on a full socket buffer. paho's writer
+//     goroutine therefore keeps its pace and throughput is that of the link,
+//     not one message per latency.
+//   - Reads under Latency/Jitter are fed by a pump goroutine that drains the
+//     socket, stamps every chunk with its arrival time and queues it for
+//     arrival + latency ± jitter; Read returns queued bytes once released.
+//     Stamping at arrival matters: paho reads a packet in three or more small
+//     Reads, and delaying each Read would multiply the latency.
+//   - Bandwidth is a token bucket per direction (bytes/s, 20 ms burst,
+//     late timer wake-ups credited so the long-run rate stays exact),
+//     applied where bytes leave the queue, or by blocking the caller in
+//     Read/Write when no delay line is in use.
+//   - Stall blocks Read and Write (and the sender and pump) until the stall is
+//     cleared; bytes read from the socket while a stall began are held back.
+//     Deadlines still apply: a stalled Read or Write fails with a timeout at
+//     its deadline, and no byte is lost.
+//
+// Latency is one-way and is added in both directions, so a request/response
+// round trip grows by twice the latency (as netem on both ends would do).
+// Establish is delayed by one round trip under latency, waits out a stall
+// (or the context), and fails at once under Refuse. Faults act on the
+// transport the device sees: a TLS handshake done inside the wrapped dialer
+// is not delayed.
+//
+// Cut resets the live connections of the selected devices when it is
+// applied: the socket is closed with SO_LINGER 0 (the broker sees a reset),
+// and every pending and later Read and Write fails with ErrConnectionCut.
+// Cut has no lasting effect: combine it with Refuse to keep devices away.
+//
+// Faults combine: latencies and jitters add up, the lowest bandwidth wins,
+// Stall and Refuse apply if any fault sets them.
+//
+// Cost: a wrapped connection is a 72-byte struct (80-byte size class)
+// holding the underlying conn, the injector, the device, an atomic pointer to
+// fault state (nil until a fault touches the connection), two intrusive list
+// links (the registry Apply walks, so no map entry per connection) and two
+// atomically stored deadlines; the dialer wrapper is 32 bytes per device.
+// With no fault active, Write costs one atomic load and Read two (before the
+// read, and after it to catch a fault that began while it was blocked), one
+// more each once a fault has come and gone; no goroutine, no allocation.
+// Fault state (376 bytes) is allocated the first time a fault applies to a
+// connection and kept until it closes; while a delay line is in use it adds
+// the queued bytes (at most 256 KiB per direction), a pump goroutine with a
+// 4 KiB buffer for reads and a sender goroutine while writes are queued.
 type Injector struct {
 	clock Clock
 	snap  atomic.Pointer[faultSet] // nil or empty: no fault, Establish goes straight through

@@ -399,13 +399,22 @@ func TestFaultJitterSpreadsRoundTrips(t *testing.T) {
 	in := NewInjector(NewSystemClock(), 7)
 	c := dialDevice(t, in, 0, ep)
 	mustApply(t, in, nil, Fault{Latency: lat, Jitter: jit})
-	lo, hi := time.Hour, time.Duration(0)
-	for range 16 {
+	// Nothing comes back early; scheduling on a busy machine may make a
+	// few round trips late, so the upper bound holds for most of them.
+	const n = 16
+	lo, hi, late := time.Hour, time.Duration(0), 0
+	for range n {
 		d := rtt(t, c)
-		if d < 2*(lat-jit) || d > 2*(lat+jit)+100*time.Millisecond {
-			t.Errorf("round trip %v outside [%v, %v]", d, 2*(lat-jit), 2*(lat+jit))
+		if d < 2*(lat-jit) {
+			t.Errorf("round trip %v shorter than the least delay %v", d, 2*(lat-jit))
+		}
+		if d > 2*(lat+jit)+20*time.Millisecond {
+			late++
 		}
 		lo, hi = min(lo, d), max(hi, d)
+	}
+	if late > n/4 {
+		t.Errorf("%d of %d round trips longer than the largest delay %v", late, n, 2*(lat+jit))
 	}
 	if hi-lo < jit/2 {
 		t.Errorf("round trips within [%v, %v]: jitter did not spread them", lo, hi)

@@ -22,6 +22,8 @@ type Result struct {
 	Schema string `json:"schema"`
 	// Scenario identifies what was run.
 	Scenario ScenarioInfo `json:"scenario"`
+	// Meta describes the run's circumstances: tool version, machine, target.
+	Meta Meta `json:"meta"`
 	// StartedAt and EndedAt bound the measured run.
 	StartedAt time.Time `json:"started_at"`
 	EndedAt   time.Time `json:"ended_at"`
@@ -45,6 +47,26 @@ type Result struct {
 	Broker *BrokerStats `json:"broker,omitempty"`
 	// Nodes optionally breaks the totals down per node.
 	Nodes []NodeResult `json:"nodes,omitempty"`
+}
+
+// Meta describes where and how a result was produced.
+type Meta struct {
+	// Version is the fleetbench version; Go the Go runtime version.
+	Version string `json:"version,omitempty"`
+	Go      string `json:"go,omitempty"`
+	// Host, Platform ("linux/amd64") and CPUs describe the machine.
+	Host     string `json:"host,omitempty"`
+	Platform string `json:"platform,omitempty"`
+	CPUs     int    `json:"cpus,omitempty"`
+	// Broker is the target: a URL (without credentials) or "embedded …".
+	Broker string `json:"broker,omitempty"`
+	// Command is the command line (secrets redacted).
+	Command string `json:"command,omitempty"`
+	// Seed is the scenario seed (device selection for faults and churn).
+	Seed int64 `json:"seed,omitempty"`
+	// Thresholds are the threshold expressions the run was judged by, so a
+	// re-rendered report reaches the same verdict.
+	Thresholds []string `json:"thresholds,omitempty"`
 }
 
 // BrokerStats are the embedded broker's counters at the end of a run.
@@ -425,6 +447,7 @@ func (r *Result) clone() *Result {
 	}
 	c.Series = append([]SeriesPoint(nil), r.Series...)
 	c.Nodes = append([]NodeResult(nil), r.Nodes...)
+	c.Meta.Thresholds = append([]string(nil), r.Meta.Thresholds...)
 	return &c
 }
 

@@ -1,0 +1,286 @@
+package reports
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/fleetbench/fleetbench/engine/metrics"
+)
+
+// chromiumPath finds Debian's chromium. Without it the browser tests skip,
+// unless FLEETBENCH_REQUIRE_CHROMIUM=1 makes that a failure (as in CI).
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("FLEETBENCH_REQUIRE_CHROMIUM") == "1" {
+		t.Fatal("chromium is not installed (apt-get install chromium) and FLEETBENCH_REQUIRE_CHROMIUM=1 requires the browser test")
+	}
+	t.Skip("chromium is not installed (apt-get install chromium); skipping the browser test")
+	return ""
+}
+
+// screenshotDir is where screenshots go: $FLEETBENCH_SCREENSHOT_DIR, or
+// the test's temporary directory.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("FLEETBENCH_SCREENSHOT_DIR"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+// pageEvents collects what a page reports while it loads: console
+// messages, uncaught exceptions, browser log entries and network requests.
+type pageEvents struct {
+	mu       sync.Mutex
+	problems []string
+	requests []string
+}
+
+func (e *pageEvents) listen(ev any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch ev := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+			var args []string
+			for _, a := range ev.Args {
+				args = append(args, string(a.Value)+a.Description)
+			}
+			e.problems = append(e.problems, fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(args, " ")))
+		}
+	case *runtime.EventExceptionThrown:
+		d := ev.ExceptionDetails
+		text := d.Text
+		if d.Exception != nil {
+			text += " " + d.Exception.Description
+		}
+		e.problems = append(e.problems, fmt.Sprintf("exception at %d:%d: %s", d.LineNumber, d.ColumnNumber, text))
+	case *log.EventEntryAdded:
+		if ev.Entry.Level == log.EntryLevelError || ev.Entry.Level == log.EntryLevelWarning {
+			e.problems = append(e.problems, fmt.Sprintf("log %s (%s): %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+		}
+	case *network.EventRequestWillBeSent:
+		e.requests = append(e.requests, ev.Request.URL)
+	}
+}
+
+// chartState is what the page script reports about one chart container.
+type chartState struct {
+	ID       string `json:"id"`
+	Rendered bool   `json:"rendered"`
+	Series   int    `json:"series"`
+	Points   int    `json:"points"`
+	Width    int    `json:"width"`
+	Height   int    `json:"height"`
+}
+
+const chartStateJS = `Array.from(document.querySelectorAll('.chart')).map(function (el) {
+  var inst = window.echarts && echarts.getInstanceByDom(el);
+  var series = inst ? inst.getOption().series : [];
+  var points = series.reduce(function (n, s) { return n + (s.data ? s.data.length : 0); }, 0);
+  return {id: el.id, rendered: !!el.querySelector('svg, canvas'), series: series.length, points: points,
+    width: el.clientWidth, height: el.clientHeight};
+})`
+
+func TestHTMLInBrowser(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	chromium := chromiumPath(t)
+	dir := t.TempDir()
+	res := makeResult(t, fixture{nodes: true})
+	opts := Options{Version: "v0.1.0-test", Thresholds: mustThresholds(t, "e2e.p99 < 50ms", "loss_ratio < 0.1%", "publish_ack.p99{qos=1} < 20ms")}
+	if err := WriteAll(dir, res, opts); err != nil {
+		t.Fatal(err)
+	}
+	head := makeResult(t, fixture{seed: 2, slowdown: 1.3, scenarioName: "telemetry-qos-mix"})
+	cmp := Compare([]*metrics.Result{res, head}, []string{"mochi v2.7.9", "mochi v2.8.0-rc1"}, CompareOptions{Version: "v0.1.0-test"})
+	writeFile(t, filepath.Join(dir, "compare.html"), func(w *os.File) error { return WriteCompareHTML(w, cmp) })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	defer cancelAlloc()
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+	if err := chromedp.Do(browserCtx); err != nil { // start the browser
+		t.Fatalf("start chromium: %v", err)
+	}
+	shots := screenshotDir(t)
+
+	pages := []struct {
+		file       string
+		wantCharts []string
+	}{
+		{FileHTML, []string{"chart-latency-connect", "chart-latency-subscribe", "chart-latency-publish_ack", "chart-latency-e2e",
+			"chart-latency-time", "chart-rates", "chart-connections", "chart-problems"}},
+		{"compare.html", []string{"chart-compare-connect", "chart-compare-subscribe", "chart-compare-publish_ack", "chart-compare-e2e",
+			"chart-compare-e2e-time", "chart-compare-rate-time"}},
+	}
+	for _, pg := range pages {
+		t.Run(pg.file, func(t *testing.T) {
+			states, events, png := openPage(t, browserCtx, filepath.Join(dir, pg.file))
+			got := map[string]chartState{}
+			for _, s := range states {
+				got[s.ID] = s
+				if !s.Rendered || s.Series == 0 || s.Points == 0 || s.Width < 200 || s.Height < 150 {
+					t.Errorf("chart %s: rendered=%v series=%d points=%d size=%dx%d", s.ID, s.Rendered, s.Series, s.Points, s.Width, s.Height)
+				}
+			}
+			for _, id := range pg.wantCharts {
+				if _, ok := got[id]; !ok {
+					t.Errorf("chart %s is missing (have %d charts)", id, len(states))
+				}
+			}
+			if len(states) != len(pg.wantCharts) {
+				t.Errorf("%d charts, want %d", len(states), len(pg.wantCharts))
+			}
+			shot := filepath.Join(shots, strings.TrimSuffix(pg.file, ".html")+".png")
+			if err := os.WriteFile(shot, png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("screenshot: %s", shot)
+			for _, p := range events.problems {
+				t.Errorf("browser reported: %s", p)
+			}
+			for _, r := range events.requests {
+				if !strings.HasPrefix(r, "file:") && !strings.HasPrefix(r, "data:") {
+					t.Errorf("the page requested %s: reports must work offline", r)
+				}
+			}
+		})
+	}
+
+	// The harness itself: a page that logs an error, throws and reaches
+	// for the network must be caught on all three counts. The address is
+	// loopback, so nothing would leave the machine even if the offline
+	// emulation failed.
+	t.Run("probe", func(t *testing.T) {
+		probe := filepath.Join(dir, "probe.html")
+		page := `<!DOCTYPE html><html><body><div class="chart" id="c"><svg></svg></div>` +
+			`<img alt="" src="http://127.0.0.1:9/x.png"><script>console.error("probe error"); missingFunction();</script></body></html>`
+		if err := os.WriteFile(probe, []byte(page), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, events, _ := openPage(t, browserCtx, probe)
+		all := strings.Join(events.problems, "\n")
+		for _, want := range []string{"probe error", "missingFunction"} {
+			if !strings.Contains(all, want) {
+				t.Errorf("the harness missed %q; it saw:\n%s", want, all)
+			}
+		}
+		if !slices.Contains(events.requests, "http://127.0.0.1:9/x.png") {
+			t.Errorf("the harness missed the network request; it saw %q", events.requests)
+		}
+	})
+}
+
+// openPage opens a file in a new tab with networking off and returns the
+// state of its charts, what the page reported while loading and a
+// full-page PNG screenshot.
+func openPage(t *testing.T, browserCtx context.Context, path string) ([]chartState, *pageEvents, []byte) {
+	t.Helper()
+	events := &pageEvents{}
+	tabCtx, cancelTab := chromedp.NewContext(browserCtx, chromedp.WithListener(events.listen))
+	defer cancelTab()
+	// Networking off: every request but file: and data: fails (the
+	// callers fail the test if the page even tries one).
+	if err := chromedp.Do(tabCtx,
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+				return err
+			}
+			if _, err := chromedp.Call(ctx, log.Enable, cdp.Empty{}); err != nil {
+				return err
+			}
+			if _, err := chromedp.Call(ctx, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: true, DownloadThroughput: -1, UploadThroughput: -1}); err != nil {
+				return err
+			}
+			_, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+				MatchedNetworkConditions: []*network.Conditions{{Offline: true, DownloadThroughput: -1, UploadThroughput: -1}},
+			})
+			return err
+		}),
+		chromedp.EmulateViewport(1280, 900),
+	); err != nil {
+		t.Fatalf("set up tab: %v", err)
+	}
+	u := url.URL{Scheme: "file", Path: path}
+	if err := chromedp.Do(tabCtx, chromedp.Navigate(u.String())); err != nil {
+		t.Fatalf("open %s: %v", u.String(), err)
+	}
+	// Wait until every chart has drawn.
+	if _, err := chromedp.Run(tabCtx, chromedp.Poll[bool](
+		`Array.from(document.querySelectorAll('.chart')).every(function (el) { return !!el.querySelector('svg, canvas'); })`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("charts did not render: %v", err)
+	}
+	states, err := chromedp.Run(tabCtx, chromedp.Evaluate[[]chartState](chartStateJS))
+	if err != nil {
+		t.Fatalf("read chart state: %v", err)
+	}
+	// The screenshot also gives pending console events time to arrive.
+	png, err := chromedp.Run(tabCtx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	events.mu.Lock()
+	defer events.mu.Unlock()
+	return states, &pageEvents{problems: slices.Clone(events.problems), requests: slices.Clone(events.requests)}, png
+}
+
+// writeFile creates path and writes it with write.
+func writeFile(t *testing.T, path string, write func(*os.File) error) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,311 @@
+package reports
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/fleetbench/fleetbench/engine/metrics"
+)
+
+// reportPage is what the report template renders. Every field is
+// pre-formatted text; html/template escapes all of it.
+type reportPage struct {
+	pageAssets
+	Title       string
+	Scenario    string
+	ScenarioRef string
+	Started     string
+	Duration    string
+	Target      string
+	Version     string
+	Verdict     verdictView
+	Meta        []metaItem
+	Headlines   []headline
+	Thresholds  []thresholdView
+	LatencyBox  []chartBox
+	LatencyRows []latencyRow
+	TimeBox     []chartBox
+	MessageCols []string
+	Messages    []messageRow
+	Problems    *chartBox
+	Counters    [2][]counterRow
+	Broker      []counterRow
+	Nodes       []nodeRow
+	Groups      []groupRow
+	Text        string
+	Schema      string
+	Charts      []chartSpec
+}
+
+// verdictView is the banner at the top of a report.
+type verdictView struct {
+	Class  string // pass, fail, warn, neutral
+	Badge  string
+	Title  string
+	Detail string
+}
+
+// metaItem is one labelled fact about the run.
+type metaItem struct {
+	Label string
+	Value string
+	Mono  bool
+	Bad   bool
+}
+
+// chartBox is a chart with its heading; Empty replaces the chart when
+// there is nothing to draw.
+type chartBox struct {
+	ID    string
+	Title string
+	Desc  string
+	Class string
+	Empty string
+	Wide  bool
+	// Height overrides the chart's height in pixels (0: the CSS default).
+	Height int
+}
+
+// thresholdView is one row of the threshold table.
+type thresholdView struct {
+	Passed bool
+	Name   string
+	Value  string
+	Limit  string
+	Detail string
+}
+
+// thresholdRows returns the threshold table: each threshold with how far
+// the observed value is from its limit.
+func thresholdRows(v Verdict) []thresholdView {
+	out := make([]thresholdView, 0, len(v.Results))
+	for _, r := range v.Results {
+		tv := thresholdView{Passed: r.Passed, Name: r.Threshold.Name(), Value: r.Value, Limit: r.Limit, Detail: r.NoData}
+		if tv.Detail == "" {
+			tv.Detail = margin(r)
+		}
+		out = append(out, tv)
+	}
+	return out
+}
+
+// margin says how far an observed value is from its limit: "4.2% under
+// the limit", "44% over the limit".
+func margin(r ThresholdResult) string {
+	lim, obs := r.Threshold.Limit, r.Observed
+	if lim == 0 || obs == lim {
+		if obs == lim {
+			return "at the limit"
+		}
+		return ""
+	}
+	rel := fmtPercent(math.Abs(obs-lim) / math.Abs(lim))
+	switch r.Threshold.Op {
+	case OpLess, OpLessEqual, OpGreater, OpGreaterEqual:
+		if obs < lim {
+			return rel + " under the limit"
+		}
+		return rel + " over the limit"
+	}
+	return ""
+}
+
+// groupRow is one device group of a run. The result model does not carry
+// per-group statistics yet; groupRows fills this from them when it does,
+// and the report shows the table only when there are rows.
+type groupRow struct {
+	Name      string
+	Devices   string
+	Published string
+	Received  string
+	Lost      string
+	E2EP99    string
+}
+
+// groupRows returns the per-group table of a result: none until
+// metrics.Result carries groups.
+func groupRows(*metrics.Result) []groupRow { return nil }
+
+// kindDesc says what a latency kind measures.
+func kindDesc(k metrics.Kind) string {
+	switch k {
+	case metrics.Connect:
+		return "TCP/TLS dial to CONNACK, per connect attempt"
+	case metrics.Subscribe:
+		return "SUBSCRIBE to SUBACK"
+	case metrics.PublishAck:
+		return "intended publish time to PUBACK (QoS 1) / PUBCOMP (QoS 2); QoS 0: write done"
+	case metrics.E2E:
+		return "intended publish time to arrival at the subscriber"
+	case metrics.RoundTrip:
+		return "request's intended publish time to the reply's arrival at the requester"
+	}
+	return ""
+}
+
+func verdictOf(res *metrics.Result, v Verdict) verdictView {
+	n := len(v.Results)
+	var out verdictView
+	switch {
+	case n > 0 && !v.Passed():
+		out = verdictView{Class: "fail", Badge: "FAIL", Title: fmt.Sprintf("%d of %s failed", v.Failed(), plural(n, "threshold"))}
+	case n > 0:
+		out = verdictView{Class: "pass", Badge: "PASS", Title: "All " + plural(n, "threshold") + " passed"}
+		if n == 1 {
+			out.Title = "The threshold passed"
+		}
+	case res.Interrupted:
+		out = verdictView{Class: "warn", Badge: "INTERRUPTED", Title: "The run was interrupted; no thresholds were set"}
+	default:
+		out = verdictView{Class: "neutral", Badge: "COMPLETED", Title: "The run completed; no thresholds were set"}
+	}
+	var failed []string
+	for _, r := range v.Results {
+		if !r.Passed {
+			failed = append(failed, r.Message)
+		}
+	}
+	if len(failed) > 3 {
+		failed = append(failed[:3], fmt.Sprintf("and %d more", len(failed)-3))
+	}
+	out.Detail = strings.Join(failed, "; ")
+	if res.Interrupted {
+		out.Detail = strings.TrimPrefix(out.Detail+". The run was stopped before its end: the numbers cover only the part that ran.", ". ")
+		if out.Class == "pass" {
+			out.Class = "warn"
+		}
+	} else if n == 0 {
+		out.Detail = "Pass thresholds (such as e2e.p99 < 50ms or loss_ratio == 0) to turn this report into a pass/fail gate."
+	}
+	return out
+}
+
+// WriteHTML writes the report of a run as one self-contained HTML file that
+// works offline: styles, scripts and Apache ECharts are inlined and the page
+// references no external URL. It holds the verdict and threshold table
+// (from opts.Thresholds), the run's metadata, headline numbers, latency
+// percentile distributions per kind and QoS (the HdrHistogram plot, p50 to
+// p99.999 on a log axis), latencies, rates and connections over time,
+// errors by reason, broker-side drops, per-node (and, once the result
+// carries them, per-group) tables and the scenario source. Every string from
+// the result is escaped.
+func WriteHTML(w io.Writer, res *metrics.Result, opts Options) error {
+	if res == nil {
+		return errors.New("reports: write html: nil result")
+	}
+	page, err := buildReportPage(res, opts)
+	if err != nil {
+		return fmt.Errorf("reports: write html: %w", err)
+	}
+	return renderPage(w, "report", page)
+}
+
+func renderPage(w io.Writer, name string, page any) error {
+	t, err := pageTemplates()
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, name, page); err != nil {
+		return fmt.Errorf("reports: render %s: %w", name, err)
+	}
+	if _, err := buf.WriteTo(w); err != nil {
+		return fmt.Errorf("reports: write %s: %w", name, err)
+	}
+	return nil
+}
+
+func buildReportPage(res *metrics.Result, opts Options) (*reportPage, error) {
+	assets, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
+	verdict := Evaluate(res, opts.Thresholds)
+	t := &res.Totals
+	p := &reportPage{
+		pageAssets: assets,
+		Scenario:   orDash(res.Scenario.Name),
+		Version:    orDash(cmp.Or(opts.Version, res.Meta.Version)),
+		Verdict:    verdictOf(res, verdict),
+		Headlines:  headlines(res),
+		Thresholds: thresholdRows(verdict),
+		Text:       res.Scenario.Text,
+		Schema:     orDash(res.Schema),
+	}
+	p.Title = "fleetbench · " + p.Scenario
+	p.ScenarioRef = res.Scenario.File
+	p.Started = fmtTime(res.StartedAt)
+	p.Target = brokerTarget(res, opts)
+	p.Duration = fmtDuration(runDuration(res.StartedAt, res.EndedAt))
+
+	nodes := dash
+	if len(res.Nodes) > 0 {
+		nodes = strconv.Itoa(len(res.Nodes))
+	}
+	interrupted := "no"
+	if res.Interrupted {
+		interrupted = "yes"
+	}
+	p.Meta = []metaItem{
+		{Label: "Scenario", Value: p.Scenario},
+		{Label: "Scenario file", Value: orDash(res.Scenario.File), Mono: res.Scenario.File != ""},
+		{Label: "Broker", Value: p.Target},
+		{Label: "Started", Value: fmtTime(res.StartedAt)},
+		{Label: "Ended", Value: fmtTime(res.EndedAt)},
+		{Label: "Duration", Value: fmtDuration(runDuration(res.StartedAt, res.EndedAt))},
+		{Label: "Interrupted", Value: interrupted, Bad: res.Interrupted},
+		{Label: "Nodes", Value: nodes},
+		{Label: "fleetbench", Value: p.Version},
+		{Label: "Traffic", Value: fmtBytes(t.BytesOut) + " out · " + fmtBytes(t.BytesIn) + " in"},
+	}
+
+	for _, k := range latencyKinds(res) {
+		box := chartBox{ID: "chart-latency-" + k.String(), Title: kindTitle(k), Desc: kindDesc(k)}
+		if curves := kindCurves(res, k); len(curves) > 0 {
+			p.Charts = append(p.Charts, percentileChart(box.ID, curves))
+		} else {
+			box.Empty = noSamples(k, "")
+		}
+		p.LatencyBox = append(p.LatencyBox, box)
+	}
+	p.LatencyRows = latencyRows(res)
+
+	if len(res.Series) > 0 {
+		boxes := []struct {
+			box   chartBox
+			chart func(string, []metrics.SeriesPoint) chartSpec
+		}{
+			{chartBox{ID: "chart-latency-time", Title: "Latency over time", Desc: "per-second e2e p50 and p99, publish→ack p99", Wide: true}, latencyTimeChart},
+			{chartBox{ID: "chart-rates", Title: "Message rates", Desc: "messages per second, per interval"}, rateTimeChart},
+			{chartBox{ID: "chart-connections", Title: "Connections", Desc: "connected devices; connects per interval"}, connectionsChart},
+		}
+		for _, b := range boxes {
+			p.TimeBox = append(p.TimeBox, b.box)
+			p.Charts = append(p.Charts, b.chart(b.box.ID, res.Series))
+		}
+	}
+
+	for _, q := range messageColumns(res) {
+		p.MessageCols = append(p.MessageCols, columnTitle(q))
+	}
+	p.Messages = messageRows(res)
+
+	if ps := problems(res); len(ps) > 0 {
+		p.Problems = &chartBox{ID: "chart-problems", Title: "Errors, losses and disconnects", Desc: "counts over the whole run; connect failures by reason",
+			Wide: true, Height: 40 + 26*len(ps)}
+		p.Charts = append(p.Charts, problemsChart(p.Problems.ID, ps))
+	}
+	counters := counterRows(res)
+	half := (len(counters) + 1) / 2
+	p.Counters = [2][]counterRow{counters[:half], counters[half:]}
+	p.Broker = brokerRows(res.Broker)
+	p.Nodes = nodeRows(res)
+	p.Groups = groupRows(res)
+	return p, nil
+}

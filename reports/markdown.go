@@ -1,0 +1,92 @@
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/fleetbench/fleetbench/engine/metrics"
+)
+
+// WriteMarkdown writes a summary for a CI job summary or a pull-request
+// comment: a verdict line (✔/✘ and PASS/FAIL, no emoji), the threshold
+// table, the headline numbers and the latency table. Every string from the
+// user is escaped.
+func WriteMarkdown(w io.Writer, res *metrics.Result, verdict Verdict) error {
+	if res == nil {
+		return errors.New("reports: write markdown: nil result")
+	}
+	var b strings.Builder
+	writeMarkdown(&b, res, verdict)
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("reports: write markdown: %w", err)
+	}
+	return nil
+}
+
+func writeMarkdown(b *strings.Builder, res *metrics.Result, verdict Verdict) {
+	fmt.Fprintf(b, "### fleetbench · %s\n\n", mdEscape(orDash(res.Scenario.Name)))
+	fmt.Fprintf(b, "**%s**\n\n", mdEscape(verdictLine(res, verdict)))
+	meta := []string{"started " + fmtTime(res.StartedAt), "duration " + fmtDuration(runDuration(res.StartedAt, res.EndedAt))}
+	if res.Scenario.File != "" {
+		meta = append([]string{"scenario " + mdCode(res.Scenario.File)}, meta...)
+	}
+	if res.Interrupted {
+		meta = append(meta, "**interrupted**")
+	}
+	b.WriteString(strings.Join(meta, " · ") + "\n\n")
+
+	if len(verdict.Results) > 0 {
+		th := &table{header: []string{"", "threshold", "observed", "limit"}, align: []align{alignLeft, alignLeft, alignRight, alignLeft}, raw: true}
+		for _, r := range verdict.Results {
+			observed := mdEscape(r.Value)
+			if r.NoData != "" {
+				observed = mdEscape(r.NoData)
+			}
+			th.add(mdEscape(thresholdMark(r.Passed)), mdCode(r.Threshold.Name()), observed, mdCode(r.Limit))
+		}
+		_ = th.markdown(b)
+		b.WriteString("\n")
+	}
+
+	t := &res.Totals
+	secs := runDuration(res.StartedAt, res.EndedAt).Seconds()
+	rate := func(n int64) string {
+		if secs <= 0 {
+			return fmtCount(n)
+		}
+		return fmtCount(n) + " · " + fmtRate(float64(n)/secs)
+	}
+	loss := dash
+	if t.Expected > 0 {
+		loss = fmtPercent(float64(t.Lost)/float64(t.Expected)) + " (" + fmtCount(t.Lost) + ")"
+	}
+	head := newTable("devices", "connects ok / failed", "published", "received / expected", "loss", "duplicates", "e2e p99", "publish→ack p99")
+	head.add(
+		fmtCount(t.Devices),
+		fmtCount(t.ConnectOK)+" / "+fmtCount(t.ConnectFailed),
+		rate(t.Published),
+		fmtCount(t.Received)+" / "+fmtCount(t.Expected),
+		loss,
+		fmtCount(t.Duplicates),
+		orDashLatency(res.Latency.E2E.Count, res.Latency.E2E.P99),
+		orDashLatency(res.Latency.PublishAck.Count, res.Latency.PublishAck.P99),
+	)
+	head.align[0] = alignRight
+	_ = head.markdown(b)
+	b.WriteString("\n")
+
+	lat := newTable("latency", "count", "p50", "p90", "p99", "p99.9", "max")
+	lat.raw = true
+	for _, r := range latencyRows(res) {
+		label := mdCode(r.Kind.String())
+		if r.Sub {
+			label = "  ↳ " + mdEscape(r.Label)
+		} else if r.Label != r.Kind.String() {
+			label += " " + mdEscape(strings.TrimPrefix(r.Label, r.Kind.String()+" "))
+		}
+		lat.add(label, r.Count, r.P50, r.P90, r.P99, r.P999, r.Max)
+	}
+	_ = lat.markdown(b)
+}

@@ -1,0 +1,116 @@
+package reports
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/fleetbench/fleetbench/engine/metrics"
+)
+
+// WriteText writes the terminal summary of a run: what ran, connections,
+// message accounting per QoS, a latency table (p50 p90 p99 p99.9 max per
+// kind and QoS) and the threshold verdict. Columns are aligned with spaces;
+// durations are humanised (45µs, 1.23ms, 2.1s).
+func WriteText(w io.Writer, res *metrics.Result, verdict Verdict) error {
+	if res == nil {
+		return errors.New("reports: write text: nil result")
+	}
+	var b strings.Builder
+	writeText(&b, res, verdict)
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("reports: write text: %w", err)
+	}
+	return nil
+}
+
+func writeText(b *strings.Builder, res *metrics.Result, verdict Verdict) {
+	t := &res.Totals
+	name := orDash(res.Scenario.Name)
+	if res.Scenario.File != "" {
+		name += "  (" + res.Scenario.File + ")"
+	}
+	fmt.Fprintf(b, "fleetbench  %s\n", oneLine(name))
+	fmt.Fprintf(b, "started %s · duration %s\n", fmtTime(res.StartedAt), fmtDuration(runDuration(res.StartedAt, res.EndedAt)))
+	if res.Interrupted {
+		b.WriteString("INTERRUPTED: the run was stopped before its end; the numbers cover the part that ran.\n")
+	}
+
+	b.WriteString("\n")
+	conn := &table{header: []string{"Connections", ""}, align: []align{alignLeft, alignLeft}}
+	conn.add("  "+"devices", fmt.Sprintf("%s started, %s connected at the end", fmtCount(t.Devices), fmtCount(t.Connected)))
+	connects := fmt.Sprintf("%s ok, %s failed", fmtCount(t.ConnectOK), fmtCount(t.ConnectFailed))
+	if t.ConnectFailed > 0 {
+		connects += fmt.Sprintf(" (%s: %s)", ratioText(t.ConnectFailed, t.ConnectOK+t.ConnectFailed), reasonList(res.ConnectFailedByReason))
+	}
+	conn.add("  "+"connects", connects)
+	conn.add("  "+"subscribes", fmt.Sprintf("%s ok, %s failed", fmtCount(t.SubscribeOK), fmtCount(t.SubscribeFailed)))
+	conn.add("  "+"disconnects", fmt.Sprintf("%s, %s reconnects", fmtCount(t.Disconnects), fmtCount(t.Reconnects)))
+	if t.PublishErrors > 0 || t.Lagged > 0 || t.Foreign > 0 {
+		conn.add("  "+"problems", fmt.Sprintf("%s publish errors, %s lagged publishes, %s foreign messages",
+			fmtCount(t.PublishErrors), fmtCount(t.Lagged), fmtCount(t.Foreign)))
+	}
+	conn.add("  "+"traffic", fmt.Sprintf("%s out, %s in", fmtBytes(t.BytesOut), fmtBytes(t.BytesIn)))
+	if bs := res.Broker; bs != nil {
+		conn.add("  "+"broker", fmt.Sprintf("%s dropped, %s inflight dropped, %s QoS dropped (embedded broker)",
+			fmtCount(bs.MessagesDropped), fmtCount(bs.InflightDropped), fmtCount(bs.QosDropped)))
+	}
+	_ = conn.text(b, "")
+
+	b.WriteString("\n")
+	cols := messageColumns(res)
+	msg := newTable("Messages")
+	for _, q := range cols {
+		msg.header = append(msg.header, columnTitle(q))
+		msg.align = append(msg.align, alignRight)
+	}
+	for _, r := range messageRows(res) {
+		msg.add(append([]string{"  " + r.Name}, r.Values...)...)
+	}
+	_ = msg.text(b, "")
+
+	b.WriteString("\n")
+	lat := newTable("Latency", "count", "p50", "p90", "p99", "p99.9", "max")
+	for _, r := range latencyRows(res) {
+		label := "  " + r.Label
+		if r.Sub {
+			label = "      " + r.Label
+		}
+		lat.add(label, r.Count, r.P50, r.P90, r.P99, r.P999, r.Max)
+	}
+	_ = lat.text(b, "")
+
+	if len(verdict.Results) > 0 {
+		b.WriteString("\n")
+		th := &table{header: []string{"Thresholds", "", "observed"}, align: []align{alignLeft, alignLeft, alignRight}}
+		for _, r := range verdict.Results {
+			observed := r.Value
+			if r.NoData != "" {
+				observed = r.NoData
+			}
+			th.add("  "+thresholdMark(r.Passed), oneLine(thresholdExpr(r.Threshold)), oneLine(observed))
+		}
+		_ = th.text(b, "")
+	}
+	b.WriteString("\nVerdict: " + verdictLine(res, verdict) + "\n")
+}
+
+// oneLine replaces line breaks and other control characters so that a
+// user string cannot break the layout of a terminal or table.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// thresholdExpr is a threshold as the user wrote it, or its canonical form.
+func thresholdExpr(t Threshold) string {
+	if t.Expr != "" {
+		return t.Expr
+	}
+	return t.String()
+}

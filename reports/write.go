@@ -1,0 +1,111 @@
+package reports
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/fleetbench/fleetbench/engine/metrics"
+)
+
+// Options configures the reports of one run. The zero value works.
+type Options struct {
+	// Version is the fleetbench version shown in the HTML report; empty
+	// shows "—".
+	Version string
+	// Broker describes the target ("embedded", "tcp://broker:1883");
+	// empty means "embedded" when the result holds embedded-broker
+	// counters, else "—".
+	Broker string
+	// Thresholds are evaluated for the verdict of the HTML, JUnit and
+	// Markdown reports.
+	Thresholds []Threshold
+}
+
+// The files WriteAll writes.
+const (
+	FileJSON     = "result.json"
+	FileHTML     = "report.html"
+	FileJUnit    = "junit.xml"
+	FileMarkdown = "summary.md"
+)
+
+// WriteAll writes result.json, report.html, junit.xml and summary.md into
+// dir (created if missing). Each file is written to a temporary file in dir
+// and renamed into place, so a reader never sees a half-written report. The
+// verdict comes from opts.Thresholds.
+func WriteAll(dir string, res *metrics.Result, opts Options) error {
+	if res == nil {
+		return errors.New("reports: write all: nil result")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("reports: write all: %w", err)
+	}
+	verdict := Evaluate(res, opts.Thresholds)
+	files := []struct {
+		name  string
+		write func(io.Writer) error
+	}{
+		{FileJSON, func(w io.Writer) error { return WriteJSON(w, res) }},
+		{FileHTML, func(w io.Writer) error { return WriteHTML(w, res, opts) }},
+		{FileJUnit, func(w io.Writer) error { return WriteJUnit(w, res, verdict) }},
+		{FileMarkdown, func(w io.Writer) error { return WriteMarkdown(w, res, verdict) }},
+	}
+	for _, f := range files {
+		if err := writeFileAtomic(filepath.Join(dir, f.name), f.write); err != nil {
+			return fmt.Errorf("reports: write all: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeFileAtomic writes path through a temporary file in the same
+// directory, synced and renamed into place.
+func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	if err := write(bw); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+// WriteJSON writes res as the result.json document (schema
+// metrics.Schema), histograms included, so that it can be decoded and
+// rendered again.
+func WriteJSON(w io.Writer, res *metrics.Result) error {
+	if res == nil {
+		return errors.New("reports: write json: nil result")
+	}
+	if err := res.Encode(w); err != nil {
+		return fmt.Errorf("reports: write json: %w", err)
+	}
+	return nil
+}
