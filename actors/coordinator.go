@@ -302,6 +302,7 @@ func (c *coordinator) snapshot() {
 	snap := c.cfg.Env.Recorder.Snapshot(true)
 	pt := snap.Point(c.start)
 	pt.Tool = c.mon.Sample()
+	pt.Compact() // percentiles are kept; the histograms would grow with the run
 	c.series = append(c.series, pt)
 	c.lastPt = pt
 	if c.cfg.Progress != nil {
