@@ -37,6 +37,8 @@ type Progress struct {
 	Point metrics.SeriesPoint
 	// Totals are the counters so far.
 	Totals metrics.Totals
+	// Snapshot is the interval snapshot just taken (read only).
+	Snapshot *metrics.Snapshot
 }
 
 // Config configures a coordinator.
@@ -315,6 +317,7 @@ func (c *coordinator) progress(snap *metrics.Snapshot) Progress {
 	p := Progress{
 		Phase: c.phase, Elapsed: elapsed, Total: c.sc.Duration, Point: c.lastPt,
 		Totals: metrics.TotalsFrom(&snap.Counts), Target: c.sc.TargetAt(min(elapsed, c.sc.Duration)),
+		Snapshot: snap,
 	}
 	for _, pids := range c.devices {
 		p.Spawned += len(pids)

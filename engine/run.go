@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -38,6 +39,9 @@ type Options struct {
 	// tests); OnBroker is called with the embedded broker once it runs.
 	BrokerHooks []mqtt.Hook
 	OnBroker    func(*broker.Broker)
+	// MetricsAddr, when set (e.g. "127.0.0.1:9464"), serves the live
+	// metrics in the Prometheus text format at /metrics during the run.
+	MetricsAddr string
 }
 
 // Run runs sc and returns its result. Cancelling ctx interrupts the run:
@@ -68,6 +72,20 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 	}
 	dialer := &hal.NetDialer{}
 	env.Dialer = dialer
+	if len(sc.Broker.SourceAddresses) > 0 {
+		if dialer.Sources, err = hal.NewSourcePool(sc.Broker.SourceAddresses); err != nil {
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+	}
+	// One descriptor per device, another per device for the embedded
+	// broker's end of a TCP connection, and room for the rest.
+	need := uint64(sc.Total()) + 512
+	if sc.Broker.URL == "" && !opts.Memory {
+		need += uint64(sc.Total())
+	}
+	if _, err := hal.RaiseFDLimit(need); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
 
 	var emb *broker.Broker
 	if sc.Broker.URL == "" {
@@ -105,13 +123,29 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 		}
 	}
 
+	var latest atomic.Pointer[metrics.Snapshot]
+	progress := opts.Progress
+	if opts.MetricsAddr != "" {
+		stop, err := serveMetrics(opts.MetricsAddr, &latest, log)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		progress = func(p actors.Progress) {
+			latest.Store(p.Snapshot)
+			if opts.Progress != nil {
+				opts.Progress(p)
+			}
+		}
+	}
+
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}))
 	defer sys.Shutdown()
 	done := make(chan *metrics.Result, 1)
 	coord := sys.Root.Spawn(actors.NewCoordinatorProps(actors.Config{
-		Scenario: sc, Env: env, Progress: opts.Progress,
+		Scenario: sc, Env: env, Progress: progress,
 		Done: func(r *metrics.Result) { done <- r },
 	}))
 	var res *metrics.Result

@@ -171,6 +171,19 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 			}
 		}
 	}
+	for i, it := range d.list(n.get("source_addresses"), "broker.source_addresses", "IP addresses") {
+		p := index("broker.source_addresses", i)
+		v, ok := d.str(it, p)
+		if !ok {
+			continue
+		}
+		ips, err := ExpandAddresses(v)
+		if err != nil {
+			d.errh(it, p, `e.g. 127.0.0.2 or 127.0.0.1-127.0.0.8`, "%v", err)
+			continue
+		}
+		b.SourceAddresses = append(b.SourceAddresses, ips...)
+	}
 	tn := n.get("tls")
 	if tn == nil {
 		if b.Transport == TransportTLS {

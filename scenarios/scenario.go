@@ -95,6 +95,12 @@ type Broker struct {
 	// TLS is set for the TLS transport (a zero TLS means the system roots
 	// and full verification); nil otherwise.
 	TLS *TLS
+	// SourceAddresses are the local IP addresses device connections are
+	// spread over (round robin), each giving its own ephemeral port range:
+	// the way past ~28k connections per source address. Written as single
+	// addresses or IPv4 ranges ("127.0.0.1-127.0.0.8"); empty = the
+	// kernel's choice.
+	SourceAddresses []string
 }
 
 // Embedded reports whether the scenario runs against fleetbench's embedded

@@ -30,6 +30,7 @@ func runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "memory", Usage: "connect devices to the embedded broker through in-memory pipes instead of TCP loopback"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error (logs go to stderr)"},
+			&cli.StringFlag{Name: "metrics-addr", Usage: "serve live Prometheus metrics at http://ADDR/metrics during the run, e.g. 127.0.0.1:9464"},
 			&cli.StringSliceFlag{Name: "threshold", Usage: `a pass/fail gate, e.g. --threshold "e2e.p99 < 50ms" (repeatable; adds to the scenario's)`},
 		),
 		Action: runAction,
@@ -61,7 +62,7 @@ func runAction(c *cli.Context) error {
 
 	ctx, abort, stop := interruptible(c.Context, stderr)
 	defer stop()
-	opts := engine.Options{Logger: log, Abort: abort, Memory: c.Bool("memory")}
+	opts := engine.Options{Logger: log, Abort: abort, Memory: c.Bool("memory"), MetricsAddr: c.String("metrics-addr")}
 	if !c.Bool("quiet") {
 		opts.Progress = progressPrinter(stderr)
 	}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -291,5 +292,28 @@ func TestMemory(t *testing.T) {
 	}
 	if _, err := (&NetDialer{}).Establish(context.Background(), Endpoint{Transport: Memory}); err == nil {
 		t.Fatal("memory transport without broker accepted")
+	}
+}
+
+func TestRaiseFDLimit(t *testing.T) {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	// Lower the soft limit, then ask for a bit more: it is raised.
+	low := l
+	low.Cur = min(l.Max, 1024)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	got, err := RaiseFDLimit(min(l.Max, 2048))
+	if err != nil || got < min(l.Max, 2048) {
+		t.Fatalf("RaiseFDLimit = %d, %v", got, err)
+	}
+	// More than the hard limit: a clear error, the soft limit at the hard one.
+	got, err = RaiseFDLimit(l.Max + 1)
+	if err == nil || got != l.Max || !strings.Contains(err.Error(), "hard limit") {
+		t.Fatalf("RaiseFDLimit beyond the hard limit = %d, %v", got, err)
 	}
 }

@@ -1,0 +1,57 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMetricsEndpointDuringRun(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	sc := selfRoundTrip(t, "", 10, 40, 1)
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(context.Background(), sc, Options{MetricsAddr: addr, Memory: true})
+		done <- err
+	}()
+	var body string
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			if strings.Contains(body, "fleetbench_devices_connected 10\n") && strings.Contains(body, `fleetbench_latency_seconds_count{kind="e2e",qos="1"}`) {
+				break
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(body, "fleetbench_devices_connected 10\n") {
+		t.Fatalf("no live device gauge at /metrics:\n%s", body)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, `fleetbench_messages_total{kind="published",qos="1"} `); ok {
+			if n, _ := strconv.Atoi(v); n == 0 {
+				t.Fatalf("published counter is 0 mid-run")
+			}
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get("http://" + addr + "/metrics"); err == nil {
+		t.Fatal("metrics endpoint still up after the run")
+	}
+}
