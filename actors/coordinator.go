@@ -2,11 +2,13 @@ package actors
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/fleetbench/fleetbench/engine/hal"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/scenarios"
 )
@@ -58,6 +60,20 @@ type Config struct {
 	// RestartMin/RestartMax bound the supervisor's restart backoff of a
 	// failing device (default 1 s doubling to 30 s, as the SDK's reconnect).
 	RestartMin, RestartMax time.Duration
+	// Broker, when set, lets broker_outage faults stop and restart the
+	// target broker.
+	Broker BrokerControl
+	// Partial, when set, receives a result of everything measured so far
+	// every PartialEvery (default 10 s), so an abrupt end (kill -9, a
+	// crash) still leaves a result behind.
+	Partial      func(*metrics.Result)
+	PartialEvery time.Duration
+}
+
+// BrokerControl stops and restarts the broker under test (broker_outage).
+type BrokerControl interface {
+	StopBroker() error
+	StartBroker() error
 }
 
 // Interrupt asks the coordinator to stop the run early: the first one
@@ -81,6 +97,10 @@ type (
 	snapshotTick struct{}
 	drainDone    struct{}
 	stopTimeout  struct{}
+	partialTick  struct{}
+	faultStart   struct{ k int }
+	faultEnd     struct{ k int }
+	churnTick    struct{ k, cycle int }
 )
 
 // coordinator spawns and stops device actors along the ramp and owns the
@@ -102,6 +122,10 @@ type coordinator struct {
 	timers      []*time.Timer
 	mu          sync.Mutex // guards timers (AfterFunc callbacks append)
 	mon         *metrics.ProcessMonitor
+	lastSnap    *metrics.Snapshot
+	faultIDs    []hal.FaultID
+	windows     []metrics.FaultWindow
+	scheduled   []*time.Timer // fault and churn timers, stopped at the end
 	self        *actor.PID
 	root        *actor.RootContext
 	finished    bool
@@ -145,6 +169,7 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		c.devices = make([][]*actor.PID, n)
 		c.after(0, spawnTick{})
 		c.after(c.cfg.Snapshot, snapshotTick{})
+		c.schedule()
 	case spawnTick:
 		c.spawn(ctx)
 	case snapshotTick:
@@ -160,6 +185,14 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		default:
 			c.finish(ctx)
 		}
+	case partialTick:
+		c.partial()
+	case faultStart:
+		c.startFault(msg.k)
+	case faultEnd:
+		c.endFault(msg.k)
+	case churnTick:
+		c.churn(ctx, msg.k, msg.cycle)
 	case StallDevices:
 		for gi, pids := range c.devices {
 			first := c.sc.Groups[gi].First
@@ -209,7 +242,149 @@ func (c *coordinator) stopTimers() {
 	for _, t := range c.timers {
 		t.Stop()
 	}
-	c.timers = nil
+	for _, t := range c.scheduled {
+		t.Stop()
+	}
+	c.timers, c.scheduled = nil, nil
+}
+
+// schedule arms the timers of the fault timeline, the churn cycles and the
+// partial results.
+func (c *coordinator) schedule() {
+	at := func(d time.Duration, msg any) {
+		t := time.AfterFunc(d, func() { c.root.Send(c.self, msg) })
+		c.mu.Lock()
+		c.scheduled = append(c.scheduled, t)
+		c.mu.Unlock()
+	}
+	c.faultIDs = make([]hal.FaultID, len(c.sc.Faults))
+	for k, f := range c.sc.Faults {
+		at(f.At, faultStart{k})
+		at(f.At+f.For, faultEnd{k})
+	}
+	for k := range c.sc.Churn {
+		ch := &c.sc.Churn[k]
+		for cycle := 0; cycle < ch.Cycles(c.sc.Duration); cycle++ {
+			at(ch.CycleStart(cycle), churnTick{k, cycle})
+		}
+	}
+	if c.cfg.Partial != nil {
+		every := c.cfg.PartialEvery
+		if every <= 0 {
+			every = 10 * time.Second
+		}
+		for t := every; t < c.sc.Duration+c.sc.Drain+c.cfg.StopTimeout; t += every {
+			at(t, partialTick{})
+		}
+	}
+}
+
+// startFault applies fault k of the timeline.
+func (c *coordinator) startFault(k int) {
+	f := &c.sc.Faults[k]
+	w := metrics.FaultWindow{
+		FromS: f.At.Seconds(), ToS: (f.At + f.For).Seconds(), Target: "all devices",
+	}
+	if f.Group != nil {
+		w.Target = "group " + f.Group.Name
+	}
+	if f.Fraction < 1 {
+		w.Target = fmt.Sprintf("%.0f%% of %s", f.Fraction*100, w.Target)
+	}
+	log := c.cfg.Env.Logger
+	if f.BrokerOutage {
+		w.Kind, w.Target = "broker_outage", "broker"
+		if c.cfg.Broker == nil {
+			log.Warn("broker_outage fault skipped: fleetbench does not control this broker")
+			w.Kind = "broker_outage (not applied)"
+		} else if err := c.cfg.Broker.StopBroker(); err != nil {
+			log.Warn("broker_outage: stopping the broker failed", "err", err)
+		}
+		c.windows = append(c.windows, w)
+		return
+	}
+	var kinds []string
+	for _, e := range []struct {
+		on   bool
+		name string
+	}{{f.Latency > 0, "latency " + f.Latency.String()}, {f.Bandwidth > 0, fmt.Sprintf("bandwidth %d B/s", f.Bandwidth)},
+		{f.Stall, "stall"}, {f.Cut, "cut"}, {f.Refuse, "refuse"}} {
+		if e.on {
+			kinds = append(kinds, e.name)
+		}
+	}
+	w.Kind = strings.Join(kinds, ", ")
+	sel := func(dev int) bool { return c.sc.InFault(k, dev) }
+	for i := 0; i < c.sc.Total(); i++ {
+		if sel(i) {
+			w.Devices++
+		}
+	}
+	c.windows = append(c.windows, w)
+	if c.cfg.Env.Faults == nil {
+		return
+	}
+	id, err := c.cfg.Env.Faults.Apply(sel, hal.Fault{
+		Latency: f.Latency, Jitter: f.Jitter, Bandwidth: f.Bandwidth, Stall: f.Stall, Cut: f.Cut, Refuse: f.Refuse,
+	})
+	if err != nil {
+		log.Warn("fault not applied", "fault", k, "err", err)
+		return
+	}
+	c.faultIDs[k] = id
+}
+
+// endFault ends fault k.
+func (c *coordinator) endFault(k int) {
+	f := &c.sc.Faults[k]
+	if f.BrokerOutage {
+		if c.cfg.Broker != nil {
+			if err := c.cfg.Broker.StartBroker(); err != nil {
+				c.cfg.Env.Logger.Warn("broker_outage: restarting the broker failed", "err", err)
+			}
+		}
+		return
+	}
+	if c.cfg.Env.Faults != nil && c.faultIDs[k] != 0 {
+		c.cfg.Env.Faults.Clear(c.faultIDs[k])
+	}
+}
+
+// churn takes the devices of churn entry k picked for this cycle offline.
+func (c *coordinator) churn(ctx actor.Context, k, cycle int) {
+	if c.phase != PhaseRamp {
+		return
+	}
+	down := c.sc.Churn[k].Down
+	c.cfg.Env.Logger.Debug("churn cycle", "entry", k, "cycle", cycle)
+	for gi, pids := range c.devices {
+		first := c.sc.Groups[gi].First
+		for i, pid := range pids {
+			if c.sc.InChurn(k, cycle, first+i) {
+				ctx.Send(pid, churnDevice{d: down})
+			}
+		}
+	}
+}
+
+// partial hands out a result of everything measured so far.
+func (c *coordinator) partial() {
+	if c.lastSnap == nil || c.cfg.Partial == nil || c.finished {
+		return
+	}
+	res := metrics.NewResult(c.lastSnap, append([]metrics.SeriesPoint(nil), c.series...))
+	c.fill(res)
+	res.Partial = true
+	res.EndedAt = time.Now()
+	c.cfg.Partial(res)
+}
+
+// fill sets what the coordinator knows beyond the measurements.
+func (c *coordinator) fill(res *metrics.Result) {
+	res.StartedAt = c.started
+	res.Interrupted = c.interrupted
+	res.Scenario = metrics.ScenarioInfo{Name: c.sc.Name, File: c.sc.File}
+	res.Faults = append([]metrics.FaultWindow(nil), c.windows...)
 }
 
 // spawn brings the number of device actors of each group to the ramp's
@@ -306,6 +481,7 @@ func (c *coordinator) snapshot() {
 	pt.Tool = c.mon.Sample()
 	pt.Compact() // percentiles are kept; the histograms would grow with the run
 	c.series = append(c.series, pt)
+	c.lastSnap = &snap
 	c.lastPt = pt
 	if c.cfg.Progress != nil {
 		c.cfg.Progress(c.progress(&snap))
@@ -357,10 +533,8 @@ func (c *coordinator) finish(ctx actor.Context) {
 		c.series = append(c.series, pt)
 	}
 	res := metrics.NewResult(&final, c.series)
-	res.StartedAt = c.started
+	c.fill(res)
 	res.EndedAt = time.Now()
-	res.Interrupted = c.interrupted
-	res.Scenario = metrics.ScenarioInfo{Name: c.sc.Name, File: c.sc.File}
 	if c.cfg.Done != nil {
 		c.cfg.Done(res)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/fleetbench/fleetbench/engine/devsign"
+	"github.com/fleetbench/fleetbench/engine/hal"
 	"github.com/fleetbench/fleetbench/engine/iot"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/scenarios"
@@ -22,6 +23,9 @@ type (
 	publishTick    struct{ stream int }
 	stopPublishing struct{}
 	stall          struct{ d time.Duration }
+	// churnDevice takes the device offline (DISCONNECT) for d, after which
+	// it connects again.
+	churnDevice struct{ d time.Duration }
 )
 
 // device is the actor of one simulated device.
@@ -41,8 +45,10 @@ type device struct {
 	// stallNext, when set, hangs the device's loop at its next publish
 	// slot (fault injection: a device that freezes).
 	stallNext time.Duration
-	lastIn    int64
-	lastOut   int64
+	// churned is set while the device is away because of churn.
+	churned bool
+	// dialer is the device's own transport dialer (fault injection).
+	dialer hal.Dialer
 }
 
 // stream is one publish entry of the device's plan.
@@ -68,6 +74,9 @@ func (d *device) Receive(ctx actor.Context) {
 		d.self, d.root = ctx.Self(), ctx.ActorSystem().Root
 		ctx.Send(d.self, connectDevice{})
 	case connectDevice:
+		if d.h != nil || d.stopped {
+			return
+		}
 		if err := d.connect(); err != nil {
 			// Let the coordinator's supervisor restart us after a backoff.
 			escalate(ctx, err)
@@ -80,6 +89,14 @@ func (d *device) Receive(ctx actor.Context) {
 		d.publish(m.stream)
 	case stall:
 		d.stallNext = m.d
+	case churnDevice:
+		if d.h == nil || d.stopped {
+			return
+		}
+		d.shutdown()
+		d.env.Recorder.Inc(metrics.Disconnects)
+		d.churned = true
+		time.AfterFunc(m.d, func() { d.root.Send(d.self, connectDevice{}) })
 	case stopPublishing:
 		d.stopped = true
 		d.stopTimers()
@@ -129,12 +146,18 @@ func (d *device) credentials() (id, user, pass string, err error) {
 // connect runs Sign → Construct → Subscribe.
 func (d *device) connect() error {
 	rec, env := d.env.Recorder, d.env
+	if d.dialer == nil {
+		d.dialer = env.Dialer
+		if env.Faults != nil {
+			d.dialer = env.Faults.Dialer(env.Dialer, d.plan.GlobalIndex)
+		}
+	}
 	start := env.Clock.Now()
 	id, user, pass, err := d.credentials()
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), d.plan.ConnectTimeout)
 		d.h, err = iot.Construct(ctx, iot.Params{
-			Endpoint: env.Endpoint, Dialer: env.Dialer, Clock: env.Clock,
+			Endpoint: env.Endpoint, Dialer: d.dialer, Clock: env.Clock,
 			ClientID: id, Username: user, Password: pass,
 			CleanSession: d.plan.CleanSession, KeepAlive: d.plan.KeepAlive,
 			ConnectTimeout: d.plan.ConnectTimeout, Topics: env.Topics,
@@ -153,6 +176,11 @@ func (d *device) connect() error {
 	rec.Inc(metrics.ConnectOK)
 	rec.Add(metrics.Connected, 1)
 	d.connected = true
+	if d.churned {
+		d.churned = false
+		rec.Inc(metrics.Reconnects)
+	}
+	d.awaiting = 0
 	for i := range d.plan.Subscriptions {
 		s := &d.plan.Subscriptions[i]
 		handler := d.onMessage
@@ -312,12 +340,23 @@ func (d *device) account(qos int, publisher uint32, stream uint8, seq uint32) {
 	}
 }
 
-// startPublishing arms one timer per publish entry.
+// startPublishing arms one timer per publish entry. After churn it
+// resumes the schedule from now: the slots the device spent away were not
+// missed by a slow device but skipped by design.
 func (d *device) startPublishing() {
-	if d.stopped || d.streams != nil {
+	if d.stopped {
 		return
 	}
 	now := d.env.Clock.Now()
+	if d.streams != nil {
+		for i := range d.streams {
+			if s := &d.streams[i]; !s.done {
+				s.next = now
+				s.timer.Reset(0)
+			}
+		}
+		return
+	}
 	d.streams = make([]stream, len(d.plan.Publishes))
 	for i := range d.plan.Publishes {
 		p := &d.plan.Publishes[i]
@@ -412,9 +451,8 @@ func (d *device) shutdown() {
 	d.h.Yield(0) // record what already arrived
 	st := d.h.Stats()
 	rec := d.env.Recorder
-	rec.Add(metrics.BytesIn, st.BytesIn-d.lastIn)
-	rec.Add(metrics.BytesOut, st.BytesOut-d.lastOut)
-	d.lastIn, d.lastOut = st.BytesIn, st.BytesOut
+	rec.Add(metrics.BytesIn, st.BytesIn)
+	rec.Add(metrics.BytesOut, st.BytesOut)
 	d.h.Destroy()
 	d.h = nil
 	if d.connected {

@@ -22,7 +22,10 @@ type Env struct {
 	// Recorder receives every measurement of the node.
 	Recorder *metrics.Recorder
 	// Dialer establishes device transports; Endpoint is the broker.
-	Dialer   hal.Dialer
+	Dialer hal.Dialer
+	// Faults, when set, wraps every device's transport for the scenario's
+	// fault timeline.
+	Faults   *hal.Injector
 	Endpoint hal.Endpoint
 	// Clock stamps time; Epoch is the node's run epoch, from which payload
 	// stamps count.

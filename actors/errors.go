@@ -29,7 +29,11 @@ func isTLS(err error) bool {
 	)
 	return errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
 		errors.As(err, &record) || errors.As(err, &alert) || errors.As(err, &verify) ||
-		strings.Contains(err.Error(), "tls handshake")
+		// paho flattens some errors to text ("network Error : remote error:
+		// tls: certificate required" when TLS 1.3 reports a refused client
+		// certificate on the first read).
+		strings.Contains(err.Error(), "tls handshake") || strings.Contains(err.Error(), "tls: ") ||
+		strings.Contains(err.Error(), "x509: ")
 }
 
 func isDNS(err error) bool {

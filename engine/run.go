@@ -5,12 +5,12 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -39,6 +39,11 @@ type Options struct {
 	// tests); OnBroker is called with the embedded broker once it runs.
 	BrokerHooks []mqtt.Hook
 	OnBroker    func(*broker.Broker)
+	// Partial, when set, receives a result of everything measured so far
+	// every PartialEvery (default 10 s): what a caller writes as
+	// result.partial.json so even kill -9 leaves a result.
+	Partial      func(*metrics.Result)
+	PartialEvery time.Duration
 	// MetricsAddr, when set (e.g. "127.0.0.1:9464"), serves the live
 	// metrics in the Prometheus text format at /metrics during the run.
 	MetricsAddr string
@@ -87,14 +92,14 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 
-	var emb *broker.Broker
+	var emb *embedded
 	if sc.Broker.URL == "" {
 		emb, err = startEmbedded(ctx, sc, auth, opts.BrokerHooks, log)
 		if err != nil {
 			return nil, err
 		}
 		if opts.OnBroker != nil {
-			opts.OnBroker(emb)
+			opts.OnBroker(emb.Broker())
 		}
 		defer emb.Close()
 		dialer.Broker = emb
@@ -103,8 +108,13 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 		} else {
 			env.Endpoint = hal.Endpoint{Transport: hal.TCP, Host: "127.0.0.1", Port: uint16(emb.Port())}
 		}
-		log.Debug("embedded broker started", "addr", emb.Addr(), "auth", auth.String())
+		log.Debug("embedded broker started", "addr", emb.addr, "auth", auth.String())
 	} else {
+		for _, f := range sc.Faults {
+			if f.BrokerOutage {
+				return nil, fmt.Errorf("engine: %s: broker_outage needs the embedded broker (fleetbench cannot stop %s)", f.Pos, sc.Broker.URL)
+			}
+		}
 		env.Endpoint = hal.Endpoint{Transport: hal.TCP, Host: sc.Broker.Host, Port: uint16(sc.Broker.Port)}
 		if sc.Broker.Transport == scenarios.TransportTLS {
 			t := sc.Broker.TLS
@@ -143,11 +153,19 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 		return slog.New(slog.DiscardHandler)
 	}))
 	defer sys.Shutdown()
+	if len(sc.Faults) > 0 {
+		env.Faults = hal.NewInjector(clock, uint64(sc.Seed))
+	}
 	done := make(chan *metrics.Result, 1)
-	coord := sys.Root.Spawn(actors.NewCoordinatorProps(actors.Config{
+	cfg := actors.Config{
 		Scenario: sc, Env: env, Progress: progress,
-		Done: func(r *metrics.Result) { done <- r },
-	}))
+		Done:    func(r *metrics.Result) { done <- r },
+		Partial: opts.Partial, PartialEvery: opts.PartialEvery,
+	}
+	if emb != nil {
+		cfg.Broker = emb
+	}
+	coord := sys.Root.Spawn(actors.NewCoordinatorProps(cfg))
 	var res *metrics.Result
 	select {
 	case res = <-done:
@@ -162,7 +180,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 		}
 	}
 	if emb != nil {
-		res.Broker = brokerStats(emb.Stats())
+		res.Broker = emb.stats()
 		res.Meta.Broker = "embedded (mochi-mqtt, " + env.Endpoint.String() + ")"
 	} else {
 		res.Meta.Broker = env.Endpoint.String()
@@ -235,7 +253,7 @@ func plan(sc *scenarios.Scenario) (*iot.TopicIndex, broker.AuthMode) {
 	return index, broker.AuthNone
 }
 
-func startEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.AuthMode, hooks []mqtt.Hook, log *slog.Logger) (*broker.Broker, error) {
+func startEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.AuthMode, hooks []mqtt.Hook, log *slog.Logger) (*embedded, error) {
 	opts := broker.Options{Auth: auth, Logger: log, Hooks: hooks}
 	switch auth {
 	case broker.AuthDevSign:
@@ -251,23 +269,5 @@ func startEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.Auth
 			opts.Passwords[p.Username] = p.Password
 		}
 	}
-	b, err := broker.New(opts)
-	if err != nil {
-		return nil, fmt.Errorf("engine: embedded broker: %w", err)
-	}
-	// The broker lives until Run closes it, not until ctx ends: an
-	// interrupted run still drains through it.
-	if err := b.Start(context.WithoutCancel(ctx)); err != nil {
-		return nil, errors.Join(fmt.Errorf("engine: embedded broker: %w", err), b.Close())
-	}
-	return b, nil
-}
-
-func brokerStats(s broker.Stats) *metrics.BrokerStats {
-	return &metrics.BrokerStats{
-		MessagesReceived: s.MessagesReceived, MessagesSent: s.MessagesSent,
-		MessagesDropped: s.MessagesDropped, InflightDropped: s.InflightDropped, QosDropped: s.QosDropped,
-		ClientsMaximum: s.ClientsMaximum, Refused: s.Refused(),
-		PublishDenied: s.PublishDenied, SubscribeDenied: s.SubscribeDenied,
-	}
+	return startEmbeddedBroker(ctx, opts)
 }

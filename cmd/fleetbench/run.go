@@ -17,6 +17,7 @@ import (
 
 	"github.com/fleetbench/fleetbench/actors"
 	"github.com/fleetbench/fleetbench/engine"
+	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/reports"
 )
 
@@ -30,6 +31,7 @@ func runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "memory", Usage: "connect devices to the embedded broker through in-memory pipes instead of TCP loopback"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error (logs go to stderr)"},
+			&cli.DurationFlag{Name: "partial-every", Value: 10 * time.Second, Hidden: true, Usage: "how often result.partial.json is written"},
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve live Prometheus metrics at http://ADDR/metrics during the run, e.g. 127.0.0.1:9464"},
 			&cli.StringSliceFlag{Name: "threshold", Usage: `a pass/fail gate, e.g. --threshold "e2e.p99 < 50ms" (repeatable; adds to the scenario's)`},
 		),
@@ -66,18 +68,32 @@ func runAction(c *cli.Context) error {
 	if !c.Bool("quiet") {
 		opts.Progress = progressPrinter(stderr)
 	}
+	// Every 10 s, everything measured so far goes to result.partial.json
+	// (temp file + rename): even kill -9 leaves a parsable result.
+	partialPath := filepath.Join(out, "result.partial.json")
+	opts.PartialEvery = c.Duration("partial-every")
+	source := doc.RedactedSource()
+	opts.Partial = func(r *metrics.Result) {
+		r.Scenario.File = c.Args().First()
+		r.Scenario.Text = source
+		r.Meta.Version = buildVersion()
+		if err := writeFileWith(partialPath, func(f *os.File) error { return reports.WriteJSON(f, r) }); err != nil {
+			log.Warn("could not write the partial result", "err", err)
+		}
+	}
 	res, err := engine.Run(ctx, sc, opts)
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("fleetbench: run failed: %v", err), exitRunFailed)
 	}
 	res.Scenario.File = c.Args().First()
-	res.Scenario.Text = doc.RedactedSource()
+	res.Scenario.Text = source
 	res.Meta.Version = buildVersion()
 	res.Meta.Command = redactArgs(os.Args)
 	res.Meta.Thresholds = exprs
 	if err := reports.WriteAll(out, res, reports.Options{Thresholds: gates}); err != nil {
 		return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitRunFailed)
 	}
+	os.Remove(partialPath) // the complete result replaces it
 	verdict := reports.Evaluate(res, gates)
 	if err := reports.WriteText(c.App.Writer, res, verdict); err != nil {
 		return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitRunFailed)

@@ -29,6 +29,12 @@ type Result struct {
 	EndedAt   time.Time `json:"ended_at"`
 	// Interrupted is set when the run was stopped before its end.
 	Interrupted bool `json:"interrupted"`
+	// Partial marks a result written while the run was still going
+	// (result.partial.json): everything measured up to EndedAt.
+	Partial bool `json:"partial,omitempty"`
+	// Faults lists the fault windows the scenario injected (for shading
+	// the time series).
+	Faults []FaultWindow `json:"faults,omitempty"`
 	// Totals holds the whole-run counters.
 	Totals Totals `json:"totals"`
 	// ConnectFailedByReason splits Totals.ConnectFailed by FailReason name.
@@ -47,6 +53,17 @@ type Result struct {
 	Broker *BrokerStats `json:"broker,omitempty"`
 	// Nodes optionally breaks the totals down per node.
 	Nodes []NodeResult `json:"nodes,omitempty"`
+}
+
+// FaultWindow is one injected fault: what, when (seconds since the run
+// start) and on which devices.
+type FaultWindow struct {
+	Kind   string  `json:"kind"`
+	FromS  float64 `json:"from_s"`
+	ToS    float64 `json:"to_s"`
+	Target string  `json:"target"`
+	// Devices is how many devices the fault selected (0 for the broker).
+	Devices int `json:"devices,omitempty"`
 }
 
 // Meta describes where and how a result was produced.
@@ -448,6 +465,7 @@ func (r *Result) clone() *Result {
 	c.Series = append([]SeriesPoint(nil), r.Series...)
 	c.Nodes = append([]NodeResult(nil), r.Nodes...)
 	c.Meta.Thresholds = append([]string(nil), r.Meta.Thresholds...)
+	c.Faults = append([]FaultWindow(nil), r.Faults...)
 	return &c
 }
 

@@ -28,6 +28,10 @@ type SeriesPoint struct {
 	// ConnectOK and ConnectFailed count connects during the interval.
 	ConnectOK     int64 `json:"connect_ok"`
 	ConnectFailed int64 `json:"connect_failed"`
+	// Disconnects, Reconnects and PublishErrors during the interval.
+	Disconnects   int64 `json:"disconnects"`
+	Reconnects    int64 `json:"reconnects"`
+	PublishErrors int64 `json:"publish_errors"`
 	// The rates are the interval counts divided by Seconds.
 	PublishRate float64 `json:"publish_rate"`
 	ReceiveRate float64 `json:"receive_rate"`
@@ -81,6 +85,9 @@ func (p *SeriesPoint) merge(o *SeriesPoint) error {
 	p.Acked += o.Acked
 	p.ConnectOK += o.ConnectOK
 	p.ConnectFailed += o.ConnectFailed
+	p.Disconnects += o.Disconnects
+	p.Reconnects += o.Reconnects
+	p.PublishErrors += o.PublishErrors
 	p.Tool.add(&o.Tool)
 	// Each node's rate is over its own interval length, so rates add.
 	p.PublishRate += o.PublishRate

@@ -78,6 +78,9 @@ func (s *Snapshot) Point(runStart time.Time) SeriesPoint {
 		Acked:         s.Delta.Sum(Acked),
 		ConnectOK:     s.Delta.Get(ConnectOK),
 		ConnectFailed: s.Delta.ConnectFailedTotal(),
+		Disconnects:   s.Delta.Get(Disconnects),
+		Reconnects:    s.Delta.Get(Reconnects),
+		PublishErrors: s.Delta.Get(PublishErrors),
 		e2e:           e2e,
 		ack:           ack,
 	}

@@ -26,6 +26,9 @@ type Broker struct {
 	// Host and Port of the plain MQTT listener (127.0.0.1).
 	Host string
 	Port int
+	// TLSPort is the port of the TLS listener on Host, 0 without one
+	// (Options.TLS).
+	TLSPort int
 
 	t      testing.TB
 	dir    string
@@ -33,13 +36,73 @@ type Broker struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	done   chan struct{}
-	output *bytes.Buffer
+	output *syncBuffer
 }
 
 // Options configure the broker.
 type Options struct {
-	// ExtraConfig is appended to the generated mosquitto.conf.
+	// ExtraConfig is appended to the generated mosquitto.conf, after the
+	// plain listener (listener settings in it apply to that listener).
 	ExtraConfig string
+	// TLS, when set, adds a TLS listener on a second free loopback port
+	// (Broker.TLSPort, Broker.TLSURL).
+	TLS *TLSFiles
+}
+
+// TLSFiles configure the TLS listener: PEM file paths, and whether
+// clients must present a certificate signed by CAFile. Start copies the
+// files into a directory the mosquitto user can read: started as root,
+// mosquitto drops to that user before it loads them, and t.TempDir() is
+// private to root.
+type TLSFiles struct {
+	// CAFile verifies client certificates (mosquitto's cafile).
+	CAFile string
+	// CertFile and KeyFile are the server's certificate and key.
+	CertFile, KeyFile string
+	// RequireClientCert rejects clients without a valid certificate
+	// (require_certificate true).
+	RequireClientCert bool
+	// UseIdentityAsUsername makes the client certificate's CN the MQTT
+	// username (use_identity_as_username true; needs RequireClientCert).
+	UseIdentityAsUsername bool
+}
+
+// readable copies the PEM files into a new world-readable directory
+// (removed when the test ends) and returns the copy's paths.
+func (f *TLSFiles) readable(t testing.TB) (*TLSFiles, error) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "fleetbench-mosquitto-tls-")
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, err
+	}
+	out := *f
+	for name, p := range map[string]*string{"ca.pem": &out.CAFile, "cert.pem": &out.CertFile, "key.pem": &out.KeyFile} {
+		data, err := os.ReadFile(*p)
+		if err != nil {
+			return nil, fmt.Errorf("tls files: %w", err)
+		}
+		dst := filepath.Join(dir, name)
+		if err := os.WriteFile(dst, data, 0o644); err != nil {
+			return nil, err
+		}
+		*p = dst
+	}
+	return &out, nil
+}
+
+// config returns the listener block of the TLS listener on port.
+func (f *TLSFiles) config(port int) string {
+	return fmt.Sprintf(`listener %d 127.0.0.1
+cafile %s
+certfile %s
+keyfile %s
+require_certificate %t
+use_identity_as_username %t
+`, port, f.CAFile, f.CertFile, f.KeyFile, f.RequireClientCert, f.UseIdentityAsUsername)
 }
 
 // Binary returns the path of the mosquitto executable, or "" when it is not
@@ -75,7 +138,26 @@ func Start(t testing.TB, opts Options) *Broker {
 		t.Fatalf("mosquitto: %v", err)
 	}
 	b := &Broker{Host: "127.0.0.1", Port: port, t: t, dir: t.TempDir()}
+	tlsListener := ""
+	if opts.TLS != nil {
+		if opts.TLS.CAFile == "" || opts.TLS.CertFile == "" || opts.TLS.KeyFile == "" {
+			t.Fatal("mosquitto: Options.TLS needs CAFile, CertFile and KeyFile")
+		}
+		for b.TLSPort == 0 || b.TLSPort == port {
+			if b.TLSPort, err = FreePort(); err != nil {
+				t.Fatalf("mosquitto: %v", err)
+			}
+		}
+		files, err := opts.TLS.readable(t)
+		if err != nil {
+			t.Fatalf("mosquitto: %v", err)
+		}
+		tlsListener = files.config(b.TLSPort)
+	}
 	b.conf = filepath.Join(b.dir, "mosquitto.conf")
+	// A listener line starts a block that the listener settings after it
+	// (cafile, require_certificate, …) apply to: ExtraConfig follows the
+	// plain listener, the TLS listener comes last.
 	conf := fmt.Sprintf(`listener %d 127.0.0.1
 allow_anonymous true
 persistence false
@@ -86,7 +168,7 @@ log_dest stderr
 log_type error
 log_type warning
 %s
-`, port, opts.ExtraConfig)
+%s`, port, opts.ExtraConfig, tlsListener)
 	if err := os.WriteFile(b.conf, []byte(conf), 0o600); err != nil {
 		t.Fatalf("mosquitto: %v", err)
 	}
@@ -103,11 +185,28 @@ func (b *Broker) Addr() string { return net.JoinHostPort(b.Host, strconv.Itoa(b.
 // URL returns the broker URL (mqtt://host:port).
 func (b *Broker) URL() string { return "mqtt://" + b.Addr() }
 
+// TLSAddr returns host:port of the TLS listener ("" without one).
+func (b *Broker) TLSAddr() string {
+	if b.TLSPort == 0 {
+		return ""
+	}
+	return net.JoinHostPort(b.Host, strconv.Itoa(b.TLSPort))
+}
+
+// TLSURL returns the URL of the TLS listener (mqtts://host:port), "" without
+// one.
+func (b *Broker) TLSURL() string {
+	if b.TLSPort == 0 {
+		return ""
+	}
+	return "mqtts://" + b.TLSAddr()
+}
+
 func (b *Broker) start(bin string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	cmd := exec.Command(bin, "-c", b.conf)
-	b.output = &bytes.Buffer{}
+	b.output = &syncBuffer{}
 	cmd.Stdout = b.output
 	cmd.Stderr = b.output
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -118,11 +217,16 @@ func (b *Broker) start(bin string) error {
 	go func() { cmd.Wait(); close(done) }()
 	b.cmd, b.done = cmd, done
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", b.Addr(), 200*time.Millisecond)
+	addrs := []string{b.Addr()}
+	if b.TLSPort != 0 {
+		addrs = append(addrs, b.TLSAddr())
+	}
+	for len(addrs) > 0 {
+		c, err := net.DialTimeout("tcp", addrs[0], 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return nil
+			addrs = addrs[1:]
+			continue
 		}
 		select {
 		case <-done:
@@ -130,10 +234,38 @@ func (b *Broker) start(bin string) error {
 		default:
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("mosquitto did not listen on %s within 10 s", b.Addr())
+			return fmt.Errorf("mosquitto did not listen on %s within 10 s: %s", addrs[0], b.output.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return nil
+}
+
+// Output returns what mosquitto has logged so far (errors and warnings,
+// e.g. a TLS handshake it rejected), for test failure messages.
+func (b *Broker) Output() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.output.String()
+}
+
+// syncBuffer is a bytes.Buffer that the process's output copier may write
+// while a test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
 }
 
 // Stop terminates the broker (SIGTERM, then SIGKILL after 5 s). It is safe to

@@ -77,11 +77,6 @@ func NewCA(t testing.TB, commonName string) *CA {
 		t.Fatalf("testpki: parse CA: %v", err)
 	}
 	ca := &CA{cert: cert, key: key, dir: t.TempDir()}
-	// Brokers that drop privileges after start-up (mosquitto run as root
-	// switches to its own user) must still be able to read the files.
-	if err := os.Chmod(ca.dir, 0o755); err != nil {
-		t.Fatalf("testpki: %v", err)
-	}
 	ca.CertFile = ca.write(t, "ca.pem", "CERTIFICATE", der)
 	return ca
 }
@@ -129,8 +124,7 @@ func (ca *CA) issue(t testing.TB, name string, tmpl *x509.Certificate) (string, 
 func (ca *CA) write(t testing.TB, name, blockType string, der []byte) string {
 	t.Helper()
 	p := filepath.Join(ca.dir, name)
-	// 0644 for the same reason as the directory's 0755 (see NewCA).
-	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: der}), 0o644); err != nil {
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: der}), 0o600); err != nil {
 		t.Fatalf("testpki: %v", err)
 	}
 	return p
