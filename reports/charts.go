@@ -97,6 +97,39 @@ type echSeries struct {
 	AreaStyle    *echAreaStyle `json:"areaStyle,omitempty"`
 	Label        *echLabel     `json:"label,omitempty"`
 	Z            int           `json:"z,omitempty"`
+	MarkArea     *echMarkArea  `json:"markArea,omitempty"`
+}
+
+// echMarkArea shades x ranges of a chart (fault windows).
+type echMarkArea struct {
+	Silent    bool              `json:"silent"`
+	ItemStyle echItemStyle      `json:"itemStyle"`
+	Label     *echLabel         `json:"label,omitempty"`
+	Data      [][2]echMarkPoint `json:"data"`
+}
+
+type echMarkPoint struct {
+	Name  string  `json:"name,omitempty"`
+	XAxis float64 `json:"xAxis"`
+}
+
+type echItemStyle struct {
+	Color   string  `json:"color"`
+	Opacity float64 `json:"opacity"`
+}
+
+// shadeFaults shades the fault windows on a time-series chart, each
+// labelled with what was injected.
+func shadeFaults(spec *chartSpec, faults []metrics.FaultWindow) {
+	if len(faults) == 0 || len(spec.Option.Series) == 0 {
+		return
+	}
+	ma := &echMarkArea{Silent: true, ItemStyle: echItemStyle{Color: "#f59e0b", Opacity: 0.15},
+		Label: &echLabel{Show: true, Position: "insideTop"}}
+	for _, f := range faults {
+		ma.Data = append(ma.Data, [2]echMarkPoint{{Name: f.Kind, XAxis: f.FromS}, {XAxis: f.ToS}})
+	}
+	spec.Option.Series[0].MarkArea = ma
 }
 
 type echLineStyle struct {

@@ -248,6 +248,9 @@ func makeResult(t testing.TB, f fixture) *metrics.Result {
 		Text: fixtureScenario,
 	}
 	res.Interrupted = f.interrupted
+	if f.spikeTo > f.spikeFrom {
+		res.Faults = []metrics.FaultWindow{{Kind: "latency 40ms, cut", FromS: float64(f.spikeFrom), ToS: float64(f.spikeTo), Target: "10% of all devices", Devices: 40}}
+	}
 	res.Broker = &metrics.BrokerStats{
 		MessagesReceived: res.Totals.Published,
 		MessagesSent:     res.Totals.Received,

@@ -286,8 +286,13 @@ func buildReportPage(res *metrics.Result, opts Options) (*reportPage, error) {
 			{chartBox{ID: "chart-connections", Title: "Connections", Desc: "connected devices; connects per interval"}, connectionsChart},
 		}
 		for _, b := range boxes {
+			if len(res.Faults) > 0 {
+				b.box.Desc += "; shaded: injected faults"
+			}
 			p.TimeBox = append(p.TimeBox, b.box)
-			p.Charts = append(p.Charts, b.chart(b.box.ID, res.Series))
+			spec := b.chart(b.box.ID, res.Series)
+			shadeFaults(&spec, res.Faults)
+			p.Charts = append(p.Charts, spec)
 		}
 	}
 
