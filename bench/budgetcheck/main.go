@@ -18,7 +18,7 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "soak", "soak, ramp, cpu or memory")
+	mode := flag.String("mode", "soak", "soak, ramp, cpu, scale or memory")
 	warmup := flag.Duration("warmup", 2*time.Minute, "soak: drift is measured after this")
 	flag.Parse()
 	if flag.NArg() != 1 {
@@ -104,19 +104,36 @@ func main() {
 		check("connection ramp (connect + subscribe)", float64(chi-clo)/float64(thi-tlo), "devices/s", 2000, false)
 		check("connect_failed", float64(t.ConnectFailed), "", 0, true)
 	case "cpu":
-		var cpu float64
-		for _, p := range s {
+		// Steady state only: the intervals with the whole fleet connected,
+		// after the ramp (its connects cost CPU of their own).
+		var cpu, secs float64
+		var rt int64
+		for i, p := range s {
+			if p.Connected != t.Devices || i == 0 || s[i-1].Connected != t.Devices || p.ConnectOK > 0 {
+				continue
+			}
 			cpu += p.Tool.CPUSeconds
+			secs += p.Seconds
+			rt += p.Received
 		}
-		rt := res.LatencyByQoS["1"].E2E.Count
 		if rt == 0 {
-			fmt.Println("cpu: no QoS 1 round trips")
+			fmt.Println("cpu: no steady-state round trips")
 			ok = false
 			break
 		}
-		secs := res.EndedAt.Sub(res.StartedAt).Seconds()
-		fmt.Printf("%d QoS 1 round trips in %.0f s (%.0f/s), %.2f s of tool CPU\n", rt, secs, float64(rt)/secs, cpu)
+		fmt.Printf("steady state: %d QoS 1 round trips in %.0f s (%.0f/s), %.2f s of tool CPU (%.0f%% of one core)\n", rt, secs, float64(rt)/secs, cpu, 100*cpu/secs)
 		check("tool CPU per QoS 1 self round trip", cpu/float64(rt)*1e6, "µs", 40, true)
+		check("lost", float64(t.Lost), "messages", 0, true)
+	case "scale":
+		var peak metrics.SeriesPoint
+		for _, p := range s {
+			if p.Connected >= peak.Connected {
+				peak = p
+			}
+		}
+		check("devices connected at once", float64(peak.Connected), "devices", float64(t.Devices), false)
+		check("connect_failed", float64(t.ConnectFailed), "", 0, true)
+		check("RSS per connected device", float64(peak.Tool.RSSBytes)/1024/float64(max(peak.Connected, 1)), "KB", 40, true)
 	case "memory":
 		var peak metrics.SeriesPoint
 		for _, p := range s {
