@@ -385,6 +385,12 @@ func (c *coordinator) fill(res *metrics.Result) {
 	res.Interrupted = c.interrupted
 	res.Scenario = metrics.ScenarioInfo{Name: c.sc.Name, File: c.sc.File}
 	res.Faults = append([]metrics.FaultWindow(nil), c.windows...)
+	if len(c.cfg.Env.Groups) == len(c.sc.Groups) {
+		res.Groups = make([]metrics.GroupResult, len(c.sc.Groups))
+		for i, g := range c.sc.Groups {
+			res.Groups[i] = c.cfg.Env.Groups[i].Result(g.Name)
+		}
+	}
 }
 
 // spawn brings the number of device actors of each group to the ramp's
@@ -432,6 +438,9 @@ func (c *coordinator) spawn(ctx actor.Context) {
 				pid = ctx.Spawn(props)
 			}
 			c.cfg.Env.Recorder.Inc(metrics.DevicesStarted)
+			if gi < len(c.cfg.Env.Groups) {
+				c.cfg.Env.Groups[gi].Devices.Add(1)
+			}
 			pids = append(pids, pid)
 			c.alive++
 			c.tokens[gi]--

@@ -45,6 +45,8 @@ type device struct {
 	// stallNext, when set, hangs the device's loop at its next publish
 	// slot (fault injection: a device that freezes).
 	stallNext time.Duration
+	// grp are the counters of the device's group (never nil once started).
+	grp *metrics.GroupCounters
 	// churned is set while the device is away because of churn.
 	churned bool
 	// dialer is the device's own transport dialer (fault injection).
@@ -72,6 +74,11 @@ func (d *device) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		d.self, d.root = ctx.Self(), ctx.ActorSystem().Root
+		if gi := d.plan.Group.Index; gi < len(d.env.Groups) {
+			d.grp = &d.env.Groups[gi]
+		} else {
+			d.grp = new(metrics.GroupCounters) // counted nowhere
+		}
 		ctx.Send(d.self, connectDevice{})
 	case connectDevice:
 		if d.h != nil || d.stopped {
@@ -95,6 +102,7 @@ func (d *device) Receive(ctx actor.Context) {
 		}
 		d.shutdown()
 		d.env.Recorder.Inc(metrics.Disconnects)
+		d.grp.Disconnects.Add(1)
 		d.churned = true
 		time.AfterFunc(m.d, func() { d.root.Send(d.self, connectDevice{}) })
 	case stopPublishing:
@@ -169,11 +177,13 @@ func (d *device) connect() error {
 	}
 	if err != nil {
 		rec.ConnectFailed(failReason(err))
+		d.grp.ConnectFailed.Add(1)
 		env.Logger.Debug("connect failed", "device", d.plan.GlobalIndex, "err", err)
 		return err
 	}
 	rec.Record(metrics.Connect, 0, d.stripe(), env.Clock.Now().Sub(start))
 	rec.Inc(metrics.ConnectOK)
+	d.grp.ConnectOK.Add(1)
 	rec.Add(metrics.Connected, 1)
 	d.connected = true
 	if d.churned {
@@ -210,6 +220,7 @@ func (d *device) onEvent(_ *iot.Handle, ev *iot.Event) {
 	switch ev.Type {
 	case iot.EventPublishSuccess:
 		rec.IncQoS(metrics.Acked, int(ev.QoS))
+		d.grp.Acked.Add(1)
 		rec.Record(metrics.PublishAck, int(ev.QoS), d.stripe(), ev.Latency())
 	case iot.EventPublishReceived:
 		d.onMessage(nil, ev)
@@ -228,6 +239,7 @@ func (d *device) onEvent(_ *iot.Handle, ev *iot.Event) {
 		}
 	case iot.EventDisconnect:
 		rec.Inc(metrics.Disconnects)
+		d.grp.Disconnects.Add(1)
 		if d.connected {
 			d.connected = false
 			rec.Add(metrics.Connected, -1)
@@ -252,6 +264,7 @@ func (d *device) onMessage(_ *iot.Handle, ev *iot.Event) {
 	rec, m := d.env.Recorder, ev.Message
 	qos := int(m.QoS)
 	rec.IncQoS(metrics.Received, qos)
+	d.grp.Received.Add(1)
 	st, ok := d.decode(m.Payload)
 	if !ok {
 		rec.Inc(metrics.Foreign)
@@ -309,10 +322,12 @@ func (d *device) sendReply(r *scenarios.Reply, m *iot.TopicInfo) {
 	qos := iot.QoS(r.QoS)
 	if _, err := d.h.Publish(topic, &iot.TopicInfo{QoS: qos, Payload: payload}); err != nil {
 		rec.Inc(metrics.PublishErrors)
+		d.grp.PublishErrors.Add(1)
 		d.env.Logger.Debug("reply failed", "device", d.plan.GlobalIndex, "topic", topic, "err", err)
 		return
 	}
 	rec.IncQoS(metrics.Published, int(qos))
+	d.grp.Published.Add(1)
 	d.addExpected(topic, qos)
 }
 
@@ -397,9 +412,11 @@ func (d *device) publish(i int) {
 	}
 	if _, err := d.h.Publish(topic, &iot.TopicInfo{QoS: iot.QoS(p.QoS), Retain: p.Retain, Payload: payload, Sent: intended}); err != nil {
 		rec.Inc(metrics.PublishErrors)
+		d.grp.PublishErrors.Add(1)
 		env.Logger.Debug("publish failed", "device", d.plan.GlobalIndex, "topic", topic, "err", err)
 	} else {
 		rec.IncQoS(metrics.Published, qos)
+		d.grp.Published.Add(1)
 		if p.Targets != nil {
 			d.addExpected(topic, iot.QoS(p.QoS))
 		} else {

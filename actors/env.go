@@ -39,6 +39,9 @@ type Env struct {
 	StampKeys []metrics.JSONStampKeys
 	// Topics selects SDK or plain MQTT topic validation.
 	Topics iot.TopicRules
+	// Groups holds per-group counters, indexed like Scenario.Groups (may
+	// be nil).
+	Groups []metrics.GroupCounters
 	// Logger receives device-level logs.
 	Logger *slog.Logger
 	// SignOptions are passed to devsign.Sign for auth: alibaba groups.

@@ -95,6 +95,10 @@ func TestRunExactCounts(t *testing.T) {
 			if res.Interrupted {
 				t.Fatal("run marked interrupted")
 			}
+			if len(res.Groups) != 1 || res.Groups[0].Name != "d" || res.Groups[0].Devices != n || res.Groups[0].Published != want ||
+				res.Groups[0].Acked != want || res.Groups[0].Received != want {
+				t.Fatalf("group lines %+v", res.Groups)
+			}
 		})
 	}
 }

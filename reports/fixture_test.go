@@ -251,6 +251,10 @@ func makeResult(t testing.TB, f fixture) *metrics.Result {
 	if f.spikeTo > f.spikeFrom {
 		res.Faults = []metrics.FaultWindow{{Kind: "latency 40ms, cut", FromS: float64(f.spikeFrom), ToS: float64(f.spikeTo), Target: "10% of all devices", Devices: 40}}
 	}
+	res.Groups = []metrics.GroupResult{
+		{Name: "sensors", Devices: res.Totals.Devices - 10, ConnectOK: res.Totals.ConnectOK - 10, ConnectFailed: res.Totals.ConnectFailed, Published: res.Totals.Published, Acked: res.Totals.Acked},
+		{Name: "<cloud>", Devices: 10, ConnectOK: 10, Received: res.Totals.Received},
+	}
 	res.Broker = &metrics.BrokerStats{
 		MessagesReceived: res.Totals.Published,
 		MessagesSent:     res.Totals.Received,

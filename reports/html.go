@@ -120,17 +120,22 @@ func margin(r ThresholdResult) string {
 // per-group statistics yet; groupRows fills this from them when it does,
 // and the report shows the table only when there are rows.
 type groupRow struct {
-	Name      string
-	Devices   string
-	Published string
-	Received  string
-	Lost      string
-	E2EP99    string
+	Name, Devices, ConnectFailed, Published, Acked, Received, Disconnects, PublishErrors string
 }
 
-// groupRows returns the per-group table of a result: none until
-// metrics.Result carries groups.
-func groupRows(*metrics.Result) []groupRow { return nil }
+// groupRows returns the per-group table of a result (none for a result
+// without groups, such as one from an older version).
+func groupRows(res *metrics.Result) []groupRow {
+	var rows []groupRow
+	for _, g := range res.Groups {
+		rows = append(rows, groupRow{
+			Name: g.Name, Devices: fmtCount(g.Devices), ConnectFailed: fmtCount(g.ConnectFailed),
+			Published: fmtCount(g.Published), Acked: fmtCount(g.Acked), Received: fmtCount(g.Received),
+			Disconnects: fmtCount(g.Disconnects), PublishErrors: fmtCount(g.PublishErrors),
+		})
+	}
+	return rows
+}
 
 // kindDesc says what a latency kind measures.
 func kindDesc(k metrics.Kind) string {

@@ -198,8 +198,8 @@ func TestHTMLContents(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	if strings.Contains(page, `id="groups"`) {
-		t.Error("report has a groups section, but the result has no groups")
+	if !strings.Contains(page, `id="groups"`) || !strings.Contains(page, "<td>sensors</td>") || !strings.Contains(page, "<td>&lt;cloud&gt;</td>") {
+		t.Error("report lacks the per-group table (or does not escape group names)")
 	}
 	specs := chartSpecs(t, page)
 	ids := make([]string, len(specs))

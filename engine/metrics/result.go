@@ -32,6 +32,8 @@ type Result struct {
 	// Partial marks a result written while the run was still going
 	// (result.partial.json): everything measured up to EndedAt.
 	Partial bool `json:"partial,omitempty"`
+	// Groups breaks the main counters down per device group.
+	Groups []GroupResult `json:"groups,omitempty"`
 	// Faults lists the fault windows the scenario injected (for shading
 	// the time series).
 	Faults []FaultWindow `json:"faults,omitempty"`
@@ -395,6 +397,7 @@ func (r *Result) Merge(o *Result) error {
 	r.EndedAt = later(r.EndedAt, o.EndedAt)
 	r.Interrupted = r.Interrupted || o.Interrupted
 	r.Totals.Add(&o.Totals)
+	r.Groups = mergeGroups(r.Groups, o.Groups)
 	if r.ConnectFailedByReason == nil {
 		r.ConnectFailedByReason = make(map[string]int64, len(o.ConnectFailedByReason))
 	}
@@ -466,6 +469,7 @@ func (r *Result) clone() *Result {
 	c.Nodes = append([]NodeResult(nil), r.Nodes...)
 	c.Meta.Thresholds = append([]string(nil), r.Meta.Thresholds...)
 	c.Faults = append([]FaultWindow(nil), r.Faults...)
+	c.Groups = append([]GroupResult(nil), r.Groups...)
 	return &c
 }
 

@@ -1,0 +1,59 @@
+package metrics
+
+import "sync/atomic"
+
+// GroupCounters are the counters of one device group, kept beside the
+// node's Recorder (which holds the fleet-wide ones): cheap atomics, one set
+// per group.
+type GroupCounters struct {
+	Devices, ConnectOK, ConnectFailed, Published, Acked, Received, Disconnects, PublishErrors atomic.Int64
+}
+
+// GroupResult is one group's line in a result.
+type GroupResult struct {
+	Name          string `json:"name"`
+	Devices       int64  `json:"devices"`
+	ConnectOK     int64  `json:"connect_ok"`
+	ConnectFailed int64  `json:"connect_failed"`
+	Published     int64  `json:"published"`
+	Acked         int64  `json:"acked"`
+	Received      int64  `json:"received"`
+	Disconnects   int64  `json:"disconnects"`
+	PublishErrors int64  `json:"publish_errors"`
+}
+
+// Result reads the counters as the group's result line.
+func (g *GroupCounters) Result(name string) GroupResult {
+	return GroupResult{
+		Name: name, Devices: g.Devices.Load(), ConnectOK: g.ConnectOK.Load(), ConnectFailed: g.ConnectFailed.Load(),
+		Published: g.Published.Load(), Acked: g.Acked.Load(), Received: g.Received.Load(),
+		Disconnects: g.Disconnects.Load(), PublishErrors: g.PublishErrors.Load(),
+	}
+}
+
+func (g *GroupResult) add(o *GroupResult) {
+	g.Devices += o.Devices
+	g.ConnectOK += o.ConnectOK
+	g.ConnectFailed += o.ConnectFailed
+	g.Published += o.Published
+	g.Acked += o.Acked
+	g.Received += o.Received
+	g.Disconnects += o.Disconnects
+	g.PublishErrors += o.PublishErrors
+}
+
+// mergeGroups adds b's group lines into a's, by name, keeping a's order.
+func mergeGroups(a, b []GroupResult) []GroupResult {
+	out := append([]GroupResult(nil), a...)
+next:
+	for i := range b {
+		for j := range out {
+			if out[j].Name == b[i].Name {
+				out[j].add(&b[i])
+				continue next
+			}
+		}
+		out = append(out, b[i])
+	}
+	return out
+}
