@@ -5,7 +5,12 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/fleetbench/fleetbench/engine/broker"
 	"github.com/fleetbench/fleetbench/engine/devsign"
@@ -95,5 +100,40 @@ func TestDevSignAuth(t *testing.T) {
 	}
 	if b.Stats().RefusedPassword != 1 {
 		t.Fatalf("broker counted %d bad passwords, want 1", b.Stats().RefusedPassword)
+	}
+}
+
+// disconnectCounter counts DISCONNECT packets the broker reads.
+type disconnectCounter struct {
+	mqtt.HookBase
+	n atomic.Int64
+}
+
+func (h *disconnectCounter) ID() string           { return "count-disconnects" }
+func (h *disconnectCounter) Provides(b byte) bool { return b == mqtt.OnPacketRead }
+func (h *disconnectCounter) OnPacketRead(_ *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Type == packets.Disconnect {
+		h.n.Add(1)
+	}
+	return pk, nil
+}
+
+func TestDestroySendsDisconnect(t *testing.T) {
+	hook := &disconnectCounter{}
+	b := startEmbedded(t, broker.Options{Hooks: []mqtt.Hook{hook}})
+	tg := target{name: "embedded", endpoint: tcpEndpoint(t, b.Addr()), dialer: &hal.NetDialer{}}
+	h, _ := construct(t, tg, "destroy-me", nil)
+	if err := h.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for hook.n.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if hook.n.Load() != 1 {
+		t.Fatalf("broker read %d DISCONNECT packets, want 1", hook.n.Load())
+	}
+	if h.CheckStateNormal() {
+		t.Fatal("CheckStateNormal = true after Destroy")
 	}
 }
