@@ -385,6 +385,9 @@ func (c *coordinator) fill(res *metrics.Result) {
 	res.Interrupted = c.interrupted
 	res.Scenario = metrics.ScenarioInfo{Name: c.sc.Name, File: c.sc.File}
 	res.Faults = append([]metrics.FaultWindow(nil), c.windows...)
+	if c.cfg.Env.FirstErrors != nil {
+		res.FirstConnectErrors = c.cfg.Env.FirstErrors.Map()
+	}
 	if len(c.cfg.Env.Groups) == len(c.sc.Groups) {
 		res.Groups = make([]metrics.GroupResult, len(c.sc.Groups))
 		for i, g := range c.sc.Groups {

@@ -176,9 +176,14 @@ func (d *device) connect() error {
 		cancel()
 	}
 	if err != nil {
-		rec.ConnectFailed(failReason(err))
+		reason := failReason(err)
+		rec.ConnectFailed(reason)
 		d.grp.ConnectFailed.Add(1)
-		env.Logger.Debug("connect failed", "device", d.plan.GlobalIndex, "err", err)
+		if env.FirstErrors != nil && env.FirstErrors.Note(reason, err) {
+			env.Logger.Warn("connect failed (first of its kind; later ones are only counted)", "reason", reason.String(), "device", d.plan.GlobalIndex, "err", err)
+		} else {
+			env.Logger.Debug("connect failed", "device", d.plan.GlobalIndex, "err", err)
+		}
 		return err
 	}
 	rec.Record(metrics.Connect, 0, d.stripe(), env.Clock.Now().Sub(start))

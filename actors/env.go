@@ -42,6 +42,8 @@ type Env struct {
 	// Groups holds per-group counters, indexed like Scenario.Groups (may
 	// be nil).
 	Groups []metrics.GroupCounters
+	// FirstErrors keeps the first connect error of each reason.
+	FirstErrors *metrics.FirstErrors
 	// Logger receives device-level logs.
 	Logger *slog.Logger
 	// SignOptions are passed to devsign.Sign for auth: alibaba groups.

@@ -68,6 +68,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 	env := &actors.Env{
 		Recorder: rec, Clock: clock, Epoch: clock.Now(), Index: index,
 		Topics: iot.MQTTTopics, Logger: log, Groups: make([]metrics.GroupCounters, len(sc.Groups)),
+		FirstErrors: &metrics.FirstErrors{},
 	}
 	for _, k := range sc.StampKeys() {
 		env.StampKeys = append(env.StampKeys, metrics.JSONStampKeys{Seq: k.Seq, TS: k.TS, Publisher: k.Publisher, Stream: k.Stream})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/fleetbench/fleetbench/engine/metrics"
@@ -45,6 +46,9 @@ func writeText(b *strings.Builder, res *metrics.Result, verdict Verdict) {
 		connects += fmt.Sprintf(" (%s: %s)", ratioText(t.ConnectFailed, t.ConnectOK+t.ConnectFailed), reasonList(res.ConnectFailedByReason))
 	}
 	conn.add("  "+"connects", connects)
+	for _, reason := range sortedKeys(res.FirstConnectErrors) {
+		conn.add("    first "+reason, clip(res.FirstConnectErrors[reason], 160))
+	}
 	conn.add("  "+"subscribes", fmt.Sprintf("%s ok, %s failed", fmtCount(t.SubscribeOK), fmtCount(t.SubscribeFailed)))
 	conn.add("  "+"disconnects", fmt.Sprintf("%s, %s reconnects", fmtCount(t.Disconnects), fmtCount(t.Reconnects)))
 	if t.PublishErrors > 0 || t.Lagged > 0 || t.Foreign > 0 {
@@ -113,4 +117,23 @@ func thresholdExpr(t Threshold) string {
 		return t.Expr
 	}
 	return t.String()
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// clip flattens s to one line of at most n runes.
+func clip(s string, n int) string {
+	s = oneLine(s)
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n-1]) + "…"
+	}
+	return s
 }

@@ -362,6 +362,9 @@ func parseValue(d *metricDef, st stat, s string) (float64, error) {
 			return 0, err
 		}
 		if pct {
+			if v > 100 || v < 0 {
+				return 0, fmt.Errorf("ratio %s is outside 0%%–100%%", s)
+			}
 			return v / 100, nil
 		}
 		if v > 1 {

@@ -1,9 +1,12 @@
 package scenarios
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"math"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -196,14 +199,26 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 	}
 	t := &TLS{}
 	if v := tn.get("ca"); v != nil {
-		t.CA, _ = d.filePath(v, "broker.tls.ca")
+		var ok bool
+		if t.CA, ok = d.filePath(v, "broker.tls.ca"); ok {
+			if msg := checkCAFile(t.CA); msg != "" {
+				d.errh(v, "broker.tls.ca", "a PEM file of CA certificates (-----BEGIN CERTIFICATE-----)", "%s", msg)
+			}
+		}
 	}
 	cert, key := tn.get("cert"), tn.get("key")
+	var certOK, keyOK bool
 	if cert != nil {
-		t.Cert, _ = d.filePath(cert, "broker.tls.cert")
+		t.Cert, certOK = d.filePath(cert, "broker.tls.cert")
 	}
 	if key != nil {
-		t.Key, _ = d.filePath(key, "broker.tls.key")
+		t.Key, keyOK = d.filePath(key, "broker.tls.key")
+	}
+	if certOK && keyOK {
+		if _, err := tls.LoadX509KeyPair(t.Cert, t.Key); err != nil {
+			d.errh(cert, "broker.tls.cert", "PEM files of the client certificate and its private key",
+				"cannot use %s with %s: %v", filepath.Base(t.Cert), filepath.Base(t.Key), err)
+		}
 	}
 	if cert != nil && key == nil {
 		d.errh(cert, "broker.tls.cert", "add broker.tls.key with the certificate's private key",
@@ -230,6 +245,18 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 		d.errh(tn, "broker.tls", "use mqtts://, ssl:// or tls:// in broker.url",
 			"TLS settings with a plain TCP URL (%s)", b.URL)
 	}
+}
+
+// checkCAFile reports why a CA file cannot be used, or "".
+func checkCAFile(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("cannot read %s: %v", path, unwrapPathError(err))
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(b) {
+		return fmt.Sprintf("%s holds no PEM certificate", filepath.Base(path))
+	}
+	return ""
 }
 
 // parseBrokerURL fills b from a broker URL. It returns a message and hint

@@ -111,7 +111,11 @@ func runMatrix(c *cli.Context, out string) ([]*metrics.Result, []string, error) 
 		}
 		var sets, labels []string
 		for _, v := range strings.Split(vals, ",") {
-			sets = append(sets, strings.Join(expandMatrixKey(base, key, strings.TrimSpace(v)), "\x00"))
+			expanded := expandMatrixKey(base, key, strings.TrimSpace(v))
+			if len(expanded) == 0 {
+				return nil, nil, usageError("--matrix %q: the scenario has no publish or subscribe entry for %s to change", m, key)
+			}
+			sets = append(sets, strings.Join(expanded, "\x00"))
 			labels = append(labels, key+"="+strings.TrimSpace(v))
 		}
 		axes, names = append(axes, sets), append(names, labels)
@@ -119,8 +123,13 @@ func runMatrix(c *cli.Context, out string) ([]*metrics.Result, []string, error) 
 	if len(axes) == 0 {
 		return nil, nil, usageError("compare FILE needs at least one --matrix key=v1,v2")
 	}
-	var results []*metrics.Result
-	var labels []string
+	// Every combination is loaded and validated before the first one runs.
+	type plan struct {
+		sc   *scenarios.Scenario
+		doc  *scenarios.Document
+		name string
+	}
+	var plans []plan
 	for _, combo := range product(len(axes), func(i int) int { return len(axes[i]) }) {
 		var extra, label []string
 		for axis, v := range combo {
@@ -131,7 +140,12 @@ func runMatrix(c *cli.Context, out string) ([]*metrics.Result, []string, error) 
 		if err != nil {
 			return nil, nil, err
 		}
-		name := strings.Join(label, " ")
+		plans = append(plans, plan{sc, doc, strings.Join(label, " ")})
+	}
+	var results []*metrics.Result
+	var labels []string
+	for _, p := range plans {
+		sc, doc, name := p.sc, p.doc, p.name
 		fmt.Fprintf(c.App.ErrWriter, "fleetbench compare: running %s\n", name)
 		opts := engine.Options{Memory: c.Bool("memory")}
 		if !c.Bool("quiet") {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -30,6 +31,10 @@ func main() {
 // run runs the CLI and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
+	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && app.Command(args[1]) == nil {
+		fmt.Fprintf(stderr, "fleetbench: no command %q (fleetbench --help lists them)\n", args[1])
+		return exitUsage
+	}
 	err := app.Run(interspersed(app, args))
 	if err == nil {
 		return exitOK

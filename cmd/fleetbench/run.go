@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -62,6 +63,11 @@ func runAction(c *cli.Context) error {
 	stderr := &lockedWriter{w: c.App.ErrWriter}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
+	if addr := c.String("metrics-addr"); addr != "" {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return usageError("--metrics-addr %q: %v (want host:port, e.g. 127.0.0.1:9464)", addr, err)
+		}
+	}
 	ctx, abort, stop := interruptible(c.Context, stderr)
 	defer stop()
 	opts := engine.Options{Logger: log, Abort: abort, Memory: c.Bool("memory"), MetricsAddr: c.String("metrics-addr")}
@@ -102,6 +108,15 @@ func runAction(c *cli.Context) error {
 	switch {
 	case res.Interrupted:
 		return cli.Exit("fleetbench: run interrupted; partial result written", exitInterrupted)
+	case res.Totals.Devices > 0 && res.Totals.ConnectOK == 0:
+		why := ""
+		for _, reason := range []string{"tls", "refused_auth", "refused_other", "dns", "network", "timeout", "other"} {
+			if e, ok := res.FirstConnectErrors[reason]; ok {
+				why = ": " + e
+				break
+			}
+		}
+		return cli.Exit("fleetbench: run failed: no device could connect"+why, exitRunFailed)
 	case !verdict.Passed():
 		return cli.Exit("fleetbench: "+verdict.Summary(), exitThresholds)
 	}

@@ -28,6 +28,9 @@ func loadScenarioWith(c *cli.Context, extra []string) (*scenarios.Scenario, *sce
 	}
 	var sets []string
 	if c.IsSet("broker") {
+		if c.String("broker") == "" {
+			return nil, nil, usageError("--broker is empty: give a broker URL (broker.url), or omit the flag to use the embedded broker")
+		}
 		sets = append(sets, "broker.url="+c.String("broker"))
 	}
 	if c.IsSet("duration") {

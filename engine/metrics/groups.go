@@ -1,6 +1,9 @@
 package metrics
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // GroupCounters are the counters of one device group, kept beside the
 // node's Recorder (which holds the fleet-wide ones): cheap atomics, one set
@@ -54,6 +57,43 @@ next:
 			}
 		}
 		out = append(out, b[i])
+	}
+	return out
+}
+
+// FirstErrors keeps the first error message seen for each connect failure
+// reason, so a run whose devices all fail can say why. Safe for concurrent
+// use.
+type FirstErrors struct {
+	mu   sync.Mutex
+	seen map[string]string
+}
+
+// Note records err under reason; it reports whether it was the first of
+// its reason.
+func (f *FirstErrors) Note(reason FailReason, err error) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.seen[reason.String()]; ok {
+		return false
+	}
+	if f.seen == nil {
+		f.seen = make(map[string]string)
+	}
+	f.seen[reason.String()] = err.Error()
+	return true
+}
+
+// Map returns a copy of the first error per reason (nil when none).
+func (f *FirstErrors) Map() map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.seen) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(f.seen))
+	for k, v := range f.seen {
+		out[k] = v
 	}
 	return out
 }

@@ -41,6 +41,9 @@ type Result struct {
 	Totals Totals `json:"totals"`
 	// ConnectFailedByReason splits Totals.ConnectFailed by FailReason name.
 	ConnectFailedByReason map[string]int64 `json:"connect_failed_by_reason"`
+	// FirstConnectErrors holds the first error message of each failure
+	// reason, so a failed run says why.
+	FirstConnectErrors map[string]string `json:"first_connect_errors,omitempty"`
 	// ByQoS splits the message counters by QoS level ("0", "1", "2").
 	ByQoS map[string]QoSTotals `json:"by_qos"`
 	// Latency holds the whole-run latencies over all QoS levels.
