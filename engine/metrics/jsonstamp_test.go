@@ -47,3 +47,12 @@ func FuzzDecodeJSONStamp(f *testing.F) {
 		DecodeJSONStamp(b, JSONStampKeys{Seq: "id", TS: "ts", Publisher: "pub", Stream: "s"})
 	})
 }
+
+func BenchmarkDecodeJSONStamp(b *testing.B) {
+	p := []byte(`{"id":"42","deviceName":"meter-0001","ts":123456789,"pub":7,"stream":0,"params":{"power":12.5}}`)
+	keys := JSONStampKeys{Seq: "id", TS: "ts", Publisher: "pub", Stream: "stream"}
+	b.ReportAllocs()
+	for b.Loop() {
+		DecodeJSONStamp(p, keys)
+	}
+}
