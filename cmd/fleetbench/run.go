@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -33,6 +34,8 @@ func runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error (logs go to stderr)"},
 			&cli.DurationFlag{Name: "partial-every", Value: 10 * time.Second, Hidden: true, Usage: "how often result.partial.json is written"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the run to FILE (go tool pprof)"},
+			&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile at the end of the load to FILE"},
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve live Prometheus metrics at http://ADDR/metrics during the run, e.g. 127.0.0.1:9464"},
 			&cli.StringSliceFlag{Name: "threshold", Usage: `a pass/fail gate, e.g. --threshold "e2e.p99 < 50ms" (repeatable; adds to the scenario's)`},
 		),
@@ -85,6 +88,34 @@ func runAction(c *cli.Context) error {
 		r.Meta.Version = buildVersion()
 		if err := writeFileWith(partialPath, func(f *os.File) error { return reports.WriteJSON(f, r) }); err != nil {
 			log.Warn("could not write the partial result", "err", err)
+		}
+	}
+	if path := c.String("cpuprofile"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return usageError("--cpuprofile: %v", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return usageError("--cpuprofile: %v", err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	if path := c.String("memprofile"); path != "" {
+		// Taken at the last progress report of the load phase: the fleet
+		// is still connected.
+		inner := opts.Progress
+		taken := false
+		opts.Progress = func(p actors.Progress) {
+			if inner != nil {
+				inner(p)
+			}
+			if !taken && p.Phase == actors.PhaseRamp && p.Elapsed >= p.Total-2*time.Second {
+				taken = true
+				if f, err := os.Create(path); err == nil {
+					pprof.Lookup("heap").WriteTo(f, 0)
+					f.Close()
+				}
+			}
 		}
 	}
 	res, err := engine.Run(ctx, sc, opts)

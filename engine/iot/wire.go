@@ -2,6 +2,7 @@ package iot
 
 import (
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -203,7 +204,19 @@ type wireConn struct {
 	readAt   time.Time
 	bytesIn  *atomic.Int64
 	bytesOut *atomic.Int64
+	// rbuf holds bytes read from the transport but not yet taken by paho,
+	// which reads each packet in 3+ small reads (type, length, body): one
+	// transport read now serves them all. It is borrowed from readBufs
+	// only while it holds bytes, so an idle connection holds none.
+	rbuf   *[]byte
+	rr, rw int
 }
+
+// readBufSize is the transport read size; most packets of a load test fit.
+const readBufSize = 2048
+
+// readBufs lends read buffers to connections that have unread bytes.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
 
 func newWireConn(c net.Conn, h *Handle) *wireConn {
 	w := &wireConn{Conn: c, h: h, bytesIn: &h.bytesIn, bytesOut: &h.bytesOut}
@@ -212,15 +225,47 @@ func newWireConn(c net.Conn, h *Handle) *wireConn {
 	return w
 }
 
-// Read is called only by paho's single reader goroutine.
+// Read is called only by paho's single reader goroutine. Every transport
+// read is stamped and parsed as it happens; small reads are served from
+// the bytes of the last transport read.
 func (w *wireConn) Read(b []byte) (int, error) {
-	n, err := w.Conn.Read(b)
-	if n > 0 {
-		w.readAt = w.h.clock.Now()
-		w.bytesIn.Add(int64(n))
-		w.in.feed(b[:n])
+	if w.rr < w.rw {
+		n := copy(b, (*w.rbuf)[w.rr:w.rw])
+		w.rr += n
+		if w.rr == w.rw {
+			readBufs.Put(w.rbuf)
+			w.rbuf, w.rr, w.rw = nil, 0, 0
+		}
+		return n, nil
 	}
-	return n, err
+	if len(b) >= readBufSize {
+		n, err := w.Conn.Read(b)
+		w.took(b[:n])
+		return n, err
+	}
+	buf := readBufs.Get().(*[]byte)
+	n, err := w.Conn.Read(*buf)
+	w.took((*buf)[:n])
+	c := copy(b, (*buf)[:n])
+	if c < n {
+		w.rbuf, w.rr, w.rw = buf, c, n
+	} else {
+		readBufs.Put(buf)
+	}
+	if c < n {
+		err = nil // report it with the buffered bytes' last read
+	}
+	return c, err
+}
+
+// took stamps and parses bytes just read from the transport.
+func (w *wireConn) took(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	w.readAt = w.h.clock.Now()
+	w.bytesIn.Add(int64(len(p)))
+	w.in.feed(p)
 }
 
 // Write is called only by paho's single writer goroutine (and once by the
