@@ -212,8 +212,9 @@ type wireConn struct {
 	rr, rw int
 }
 
-// readBufSize is the transport read size; most packets of a load test fit.
-const readBufSize = 2048
+// readBufSize is the transport read size: a typical load-test packet fits;
+// larger bodies are read straight into paho's buffer.
+const readBufSize = 512
 
 // readBufs lends read buffers to connections that have unread bytes.
 var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
