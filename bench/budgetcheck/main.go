@@ -22,7 +22,7 @@ func main() {
 	warmup := flag.Duration("warmup", 2*time.Minute, "soak: drift is measured after this")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: budgetcheck [-mode soak|ramp|cpu|memory] result.json")
+		fmt.Fprintln(os.Stderr, "usage: budgetcheck [-mode soak|ramp|cpu|scale|memory] result.json")
 		os.Exit(2)
 	}
 	f, err := os.Open(flag.Arg(0))

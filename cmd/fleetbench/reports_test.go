@@ -128,11 +128,19 @@ devices:
       - topic: /${productKey}/${deviceName}/user/get
         qos: 1
         interval: 200ms
+  - name: users
+    count: 2
+    auth: password
+    username: user-${index}
+    password: to-be-replaced
+    subscribe:
+      - topic: /users/${deviceName}
+        qos: 1
 `
 	path := writeFile(t, "secrets.yaml", text)
 	out := t.TempDir()
 	code, stdout, stderr := fb(t, "run", path, "--out", out, "--log-level", "debug",
-		"--set", "devices[0].device_secret=${env:FLEETBENCH_TEST_SECRET}", "--set", "devices[0].password="+password)
+		"--set", "devices[0].device_secret=${env:FLEETBENCH_TEST_SECRET}", "--set", "devices[1].password="+password)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
