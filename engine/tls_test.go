@@ -110,11 +110,11 @@ func TestTLSMosquitto(t *testing.T) {
 		// With TLS 1.3 the server rejects a missing client certificate
 		// after the client has finished its handshake: the client sees a
 		// reset or a "certificate required" alert when it sends CONNECT.
-		// The engine counts that as "network" today (see
-		// actors/errors.go); "tls" would be the better answer.
+		// The HAL noted that the broker asked for a certificate, so the
+		// error says what to set and counts as "tls".
 		{name: "client certificate missing", broker: strict,
 			tls:     map[string]any{"ca": pki.CA, "server_name": testpki.ServerName},
-			reasons: []string{"tls", "network"}},
+			reasons: []string{"tls"}, errText: "set broker.tls.cert"},
 		{name: "system roots", broker: open, reasons: []string{"tls"},
 			errText: "certificate signed by unknown authority"},
 		{name: "wrong ca", broker: open, reasons: []string{"tls"},

@@ -171,10 +171,25 @@ func (d *NetDialer) Establish(ctx context.Context, ep Endpoint) (net.Conn, error
 		if err != nil {
 			return nil, err
 		}
+		var asked *atomic.Bool
+		if len(cfg.Certificates) == 0 && cfg.GetClientCertificate == nil {
+			// Note when the broker asks for a client certificate we do not
+			// have: under TLS 1.3 its refusal only shows on the first read,
+			// often as a bare connection reset.
+			asked = new(atomic.Bool)
+			cfg = cfg.Clone()
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				asked.Store(true)
+				return &tls.Certificate{}, nil
+			}
+		}
 		conn := tls.Client(raw, cfg)
 		if err := conn.HandshakeContext(ctx); err != nil {
 			raw.Close()
 			return nil, fmt.Errorf("hal: tls handshake with %s: %w", ep.Address(), err)
+		}
+		if asked != nil && asked.Load() {
+			return &noClientCertConn{Conn: conn}, nil
 		}
 		return conn, nil
 	default:
@@ -226,3 +241,29 @@ func (p *SourcePool) Next() *net.TCPAddr {
 
 // Len returns the number of addresses in the pool.
 func (p *SourcePool) Len() int { return len(p.addrs) }
+
+// ErrNoClientCert explains a TLS connection the broker closed after asking
+// for a client certificate that was not configured.
+var ErrNoClientCert = errors.New("tls: the broker asked for a client certificate and none is configured (set broker.tls.cert and broker.tls.key)")
+
+// noClientCertConn is a TLS connection on which the broker asked for a
+// client certificate and got none: its read and write errors say so.
+type noClientCertConn struct {
+	*tls.Conn
+}
+
+func (c *noClientCertConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		err = fmt.Errorf("%w: %w", ErrNoClientCert, err)
+	}
+	return n, err
+}
+
+func (c *noClientCertConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		err = fmt.Errorf("%w: %w", ErrNoClientCert, err)
+	}
+	return n, err
+}
