@@ -55,16 +55,17 @@ func WriteAll(dir string, res *metrics.Result, opts Options) error {
 		{FileMarkdown, func(w io.Writer) error { return WriteMarkdown(w, res, verdict) }},
 	}
 	for _, f := range files {
-		if err := writeFileAtomic(filepath.Join(dir, f.name), f.write); err != nil {
+		if err := WriteFileAtomic(filepath.Join(dir, f.name), f.write); err != nil {
 			return fmt.Errorf("reports: write all: %w", err)
 		}
 	}
 	return nil
 }
 
-// writeFileAtomic writes path through a temporary file in the same
-// directory, synced and renamed into place.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
+// WriteFileAtomic writes path through a temporary file in the same
+// directory, synced and renamed into place, so a reader (or a crash) never
+// sees a half-written file.
+func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("%s: %w", filepath.Base(path), err)

@@ -109,7 +109,7 @@ func TestWriteFileAtomicCleansUp(t *testing.T) {
 	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := writeFileAtomic(path, func(w io.Writer) error {
+	err := WriteFileAtomic(path, func(w io.Writer) error {
 		_, _ = w.Write([]byte("partial"))
 		return errors.New("boom")
 	})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,10 +72,10 @@ func compareAction(c *cli.Context) error {
 		return usageError("--out: %v", err)
 	}
 	cmp := reports.Compare(results, labels, reports.CompareOptions{Tolerance: c.Float64("tolerance"), Version: buildVersion()})
-	if err := writeFileWith(filepath.Join(out, "compare.html"), func(f *os.File) error { return reports.WriteCompareHTML(f, cmp) }); err != nil {
+	if err := reports.WriteFileAtomic(filepath.Join(out, "compare.html"), func(w io.Writer) error { return reports.WriteCompareHTML(w, cmp) }); err != nil {
 		return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitRunFailed)
 	}
-	if err := writeFileWith(filepath.Join(out, "compare.json"), func(f *os.File) error { return reports.WriteCompareJSON(f, cmp) }); err != nil {
+	if err := reports.WriteFileAtomic(filepath.Join(out, "compare.json"), func(w io.Writer) error { return reports.WriteCompareJSON(w, cmp) }); err != nil {
 		return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitRunFailed)
 	}
 	w := c.App.Writer

@@ -86,7 +86,7 @@ func runAction(c *cli.Context) error {
 		r.Scenario.File = c.Args().First()
 		r.Scenario.Text = source
 		r.Meta.Version = buildVersion()
-		if err := writeFileWith(partialPath, func(f *os.File) error { return reports.WriteJSON(f, r) }); err != nil {
+		if err := reports.WriteFileAtomic(partialPath, func(w io.Writer) error { return reports.WriteJSON(w, r) }); err != nil {
 			log.Warn("could not write the partial result", "err", err)
 		}
 	}
