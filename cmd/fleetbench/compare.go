@@ -112,7 +112,7 @@ func runMatrix(c *cli.Context, out string) ([]*metrics.Result, []string, error) 
 		}
 		var sets, labels []string
 		for _, v := range strings.Split(vals, ",") {
-			expanded := expandMatrixKey(base, key, strings.TrimSpace(v))
+			expanded := base.MatrixSets(key, strings.TrimSpace(v))
 			if len(expanded) == 0 {
 				return nil, nil, usageError("--matrix %q: the scenario has no publish or subscribe entry for %s to change", m, key)
 			}
@@ -172,27 +172,6 @@ func runMatrix(c *cli.Context, out string) ([]*metrics.Result, []string, error) 
 		}
 	}
 	return results, labels, nil
-}
-
-// expandMatrixKey turns a matrix key and one value into --set arguments.
-func expandMatrixKey(sc *scenarios.Scenario, key, value string) []string {
-	var sets []string
-	for gi, g := range sc.Groups {
-		if key == "qos" || key == "publish.qos" {
-			for pi := range g.Publish {
-				sets = append(sets, fmt.Sprintf("devices[%d].publish[%d].qos=%s", gi, pi, value))
-			}
-		}
-		if key == "qos" || key == "subscribe.qos" {
-			for si := range g.Subscribe {
-				sets = append(sets, fmt.Sprintf("devices[%d].subscribe[%d].qos=%s", gi, si, value))
-			}
-		}
-	}
-	if key == "qos" || key == "publish.qos" || key == "subscribe.qos" {
-		return sets
-	}
-	return []string{key + "=" + value}
 }
 
 // product lists every combination of indexes over n axes.
