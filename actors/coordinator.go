@@ -119,16 +119,19 @@ type coordinator struct {
 	lastPt      metrics.SeriesPoint
 	started     time.Time
 	interrupted bool
-	timers      []*time.Timer
-	mu          sync.Mutex // guards timers (AfterFunc callbacks append)
-	mon         *metrics.ProcessMonitor
-	lastSnap    *metrics.Snapshot
-	faultIDs    []hal.FaultID
-	windows     []metrics.FaultWindow
-	scheduled   []*time.Timer // fault and churn timers, stopped at the end
-	self        *actor.PID
-	root        *actor.RootContext
-	finished    bool
+	// The pending timer of each kind of the coordinator's own messages
+	// (spawn tick, snapshot tick, drain end, stop timeout), so that
+	// stopping the coordinator stops them all; re-arming replaces.
+	timers    map[string]*time.Timer
+	mu        sync.Mutex // guards timers and scheduled
+	mon       *metrics.ProcessMonitor
+	lastSnap  *metrics.Snapshot
+	faultIDs  []hal.FaultID
+	windows   []metrics.FaultWindow
+	scheduled []*time.Timer // fault and churn timers, stopped at the end
+	self      *actor.PID
+	root      *actor.RootContext
+	finished  bool
 }
 
 // NewCoordinatorProps returns the props of a coordinator for cfg. Its
@@ -225,14 +228,10 @@ func (c *coordinator) Receive(ctx actor.Context) {
 func (c *coordinator) after(d time.Duration, msg any) {
 	t := time.AfterFunc(d, func() { c.root.Send(c.self, msg) })
 	c.mu.Lock()
-	c.timers = append(c.timers, t)
-	if len(c.timers) > 64 { // forget fired timers
-		kept := c.timers[:0]
-		for _, t := range c.timers[len(c.timers)-8:] {
-			kept = append(kept, t)
-		}
-		c.timers = kept
+	if c.timers == nil {
+		c.timers = make(map[string]*time.Timer)
 	}
+	c.timers[fmt.Sprintf("%T", msg)] = t
 	c.mu.Unlock()
 }
 
