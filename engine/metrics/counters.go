@@ -44,6 +44,10 @@ const (
 	// LatencyDropped counts latencies not recorded because the kind or QoS
 	// was invalid.
 	LatencyDropped
+	// CrossNode counts stamped messages received from a publisher that
+	// runs on another node of a distributed run (their latency is corrected
+	// by the measured clock offsets; see Result.ClockBoundUs).
+	CrossNode
 	// NumCounters is the number of node-wide counters.
 	NumCounters
 )
@@ -64,6 +68,7 @@ var counterNames = [NumCounters]string{
 	LatencySaturated: "latency_saturated",
 	LatencyNegative:  "latency_negative",
 	LatencyDropped:   "latency_dropped",
+	CrossNode:        "cross_node_received",
 }
 
 // String returns the counter's snake_case name.

@@ -34,7 +34,8 @@ func (g *GroupCounters) Result(name string) GroupResult {
 	}
 }
 
-func (g *GroupResult) add(o *GroupResult) {
+// Add adds o's counters to g (the name stays g's).
+func (g *GroupResult) Add(o *GroupResult) {
 	g.Devices += o.Devices
 	g.ConnectOK += o.ConnectOK
 	g.ConnectFailed += o.ConnectFailed
@@ -52,7 +53,7 @@ next:
 	for i := range b {
 		for j := range out {
 			if out[j].Name == b[i].Name {
-				out[j].add(&b[i])
+				out[j].Add(&b[i])
 				continue next
 			}
 		}

@@ -47,6 +47,28 @@ func (l *Latencies) Count(kind Kind) int64 {
 	return n
 }
 
+// Each calls fn for every histogram of the set that holds values, with its
+// kind and QoS (0 for Connect). The histograms belong to the set.
+func (l *Latencies) Each(fn func(kind Kind, qos int, h *Histogram)) {
+	for s, h := range l.slots {
+		if h.Count() > 0 {
+			k, q := slotKind(s)
+			fn(k, q, h)
+		}
+	}
+}
+
+// Set replaces the histogram of one kind and QoS (how a set is rebuilt
+// from its parts, e.g. after crossing the network).
+func (l *Latencies) Set(kind Kind, qos int, h *Histogram) error {
+	s, ok := slotOf(kind, qos)
+	if !ok {
+		return fmt.Errorf("metrics: no histogram for %s QoS %d", kind, qos)
+	}
+	l.slots[s] = h
+	return nil
+}
+
 // Merge adds every histogram of o to l.
 func (l *Latencies) Merge(o *Latencies) error {
 	for s, h := range o.slots {

@@ -56,8 +56,12 @@ type Result struct {
 	// external broker). Its drops are broker-side loss, reported apart
 	// from network loss.
 	Broker *BrokerStats `json:"broker,omitempty"`
-	// Nodes optionally breaks the totals down per node.
+	// Nodes breaks the totals down per node of a distributed run.
 	Nodes []NodeResult `json:"nodes,omitempty"`
+	// ClockBoundUs bounds the clock error of cross-node latencies (the
+	// largest sum of two nodes' offset uncertainties), in microseconds;
+	// 0 for a single-node run.
+	ClockBoundUs int64 `json:"clock_bound_us,omitempty"`
 }
 
 // FaultWindow is one injected fault: what, when (seconds since the run
@@ -157,6 +161,9 @@ type Totals struct {
 	LatencySaturated int64 `json:"latency_saturated"`
 	LatencyNegative  int64 `json:"latency_negative"`
 	LatencyDropped   int64 `json:"latency_dropped"`
+	// CrossNodeReceived counts deliveries whose publisher ran on another
+	// node (distributed runs only).
+	CrossNodeReceived int64 `json:"cross_node_received,omitempty"`
 }
 
 func (t *Totals) fields() []*int64 {
@@ -166,7 +173,7 @@ func (t *Totals) fields() []*int64 {
 		&t.Expected, &t.Received, &t.Lost, &t.Duplicates, &t.Reordered,
 		&t.Foreign, &t.Lagged, &t.Disconnects, &t.Reconnects, &t.BytesOut,
 		&t.BytesIn, &t.PublishErrors, &t.LatencySaturated, &t.LatencyNegative,
-		&t.LatencyDropped,
+		&t.LatencyDropped, &t.CrossNodeReceived,
 	}
 }
 
@@ -182,29 +189,30 @@ func (t *Totals) Add(o *Totals) {
 // TotalsFrom maps counters to result totals.
 func TotalsFrom(c *Counts) Totals {
 	return Totals{
-		Devices:          c.Get(DevicesStarted),
-		Connected:        c.Get(Connected),
-		ConnectOK:        c.Get(ConnectOK),
-		ConnectFailed:    c.ConnectFailedTotal(),
-		SubscribeOK:      c.Get(SubscribeOK),
-		SubscribeFailed:  c.Get(SubscribeFailed),
-		Published:        c.Sum(Published),
-		Acked:            c.Sum(Acked),
-		Expected:         c.Sum(Expected),
-		Received:         c.Sum(Received),
-		Lost:             c.Sum(Lost),
-		Duplicates:       c.Sum(Duplicates),
-		Reordered:        c.Sum(Reordered),
-		Foreign:          c.Get(Foreign),
-		Lagged:           c.Get(Lagged),
-		Disconnects:      c.Get(Disconnects),
-		Reconnects:       c.Get(Reconnects),
-		BytesOut:         c.Get(BytesOut),
-		BytesIn:          c.Get(BytesIn),
-		PublishErrors:    c.Get(PublishErrors),
-		LatencySaturated: c.Get(LatencySaturated),
-		LatencyNegative:  c.Get(LatencyNegative),
-		LatencyDropped:   c.Get(LatencyDropped),
+		Devices:           c.Get(DevicesStarted),
+		Connected:         c.Get(Connected),
+		ConnectOK:         c.Get(ConnectOK),
+		ConnectFailed:     c.ConnectFailedTotal(),
+		SubscribeOK:       c.Get(SubscribeOK),
+		SubscribeFailed:   c.Get(SubscribeFailed),
+		Published:         c.Sum(Published),
+		Acked:             c.Sum(Acked),
+		Expected:          c.Sum(Expected),
+		Received:          c.Sum(Received),
+		Lost:              c.Sum(Lost),
+		Duplicates:        c.Sum(Duplicates),
+		Reordered:         c.Sum(Reordered),
+		Foreign:           c.Get(Foreign),
+		Lagged:            c.Get(Lagged),
+		Disconnects:       c.Get(Disconnects),
+		Reconnects:        c.Get(Reconnects),
+		BytesOut:          c.Get(BytesOut),
+		BytesIn:           c.Get(BytesIn),
+		PublishErrors:     c.Get(PublishErrors),
+		LatencySaturated:  c.Get(LatencySaturated),
+		LatencyNegative:   c.Get(LatencyNegative),
+		LatencyDropped:    c.Get(LatencyDropped),
+		CrossNodeReceived: c.Get(CrossNode),
 	}
 }
 
@@ -338,8 +346,26 @@ func (q *QoSLatency) Get(k Kind) *LatencySummary {
 
 // NodeResult is the share of one node in a multi-node result.
 type NodeResult struct {
-	// Name identifies the node.
+	// Name identifies the node ("local" for the coordinator's own share,
+	// else the worker's address).
 	Name string `json:"name"`
+	// Address is the node's Proto.Actor remote address.
+	Address string `json:"address,omitempty"`
+	// Devices is how many devices the node was given, and Ranges which
+	// ones ("group[lo,hi)" of the groups' device indices).
+	Devices int64    `json:"devices"`
+	Ranges  []string `json:"ranges,omitempty"`
+	// ClockOffsetUs is the node's clock minus the coordinator's, and
+	// ClockUncertaintyUs the half round trip of the best sample: the
+	// offset is known to ±ClockUncertaintyUs.
+	ClockOffsetUs      int64 `json:"clock_offset_us"`
+	ClockUncertaintyUs int64 `json:"clock_uncertainty_us"`
+	// Lost is set when the node died or was cut off mid-run: LostAtS is
+	// when (seconds since the run start) and LostReason why. Its counters
+	// hold what it reported before that.
+	Lost       bool    `json:"lost,omitempty"`
+	LostAtS    float64 `json:"lost_at_s,omitempty"`
+	LostReason string  `json:"lost_reason,omitempty"`
 	// Totals holds the node's counters.
 	Totals Totals `json:"totals"`
 }
