@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"strings"
 
 	"github.com/fleetbench/fleetbench/engine/metrics"
@@ -37,6 +36,8 @@ type reportPage struct {
 	Counters    [2][]counterRow
 	Broker      []counterRow
 	Nodes       []nodeRow
+	NodesLost   bool
+	ClockBound  string
 	Groups      []groupRow
 	Text        string
 	Schema      string
@@ -167,6 +168,8 @@ func verdictOf(res *metrics.Result, v Verdict) verdictView {
 		}
 	case res.Interrupted:
 		out = verdictView{Class: "warn", Badge: "INTERRUPTED", Title: "The run was interrupted; no thresholds were set"}
+	case len(lostNodes(res)) > 0:
+		out = verdictView{Class: "warn", Badge: "NODE LOST", Title: lostTitle(len(lostNodes(res))) + "; no thresholds were set"}
 	default:
 		out = verdictView{Class: "neutral", Badge: "COMPLETED", Title: "The run completed; no thresholds were set"}
 	}
@@ -185,10 +188,50 @@ func verdictOf(res *metrics.Result, v Verdict) verdictView {
 		if out.Class == "pass" {
 			out.Class = "warn"
 		}
-	} else if n == 0 {
+	} else if n == 0 && len(lostNodes(res)) == 0 {
 		out.Detail = "Pass thresholds (such as e2e.p99 < 50ms or loss_ratio == 0) to turn this report into a pass/fail gate."
 	}
+	addLostNodes(&out, res)
 	return out
+}
+
+// lostTitle says how many nodes were lost: "A node was lost", "2 nodes were
+// lost".
+func lostTitle(n int) string {
+	if n == 1 {
+		return "A node was lost"
+	}
+	return plural(n, "node") + " were lost"
+}
+
+// addLostNodes adds the lost nodes of a distributed run to the verdict
+// banner (at most three, then a count) and turns a pass into a warning.
+func addLostNodes(out *verdictView, res *metrics.Result) {
+	lost := lostNodes(res)
+	if len(lost) == 0 {
+		return
+	}
+	var sentences []string
+	for i, n := range lost {
+		if i == 3 {
+			sentences = append(sentences, fmt.Sprintf("And %s lost.", plural(len(lost)-3, "more node")))
+			break
+		}
+		w := lostNodeWarning(&n)
+		sentences = append(sentences, strings.ToUpper(w[:1])+w[1:]+".")
+	}
+	detail := strings.Join(sentences, " ")
+	switch {
+	case out.Detail == "":
+	case strings.HasSuffix(out.Detail, "."):
+		detail = out.Detail + " " + detail
+	default:
+		detail = out.Detail + ". " + detail
+	}
+	out.Detail = detail
+	if out.Class == "pass" {
+		out.Class = "warn"
+	}
 }
 
 // WriteHTML writes the report of a run as one self-contained HTML file that
@@ -197,9 +240,10 @@ func verdictOf(res *metrics.Result, v Verdict) verdictView {
 // (from opts.Thresholds), the run's metadata, headline numbers, latency
 // percentile distributions per kind and QoS (the HdrHistogram plot, p50 to
 // p99.999 on a log axis), latencies, rates and connections over time,
-// errors by reason, broker-side drops, per-node (and, once the result
-// carries them, per-group) tables and the scenario source. Every string from
-// the result is escaped.
+// errors by reason, broker-side drops, the per-group table, the per-node
+// table of a distributed run (lost nodes highlighted, clock offsets and the
+// error bound of cross-node latencies) and the scenario source. Every string
+// from the result is escaped.
 func WriteHTML(w io.Writer, res *metrics.Result, opts Options) error {
 	if res == nil {
 		return errors.New("reports: write html: nil result")
@@ -249,10 +293,6 @@ func buildReportPage(res *metrics.Result, opts Options) (*reportPage, error) {
 	p.Target = brokerTarget(res, opts)
 	p.Duration = fmtDuration(runDuration(res.StartedAt, res.EndedAt))
 
-	nodes := dash
-	if len(res.Nodes) > 0 {
-		nodes = strconv.Itoa(len(res.Nodes))
-	}
 	interrupted := "no"
 	if res.Interrupted {
 		interrupted = "yes"
@@ -265,7 +305,7 @@ func buildReportPage(res *metrics.Result, opts Options) (*reportPage, error) {
 		{Label: "Ended", Value: fmtTime(res.EndedAt)},
 		{Label: "Duration", Value: fmtDuration(runDuration(res.StartedAt, res.EndedAt))},
 		{Label: "Interrupted", Value: interrupted, Bad: res.Interrupted},
-		{Label: "Nodes", Value: nodes},
+		{Label: "Nodes", Value: nodeCountText(res), Bad: len(lostNodes(res)) > 0},
 		{Label: "fleetbench", Value: p.Version},
 		{Label: "Traffic", Value: fmtBytes(t.BytesOut) + " out · " + fmtBytes(t.BytesIn) + " in"},
 	}
@@ -316,6 +356,10 @@ func buildReportPage(res *metrics.Result, opts Options) (*reportPage, error) {
 	p.Counters = [2][]counterRow{counters[:half], counters[half:]}
 	p.Broker = brokerRows(res.Broker)
 	p.Nodes = nodeRows(res)
+	if len(res.Nodes) > 0 {
+		p.ClockBound = clockBoundLine(res)
+		p.NodesLost = len(lostNodes(res)) > 0
+	}
 	p.Groups = groupRows(res)
 	return p, nil
 }

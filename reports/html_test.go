@@ -150,14 +150,29 @@ func TestHTMLEscapesUserStrings(t *testing.T) {
 	const escaped = `&lt;script&gt;alert(1)&lt;/script&gt;`
 	res := makeResult(t, fixture{nodes: true})
 	res.Scenario = metrics.ScenarioInfo{Name: evil, File: evil + ".yaml", Text: "name: " + evil + "\n"}
+	// A lost node's name, address, ranges and reason are user strings too:
+	// they reach the node table and the verdict banner.
 	res.Nodes[0].Name = evil
+	res.Nodes[0].Address = evil + ":7946"
+	res.Nodes[0].Ranges = []string{evil + "[0,10)"}
+	res.Nodes[0].Lost, res.Nodes[0].LostAtS, res.Nodes[0].LostReason = true, 4.5, evil
+	res.Faults = append(res.Faults, metrics.FaultWindow{Kind: "node lost", FromS: 4.5, ToS: 30, Target: evil})
 	page := renderHTML(t, res, Options{Version: evil, Broker: evil, Thresholds: mustThresholds(t, "e2e.p99 < 50ms")})
 	page = strings.Replace(page, echartsJS, "/* echarts */", 1)
 	if strings.Contains(page, evil) || strings.Contains(page, "alert(1)</script>") {
 		t.Error("the report contains the scenario name unescaped")
 	}
-	if n := strings.Count(page, escaped); n < 6 {
-		t.Errorf("the escaped name appears %d times, want it in title, heading, meta, file, text, broker, version, node", n)
+	if n := strings.Count(page, escaped); n < 11 {
+		t.Errorf("the escaped name appears %d times, want it in title, heading, meta, file, text, broker, version, node name, address, ranges, reason", n)
+	}
+	for _, want := range []string{
+		`<tr class="lost"><td>` + escaped + `<div class="node-detail">` + escaped + `:7946 · ` + escaped + `[0,10)</div>`,
+		`<span class="status fail">LOST</span> at 4.5 s (` + escaped + `)</td>`,
+		`Node ` + escaped + ` was lost at 4.5 s (` + escaped + `)`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the report lacks the escaped node strings %q", want)
+		}
 	}
 	if n := strings.Count(strings.ToLower(page), "<script"); n != 3 {
 		t.Errorf("%d <script> tags, want exactly the 3 of the page", n)

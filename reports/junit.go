@@ -72,7 +72,8 @@ const (
 // shows the observed value against the limit. With no thresholds there is
 // one testcase, "run completed" (passing) or "run interrupted" (failing);
 // an interrupted run with thresholds gets the failing "run interrupted"
-// testcase as well. The suite carries the run's time, start timestamp,
+// testcase as well, and each node of a distributed run that was lost
+// mid-run a failing "node <name> lost" testcase. The suite carries the run's time, start timestamp,
 // key numbers as properties and the text summary as system-out.
 func WriteJUnit(w io.Writer, res *metrics.Result, verdict Verdict) error {
 	if res == nil {
@@ -130,6 +131,9 @@ func junitDocument(res *metrics.Result, verdict Verdict) junitSuites {
 	case len(verdict.Results) == 0:
 		suite.Cases = append(suite.Cases, junitCase{Name: "run completed", Classname: junitClassRun, Time: secs})
 	}
+	for _, n := range lostNodes(res) {
+		suite.Cases = append(suite.Cases, lostNodeCase(&n, secs))
+	}
 	for _, c := range suite.Cases {
 		suite.Tests++
 		if c.Failure != nil {
@@ -154,6 +158,9 @@ func junitDocument(res *metrics.Result, verdict Verdict) junitSuites {
 		{"e2e.p99_us", strconv.FormatInt(res.Latency.E2E.P99, 10)},
 		{"publish_ack.p99_us", strconv.FormatInt(res.Latency.PublishAck.P99, 10)},
 	}
+	if len(res.Nodes) > 0 {
+		suite.Properties = append(suite.Properties, nodeProperties(res)...)
+	}
 	var out strings.Builder
 	writeText(&out, res, verdict)
 	suite.SystemOut = &junitText{Text: xmlSafe(out.String())}
@@ -163,6 +170,43 @@ func junitDocument(res *metrics.Result, verdict Verdict) junitSuites {
 		Failures: suite.Failures,
 		Time:     secs,
 		Suites:   []junitSuite{suite},
+	}
+}
+
+// lostNodeCase is the failing testcase of a node lost mid-run, in the
+// class of the run's own outcome ("run interrupted").
+func lostNodeCase(n *metrics.NodeResult, secs string) junitCase {
+	r := makeNodeRow(n)
+	var text strings.Builder
+	fmt.Fprintf(&text, "node: %s\n", r.Name)
+	if n.Address != "" && n.Address != n.Name {
+		fmt.Fprintf(&text, "address: %s\n", n.Address)
+	}
+	fmt.Fprintf(&text, "devices: %s\n", r.Devices)
+	if len(n.Ranges) > 0 {
+		fmt.Fprintf(&text, "ranges: %s\n", strings.Join(n.Ranges, " "))
+	}
+	fmt.Fprintf(&text, "lost at: %s\n", r.LostAt)
+	fmt.Fprintf(&text, "reason: %s\n", orDash(r.Reason))
+	fmt.Fprintf(&text, "published %s, received %s before the loss\n", r.Published, r.Received)
+	fmt.Fprintf(&text, "Deliveries to its devices after the loss count as lost.\n")
+	return junitCase{
+		Name: "node " + oneLine(r.Name) + " lost", Classname: junitClassRun, Time: secs,
+		Failure: &junitFailure{
+			Message: oneLine(lostNodeWarning(n)),
+			Type:    "node lost",
+			Text:    xmlSafe(text.String()),
+		},
+	}
+}
+
+// nodeProperties are the suite properties of a distributed run.
+func nodeProperties(res *metrics.Result) []junitProperty {
+	return []junitProperty{
+		{"nodes", strconv.Itoa(len(res.Nodes))},
+		{"nodes_lost", strconv.Itoa(len(lostNodes(res)))},
+		{"cross_node_received", strconv.FormatInt(res.Totals.CrossNodeReceived, 10)},
+		{"clock_bound_us", strconv.FormatInt(res.ClockBoundUs, 10)},
 	}
 }
 

@@ -103,8 +103,10 @@ func TestWriteJUnitFailureMessage(t *testing.T) {
 
 func TestWriteJUnitEscapes(t *testing.T) {
 	t.Parallel()
-	res := makeResult(t, fixture{seconds: 3, devices: 10})
+	res := makeResult(t, fixture{seconds: 3, devices: 10, nodes: true})
 	res.Scenario.Name = `<x a="1">&amp;]]>` + "\x00\x1b"
+	res.Nodes[1].Name = res.Scenario.Name
+	res.Nodes[1].Lost, res.Nodes[1].LostReason = true, res.Scenario.Name
 	var b bytes.Buffer
 	if err := WriteJUnit(&b, res, Verdict{}); err != nil {
 		t.Fatal(err)
@@ -118,6 +120,10 @@ func TestWriteJUnitEscapes(t *testing.T) {
 	}
 	if got := doc.Suites[0].Name; !strings.HasPrefix(got, `fleetbench <x a="1">&amp;]]>`) {
 		t.Errorf("suite name %q did not survive escaping", got)
+	}
+	lost := doc.Suites[0].Cases[len(doc.Suites[0].Cases)-1]
+	if lost.Name != `node <x a="1">&amp;]]>   lost` || lost.Failure == nil || !strings.Contains(lost.Failure.Text, `reason: <x a="1">&amp;]]>`) {
+		t.Errorf("lost node case %q did not survive escaping: %+v", lost.Name, lost.Failure)
 	}
 }
 

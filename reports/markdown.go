@@ -11,7 +11,8 @@ import (
 
 // WriteMarkdown writes a summary for a CI job summary or a pull-request
 // comment: a verdict line (✔/✘ and PASS/FAIL, no emoji), the threshold
-// table, the headline numbers and the latency table. Every string from the
+// table, the headline numbers, the latency table and, for a distributed
+// run, the per-node table with lost nodes flagged. Every string from the
 // user is escaped.
 func WriteMarkdown(w io.Writer, res *metrics.Result, verdict Verdict) error {
 	if res == nil {
@@ -36,6 +37,9 @@ func writeMarkdown(b *strings.Builder, res *metrics.Result, verdict Verdict) {
 		meta = append(meta, "**interrupted**")
 	}
 	b.WriteString(strings.Join(meta, " · ") + "\n\n")
+	for _, n := range lostNodes(res) {
+		b.WriteString("**NODE LOST:** " + mdEscape(oneLine(lostNodeWarning(&n))) + ".\n\n")
+	}
 
 	if len(verdict.Results) > 0 {
 		th := &table{header: []string{"", "threshold", "observed", "limit"}, align: []align{alignLeft, alignLeft, alignRight, alignLeft}, raw: true}
@@ -89,4 +93,26 @@ func writeMarkdown(b *strings.Builder, res *metrics.Result, verdict Verdict) {
 		lat.add(label, r.Count, r.P50, r.P90, r.P99, r.P999, r.Max)
 	}
 	_ = lat.markdown(b)
+
+	if len(res.Nodes) > 0 {
+		b.WriteString("\n")
+		writeMarkdownNodes(b, res)
+	}
+}
+
+// writeMarkdownNodes writes the per-node table of a distributed run and the
+// clock error bound of its cross-node latencies.
+func writeMarkdownNodes(b *strings.Builder, res *metrics.Result) {
+	nodes := newTable("node", "devices", "connects ok", "published", "received", "clock offset", "status")
+	nodes.align[len(nodes.align)-1] = alignLeft
+	for _, r := range nodeRows(res) {
+		status := mdEscape(oneLine(r.Status()))
+		if r.LostNode {
+			status = "**" + status + "**"
+		}
+		nodes.add(mdEscape(oneLine(r.Name)), r.Devices, r.ConnectOK, r.Published, r.Received, mdEscape(r.Clock), status)
+	}
+	nodes.raw = true
+	_ = nodes.markdown(b)
+	b.WriteString("\n" + mdEscape(clockBoundLine(res)) + "\n")
 }

@@ -21,9 +21,11 @@ func TestWriteMarkdownGolden(t *testing.T) {
 
 func TestWriteMarkdownEscapes(t *testing.T) {
 	t.Parallel()
-	res := makeResult(t, fixture{seconds: 3, devices: 10})
+	res := makeResult(t, fixture{seconds: 3, devices: 10, nodes: true})
 	res.Scenario.Name = "<script>alert(1)</script> | *bold* [link](javascript:x)"
 	res.Scenario.File = "a`b|c.yaml"
+	res.Nodes[1].Name = res.Scenario.Name
+	res.Nodes[1].Lost, res.Nodes[1].LostReason = true, res.Scenario.Name
 	var b bytes.Buffer
 	if err := WriteMarkdown(&b, res, Verdict{}); err != nil {
 		t.Fatal(err)
@@ -34,8 +36,14 @@ func TestWriteMarkdownEscapes(t *testing.T) {
 			t.Errorf("markdown contains unescaped %q:\n%s", bad, out)
 		}
 	}
-	if !strings.Contains(out, "&lt;script&gt;alert(1)&lt;/script&gt; \\| \\*bold\\* \\[link\\](javascript:x)") {
+	const escaped = "&lt;script&gt;alert(1)&lt;/script&gt; \\| \\*bold\\* \\[link\\](javascript:x)"
+	if !strings.Contains(out, escaped) {
 		t.Errorf("scenario name not escaped as expected:\n%s", out)
+	}
+	// Scenario name in the title; node name in the warning and the table;
+	// reason in the warning and the table.
+	if n := strings.Count(out, escaped); n != 5 {
+		t.Errorf("the escaped name appears %d times, want 5:\n%s", n, out)
 	}
 	if !strings.Contains(out, "``a`b\\|c.yaml``") {
 		t.Errorf("scenario file not in a safe code span:\n%s", out)

@@ -396,31 +396,6 @@ func brokerRows(b *metrics.BrokerStats) []counterRow {
 	}
 }
 
-// nodeRow is one node of a multi-node run.
-type nodeRow struct {
-	Name      string
-	Devices   string
-	Connected string
-	ConnectOK string
-	Failed    string
-	Published string
-	Received  string
-	Lost      string
-}
-
-func nodeRows(res *metrics.Result) []nodeRow {
-	rows := make([]nodeRow, 0, len(res.Nodes))
-	for _, n := range res.Nodes {
-		t := &n.Totals
-		rows = append(rows, nodeRow{
-			Name: orDash(n.Name), Devices: fmtCount(t.Devices), Connected: fmtCount(t.Connected),
-			ConnectOK: fmtCount(t.ConnectOK), Failed: fmtCount(t.ConnectFailed),
-			Published: fmtCount(t.Published), Received: fmtCount(t.Received), Lost: fmtCount(t.Lost),
-		})
-	}
-	return rows
-}
-
 // thresholdMark is the symbol of a threshold outcome in text and Markdown.
 func thresholdMark(passed bool) string {
 	if passed {
@@ -429,13 +404,16 @@ func thresholdMark(passed bool) string {
 	return "✘ FAIL"
 }
 
-// verdictLine is the one-line verdict of a run: thresholds, and whether it
-// was interrupted.
+// verdictLine is the one-line verdict of a run: thresholds, whether it was
+// interrupted and whether nodes of a distributed run were lost.
 func verdictLine(res *metrics.Result, v Verdict) string {
 	s := v.Summary()
+	lost := len(lostNodes(res))
 	switch {
 	case len(v.Results) == 0 && res.Interrupted:
 		s = "✘ INTERRUPTED (no thresholds)"
+	case len(v.Results) == 0 && lost > 0:
+		s = "✘ NODE LOST (no thresholds)"
 	case len(v.Results) == 0:
 		s = "✔ COMPLETED (no thresholds)"
 	case v.Passed():
@@ -445,6 +423,9 @@ func verdictLine(res *metrics.Result, v Verdict) string {
 	}
 	if len(v.Results) > 0 && res.Interrupted {
 		s += ", run interrupted"
+	}
+	if lost > 0 && (len(v.Results) > 0 || res.Interrupted) {
+		s += ", " + plural(lost, "node") + " lost"
 	}
 	return s
 }

@@ -12,8 +12,10 @@ import (
 
 // WriteText writes the terminal summary of a run: what ran, connections,
 // message accounting per QoS, a latency table (p50 p90 p99 p99.9 max per
-// kind and QoS) and the threshold verdict. Columns are aligned with spaces;
-// durations are humanised (45µs, 1.23ms, 2.1s).
+// kind and QoS), for a distributed run the per-node table (lost nodes
+// flagged, clock offsets and the error bound of cross-node latencies) and
+// the threshold verdict. Columns are aligned with spaces; durations are
+// humanised (45µs, 1.23ms, 2.1s).
 func WriteText(w io.Writer, res *metrics.Result, verdict Verdict) error {
 	if res == nil {
 		return errors.New("reports: write text: nil result")
@@ -36,6 +38,9 @@ func writeText(b *strings.Builder, res *metrics.Result, verdict Verdict) {
 	fmt.Fprintf(b, "started %s · duration %s\n", fmtTime(res.StartedAt), fmtDuration(runDuration(res.StartedAt, res.EndedAt)))
 	if res.Interrupted {
 		b.WriteString("INTERRUPTED: the run was stopped before its end; the numbers cover the part that ran.\n")
+	}
+	for _, n := range lostNodes(res) {
+		b.WriteString("NODE LOST: " + oneLine(lostNodeWarning(&n)) + ".\n")
 	}
 
 	b.WriteString("\n")
@@ -85,6 +90,11 @@ func writeText(b *strings.Builder, res *metrics.Result, verdict Verdict) {
 	}
 	_ = lat.text(b, "")
 
+	if len(res.Nodes) > 0 {
+		b.WriteString("\n")
+		writeTextNodes(b, res)
+	}
+
 	if len(verdict.Results) > 0 {
 		b.WriteString("\n")
 		th := &table{header: []string{"Thresholds", "", "observed"}, align: []align{alignLeft, alignLeft, alignRight}}
@@ -98,6 +108,18 @@ func writeText(b *strings.Builder, res *metrics.Result, verdict Verdict) {
 		_ = th.text(b, "")
 	}
 	b.WriteString("\nVerdict: " + verdictLine(res, verdict) + "\n")
+}
+
+// writeTextNodes writes the per-node table of a distributed run and the
+// clock error bound of its cross-node latencies.
+func writeTextNodes(b *strings.Builder, res *metrics.Result) {
+	nodes := newTable("Nodes", "devices", "connects ok", "published", "received", "clock offset", "")
+	nodes.align[len(nodes.align)-1] = alignLeft
+	for _, r := range nodeRows(res) {
+		nodes.add("  "+oneLine(r.Name), r.Devices, r.ConnectOK, r.Published, r.Received, r.Clock, oneLine(r.Status()))
+	}
+	_ = nodes.text(b, "")
+	b.WriteString("  " + clockBoundLine(res) + "\n")
 }
 
 // oneLine replaces line breaks and other control characters so that a

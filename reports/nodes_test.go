@@ -1,0 +1,290 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/xml"
+	"strings"
+	"testing"
+
+	"github.com/fleetbench/fleetbench/engine/metrics"
+)
+
+// lostNodeName is the worker that distributedResult loses mid-run.
+const lostNodeName = "10.0.0.7:7946"
+
+// distributedResult is a two-node run of the fixture f: the coordinator's
+// own share ("local") and a worker lost at 12.34 s, with clock offsets, a
+// clock error bound, cross-node deliveries and the "node lost" fault
+// window.
+func distributedResult(t testing.TB, f fixture) *metrics.Result {
+	t.Helper()
+	f.nodes = true
+	res := makeResult(t, f)
+	local, worker := &res.Nodes[0], &res.Nodes[1]
+	local.Name = "local"
+	local.Ranges = []string{"sensors[0,100)"}
+	local.ClockOffsetUs, local.ClockUncertaintyUs = 0, 0
+	local.Totals.CrossNodeReceived = local.Totals.Received / 2
+
+	worker.Name, worker.Address = lostNodeName, lostNodeName
+	worker.Ranges = []string{"sensors[100,200)", "<cloud>[0,10)"}
+	worker.ClockOffsetUs, worker.ClockUncertaintyUs = 1250, 180
+	worker.Lost, worker.LostAtS, worker.LostReason = true, 12.34, "heartbeat timeout"
+	worker.Totals.CrossNodeReceived = worker.Totals.Received / 3
+
+	res.Totals.CrossNodeReceived = local.Totals.CrossNodeReceived + worker.Totals.CrossNodeReceived
+	res.ClockBoundUs = 180
+	end := res.EndedAt.Sub(res.StartedAt).Seconds()
+	res.Faults = append(res.Faults, metrics.FaultWindow{Kind: "node lost", FromS: worker.LostAtS, ToS: end, Target: lostNodeName, Devices: int(worker.Totals.Devices)})
+	return res
+}
+
+// render writes a result in one of the human formats.
+func render(t *testing.T, format string, res *metrics.Result, v Verdict) string {
+	t.Helper()
+	var b bytes.Buffer
+	var err error
+	switch format {
+	case "text":
+		err = WriteText(&b, res, v)
+	case "markdown":
+		err = WriteMarkdown(&b, res, v)
+	case "junit":
+		err = WriteJUnit(&b, res, v)
+	case "html":
+		err = WriteHTML(&b, res, Options{Thresholds: verdictThresholds(v)})
+	default:
+		t.Fatalf("unknown format %q", format)
+	}
+	if err != nil {
+		t.Fatalf("write %s: %v", format, err)
+	}
+	return b.String()
+}
+
+// verdictThresholds returns the thresholds a verdict was evaluated from.
+func verdictThresholds(v Verdict) []Threshold {
+	out := make([]Threshold, 0, len(v.Results))
+	for _, r := range v.Results {
+		out = append(out, r.Threshold)
+	}
+	return out
+}
+
+func TestNodesGolden(t *testing.T) {
+	t.Parallel()
+	res := distributedResult(t, fixture{})
+	v := Evaluate(res, mustThresholds(t, "e2e.p99 < 50ms", "connect_failed_ratio < 5%"))
+	for _, tc := range []struct{ format, file string }{
+		{"text", "text/nodes-lost.txt"},
+		{"markdown", "markdown/nodes-lost.md"},
+		{"junit", "junit/nodes-lost.xml"},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			out := render(t, tc.format, res, v)
+			if tc.format == "junit" {
+				if err := validateJUnit([]byte(out)); err != nil {
+					t.Errorf("invalid JUnit XML: %v", err)
+				}
+			}
+			golden(t, tc.file, []byte(out))
+		})
+	}
+}
+
+func TestNodesInEveryFormat(t *testing.T) {
+	t.Parallel()
+	res := distributedResult(t, fixture{seconds: 10, devices: 200})
+	v := Evaluate(res, nil)
+	// What every human format must say about a distributed run with a lost
+	// node, and what none may say about a single-node run.
+	common := []string{"local", lostNodeName, "1.25ms ±180µs", "0µs ±0µs", "12.3 s", "heartbeat timeout",
+		"error bound ±180µs", "cross-node deliveries", "deliveries to its 100 devices after the loss count as lost"}
+	tests := []struct {
+		format string
+		want   []string
+	}{
+		{"text", []string{
+			"NODE LOST: node 10.0.0.7:7946 was lost at 12.3 s (heartbeat timeout): deliveries to its 100 devices after the loss count as lost.\n",
+			"\nNodes ", "  local ", "  +1.25ms ±180µs  ", "  ok\n", "  LOST at 12.3 s (heartbeat timeout)\n",
+			"  cross-node latencies corrected for clock offsets: error bound ±180µs (",
+			"Verdict: ✘ NODE LOST (no thresholds)\n",
+		}},
+		{"markdown", []string{
+			"**NODE LOST:** node 10.0.0.7:7946 was lost at 12.3 s (heartbeat timeout): deliveries to its 100 devices after the loss count as lost.\n",
+			"| node ", "| status ", "| +1.25ms ±180µs |", "| ok ", "**LOST at 12.3 s (heartbeat timeout)**",
+			"\ncross-node latencies corrected for clock offsets: error bound ±180µs (",
+			"**✘ NODE LOST (no thresholds)**",
+		}},
+		{"html", []string{
+			`id="nodes"`, `<a href="#nodes">Nodes</a>`, `<tr class="lost"><td>10.0.0.7:7946<div class="node-detail">sensors[100,200) &lt;cloud&gt;[0,10)</div></td>`,
+			`<span class="status fail">LOST</span> at 12.3 s (heartbeat timeout)</td>`, `<td class="node-status"><span class="status pass">OK</span></td>`,
+			`<td class="num">&#43;1.25ms ±180µs</td>`, `<p class="note">cross-node latencies corrected for clock offsets: error bound ±180µs (`,
+			`Deliveries to a lost node's devices after the loss count as lost.</p>`,
+			`<dt>Nodes</dt><dd class=" bad">2 (1 lost)</dd>`, `class="verdict warn"`, `<span class="badge">NODE LOST</span>`,
+			`A node was lost; no thresholds were set`, `Node 10.0.0.7:7946 was lost at 12.3 s (heartbeat timeout)`,
+		}},
+		{"junit", []string{
+			`<testcase name="run completed" classname="fleetbench.run"`,
+			`<testcase name="node 10.0.0.7:7946 lost" classname="fleetbench.run" time="10.000">`,
+			`<failure message="node 10.0.0.7:7946 was lost at 12.3 s (heartbeat timeout): deliveries to its 100 devices after the loss count as lost" type="node lost">`,
+			`<property name="nodes" value="2"></property>`, `<property name="nodes_lost" value="1"></property>`,
+			`<property name="clock_bound_us" value="180"></property>`,
+		}},
+	}
+	single := makeResult(t, fixture{seconds: 10, devices: 200})
+	for _, tc := range tests {
+		t.Run(tc.format, func(t *testing.T) {
+			out := render(t, tc.format, res, v)
+			for _, want := range append(tc.want, common...) {
+				if !strings.Contains(out, want) {
+					t.Errorf("%s lacks %q:\n%s", tc.format, want, clipPage(out))
+				}
+			}
+			out = render(t, tc.format, single, Evaluate(single, nil))
+			for _, unwanted := range []string{"NODE LOST", "cross-node", "clock offset", "LOST at", `id="nodes"`, `name="nodes"`} {
+				if strings.Contains(out, unwanted) {
+					t.Errorf("%s of a single-node run contains %q", tc.format, unwanted)
+				}
+			}
+		})
+	}
+}
+
+// clipPage drops the embedded library from an HTML page so that a failure
+// message stays readable.
+func clipPage(page string) string {
+	return strings.Replace(page, echartsJS, "/* echarts */", 1)
+}
+
+func TestNodesVerdict(t *testing.T) {
+	t.Parallel()
+	lost := distributedResult(t, fixture{seconds: 10, devices: 200})
+	healthy := distributedResult(t, fixture{seconds: 10, devices: 200})
+	healthy.Nodes[1].Lost = false
+	interrupted := distributedResult(t, fixture{seconds: 10, devices: 200, interrupted: true})
+	twoLost := distributedResult(t, fixture{seconds: 10, devices: 200})
+	twoLost.Nodes[0].Lost, twoLost.Nodes[0].LostAtS = true, 3
+
+	pass := mustThresholds(t, "e2e.p99 < 1h")
+	tests := []struct {
+		name      string
+		res       *metrics.Result
+		ths       []Threshold
+		wantLine  string
+		wantClass string
+		wantBadge string
+		wantCases []string
+	}{
+		{"healthy nodes", healthy, nil, "✔ COMPLETED (no thresholds)", "neutral", "COMPLETED", []string{"run completed"}},
+		{"lost without thresholds", lost, nil, "✘ NODE LOST (no thresholds)", "warn", "NODE LOST", []string{"run completed", "node " + lostNodeName + " lost"}},
+		{"lost with passing thresholds", lost, pass, "✔ PASS (1 threshold), 1 node lost", "warn", "PASS", []string{"e2e.p99 < 1h", "node " + lostNodeName + " lost"}},
+		{"lost and interrupted", interrupted, nil, "✘ INTERRUPTED (no thresholds), 1 node lost", "warn", "INTERRUPTED", []string{"run interrupted", "node " + lostNodeName + " lost"}},
+		{"two lost", twoLost, pass, "✔ PASS (1 threshold), 2 nodes lost", "warn", "PASS", []string{"e2e.p99 < 1h", "node local lost", "node " + lostNodeName + " lost"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Evaluate(tc.res, tc.ths)
+			if got := verdictLine(tc.res, v); got != tc.wantLine {
+				t.Errorf("verdict line %q, want %q", got, tc.wantLine)
+			}
+			vv := verdictOf(tc.res, v)
+			if vv.Class != tc.wantClass || vv.Badge != tc.wantBadge {
+				t.Errorf("banner %s/%s, want %s/%s", vv.Class, vv.Badge, tc.wantClass, tc.wantBadge)
+			}
+			if n := len(lostNodes(tc.res)); n > 0 && strings.Count(vv.Detail, " was lost at ") != n {
+				t.Errorf("banner detail %q does not name the %d lost nodes", vv.Detail, n)
+			}
+			var doc junitSuites
+			if err := xml.Unmarshal([]byte(render(t, "junit", tc.res, v)), &doc); err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			failures := 0
+			for _, c := range doc.Suites[0].Cases {
+				names = append(names, c.Name)
+				if c.Failure != nil {
+					failures++
+					if strings.HasPrefix(c.Name, "node ") && c.Failure.Type != "node lost" {
+						t.Errorf("case %q has failure type %q", c.Name, c.Failure.Type)
+					}
+				}
+			}
+			if strings.Join(names, "|") != strings.Join(tc.wantCases, "|") {
+				t.Errorf("cases %q, want %q", names, tc.wantCases)
+			}
+			if doc.Failures != failures || doc.Suites[0].Tests != len(tc.wantCases) {
+				t.Errorf("suite counts tests=%d failures=%d, cases %d with %d failures", doc.Suites[0].Tests, doc.Failures, len(names), failures)
+			}
+		})
+	}
+}
+
+func TestNodesBannerCapsLostList(t *testing.T) {
+	t.Parallel()
+	res := distributedResult(t, fixture{seconds: 5, devices: 200})
+	for i := range 4 {
+		n := res.Nodes[1]
+		n.Name = "worker-" + string(rune('a'+i))
+		res.Nodes = append(res.Nodes, n)
+	}
+	vv := verdictOf(res, Evaluate(res, nil))
+	if got := strings.Count(vv.Detail, " was lost at "); got != 3 {
+		t.Errorf("banner names %d lost nodes, want 3: %q", got, vv.Detail)
+	}
+	if !strings.HasSuffix(vv.Detail, "And 2 more nodes lost.") || vv.Title != "5 nodes were lost; no thresholds were set" {
+		t.Errorf("banner %q / %q", vv.Title, vv.Detail)
+	}
+}
+
+func TestNodesUserStrings(t *testing.T) {
+	t.Parallel()
+	res := distributedResult(t, fixture{seconds: 5, devices: 200})
+	res.Nodes[1].Name = "evil\nnode|*x*\x1b[31m"
+	res.Nodes[1].LostReason = "reset\r\nby <peer> ]]>"
+
+	text := render(t, "text", res, Verdict{})
+	for _, line := range strings.Split(text, "\n") {
+		if strings.ContainsAny(line, "\r\x1b") || line == "node|*x* [31m" {
+			t.Errorf("text line %q holds a control character or a broken name", line)
+		}
+	}
+	if !strings.Contains(text, "  evil node|*x* [31m ") || !strings.Contains(text, "LOST at 12.3 s (reset  by <peer> ]]>)") {
+		t.Errorf("text does not flatten the node name and reason:\n%s", text)
+	}
+
+	md := render(t, "markdown", res, Verdict{})
+	if !strings.Contains(md, `| evil node\|\*x\* \[31m `) || !strings.Contains(md, `(reset  by &lt;peer&gt; \]\]&gt;)`) {
+		t.Errorf("markdown does not escape the node name and reason:\n%s", md)
+	}
+
+	out := render(t, "junit", res, Verdict{})
+	if err := validateJUnit([]byte(out)); err != nil {
+		t.Fatalf("invalid JUnit XML: %v\n%s", err, out)
+	}
+	var doc junitSuites
+	if err := xml.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	cases := doc.Suites[0].Cases
+	if got := cases[len(cases)-1].Name; got != "node evil node|*x* [31m lost" {
+		t.Errorf("lost node case %q", got)
+	}
+}
+
+func TestFmtClock(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		offset, unc int64
+		want        string
+	}{
+		{0, 0, "0µs ±0µs"},
+		{1250, 180, "+1.25ms ±180µs"},
+		{-340, 95, "-340µs ±95µs"},
+		{2_500_000, 12_000, "+2.5s ±12ms"},
+	} {
+		if got := fmtClock(tc.offset, tc.unc); got != tc.want {
+			t.Errorf("fmtClock(%d, %d) = %q, want %q", tc.offset, tc.unc, got, tc.want)
+		}
+	}
+}
