@@ -68,7 +68,27 @@ type Config struct {
 	// crash) still leaves a result behind.
 	Partial      func(*metrics.Result)
 	PartialEvery time.Duration
+	// Share, when set, restricts the coordinator to part of the fleet, as
+	// a node of a distributed run: Share[g] is the node's range of group
+	// g's device indices. The group's ramp target and connect rate are
+	// scaled to the range's share of the group, so the nodes of a run
+	// together follow the scenario's ramp.
+	Share []Span
+	// Node marks a node of a distributed run: loss is not closed here
+	// (publisher and receiver may be on different nodes; the run's
+	// coordinator closes it over the merged counters) and broker_outage
+	// faults are left to the run's coordinator.
+	Node bool
+	// Final, when set, receives the last interval snapshot when the run
+	// is over, before Done.
+	Final func(*metrics.Snapshot)
 }
+
+// Span is a range [Lo, Hi) of a group's device indices.
+type Span struct{ Lo, Hi int }
+
+// Len returns the number of devices in the span.
+func (s Span) Len() int { return s.Hi - s.Lo }
 
 // BrokerControl stops and restarts the broker under test (broker_outage).
 type BrokerControl interface {
@@ -198,7 +218,7 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		c.churn(ctx, msg.k, msg.cycle)
 	case StallDevices:
 		for gi, pids := range c.devices {
-			first := c.sc.Groups[gi].First
+			first := c.sc.Groups[gi].First + c.span(gi).Lo
 			for i, pid := range pids {
 				if msg.Select == nil || msg.Select(first+i) {
 					ctx.Send(pid, stall{d: msg.For})
@@ -278,29 +298,21 @@ func (c *coordinator) schedule() {
 	}
 }
 
-// startFault applies fault k of the timeline.
-func (c *coordinator) startFault(k int) {
-	f := &c.sc.Faults[k]
+// faultWindow describes fault k of sc's timeline for the result.
+func faultWindow(sc *scenarios.Scenario, k int) metrics.FaultWindow {
+	f := &sc.Faults[k]
 	w := metrics.FaultWindow{
 		FromS: f.At.Seconds(), ToS: (f.At + f.For).Seconds(), Target: "all devices",
+	}
+	if f.BrokerOutage {
+		w.Kind, w.Target = "broker_outage", "broker"
+		return w
 	}
 	if f.Group != nil {
 		w.Target = "group " + f.Group.Name
 	}
 	if f.Fraction < 1 {
 		w.Target = fmt.Sprintf("%.0f%% of %s", f.Fraction*100, w.Target)
-	}
-	log := c.cfg.Env.Logger
-	if f.BrokerOutage {
-		w.Kind, w.Target = "broker_outage", "broker"
-		if c.cfg.Broker == nil {
-			log.Warn("broker_outage fault skipped: fleetbench does not control this broker")
-			w.Kind = "broker_outage (not applied)"
-		} else if err := c.cfg.Broker.StopBroker(); err != nil {
-			log.Warn("broker_outage: stopping the broker failed", "err", err)
-		}
-		c.windows = append(c.windows, w)
-		return
 	}
 	var kinds []string
 	for _, e := range []struct {
@@ -313,21 +325,52 @@ func (c *coordinator) startFault(k int) {
 		}
 	}
 	w.Kind = strings.Join(kinds, ", ")
-	sel := func(dev int) bool { return c.sc.InFault(k, dev) }
-	for i := 0; i < c.sc.Total(); i++ {
-		if sel(i) {
+	for i := 0; i < sc.Total(); i++ {
+		if sc.InFault(k, i) {
 			w.Devices++
 		}
 	}
+	return w
+}
+
+// startFault applies fault k of the timeline.
+func (c *coordinator) startFault(k int) {
+	f := &c.sc.Faults[k]
+	log := c.cfg.Env.Logger
+	if c.cfg.Node {
+		// The run's coordinator keeps the fault windows and owns the
+		// broker; a node only applies its devices' transport faults.
+		if !f.BrokerOutage {
+			c.applyFault(k)
+		}
+		return
+	}
+	w := faultWindow(c.sc, k)
 	c.windows = append(c.windows, w)
+	if f.BrokerOutage {
+		if c.cfg.Broker == nil {
+			log.Warn("broker_outage fault skipped: fleetbench does not control this broker")
+			c.windows[len(c.windows)-1].Kind = "broker_outage (not applied)"
+		} else if err := c.cfg.Broker.StopBroker(); err != nil {
+			log.Warn("broker_outage: stopping the broker failed", "err", err)
+		}
+		return
+	}
+	c.applyFault(k)
+}
+
+// applyFault installs fault k in the node's transport fault injector.
+func (c *coordinator) applyFault(k int) {
 	if c.cfg.Env.Faults == nil {
 		return
 	}
+	f := &c.sc.Faults[k]
+	sel := func(dev int) bool { return c.sc.InFault(k, dev) }
 	id, err := c.cfg.Env.Faults.Apply(sel, hal.Fault{
 		Latency: f.Latency, Jitter: f.Jitter, Bandwidth: f.Bandwidth, Stall: f.Stall, Cut: f.Cut, Refuse: f.Refuse,
 	})
 	if err != nil {
-		log.Warn("fault not applied", "fault", k, "err", err)
+		c.cfg.Env.Logger.Warn("fault not applied", "fault", k, "err", err)
 		return
 	}
 	c.faultIDs[k] = id
@@ -337,7 +380,7 @@ func (c *coordinator) startFault(k int) {
 func (c *coordinator) endFault(k int) {
 	f := &c.sc.Faults[k]
 	if f.BrokerOutage {
-		if c.cfg.Broker != nil {
+		if c.cfg.Broker != nil && !c.cfg.Node {
 			if err := c.cfg.Broker.StartBroker(); err != nil {
 				c.cfg.Env.Logger.Warn("broker_outage: restarting the broker failed", "err", err)
 			}
@@ -357,7 +400,7 @@ func (c *coordinator) churn(ctx actor.Context, k, cycle int) {
 	down := c.sc.Churn[k].Down
 	c.cfg.Env.Logger.Debug("churn cycle", "entry", k, "cycle", cycle)
 	for gi, pids := range c.devices {
-		first := c.sc.Groups[gi].First
+		first := c.sc.Groups[gi].First + c.span(gi).Lo
 		for i, pid := range pids {
 			if c.sc.InChurn(k, cycle, first+i) {
 				ctx.Send(pid, churnDevice{d: down})
@@ -411,7 +454,8 @@ func (c *coordinator) spawn(ctx actor.Context) {
 	}
 	c.targets = c.sc.GroupTargetsAt(elapsed, c.targets[:0])
 	for gi, g := range c.sc.Groups {
-		target := c.targets[gi]
+		span := c.span(gi)
+		target := c.share(gi, c.targets[gi])
 		pids := c.devices[gi]
 		if len(pids) > target { // ramp down: stop the newest devices
 			for _, pid := range pids[target:] {
@@ -421,6 +465,9 @@ func (c *coordinator) spawn(ctx actor.Context) {
 			continue
 		}
 		rate := g.Connect.Rate.PerSecond()
+		if c.cfg.Share != nil && g.Count > 0 {
+			rate *= float64(span.Len()) / float64(g.Count)
+		}
 		if rate <= 0 {
 			c.tokens[gi] = float64(target - len(pids))
 		} else {
@@ -428,7 +475,7 @@ func (c *coordinator) spawn(ctx actor.Context) {
 			c.tokens[gi] = min(c.tokens[gi]+rate*dt, rate*c.cfg.Tick.Seconds()+1)
 		}
 		for len(pids) < target && c.tokens[gi] >= 1 {
-			idx := len(pids)
+			idx := span.Lo + len(pids)
 			plan, ok := c.sc.Plan(g.First + idx)
 			if !ok {
 				break
@@ -454,6 +501,27 @@ func (c *coordinator) spawn(ctx actor.Context) {
 		next = left
 	}
 	c.after(next, spawnTick{})
+}
+
+// span returns the coordinator's range of group gi's devices.
+func (c *coordinator) span(gi int) Span {
+	if c.cfg.Share == nil {
+		return Span{0, c.sc.Groups[gi].Count}
+	}
+	return c.cfg.Share[gi]
+}
+
+// share returns how many of group gi's target devices are this
+// coordinator's: the devices of its span the whole fleet would have
+// started by now, spread so that the nodes' shares add up to target
+// exactly.
+func (c *coordinator) share(gi, target int) int {
+	n := c.sc.Groups[gi].Count
+	if c.cfg.Share == nil || n == 0 {
+		return target
+	}
+	s := c.cfg.Share[gi]
+	return target*s.Hi/n - target*s.Lo/n
 }
 
 // drain stops publishing and waits the drain period for in-flight messages.
@@ -529,15 +597,20 @@ func (c *coordinator) finish(ctx actor.Context) {
 	c.phase = PhaseDone
 	c.stopTimers()
 	rec := c.cfg.Env.Recorder
-	// lost = expected − (received − duplicates), per QoS, once nothing
-	// more can arrive.
-	for q := 0; q < metrics.NumQoS; q++ {
-		unique := rec.GetQoS(metrics.Received, q) - rec.GetQoS(metrics.Duplicates, q)
-		if lost := rec.GetQoS(metrics.Expected, q) - unique; lost > 0 {
-			rec.AddQoS(metrics.Lost, q, lost)
+	if !c.cfg.Node {
+		// lost = expected − (received − duplicates), per QoS, once nothing
+		// more can arrive.
+		for q := 0; q < metrics.NumQoS; q++ {
+			unique := rec.GetQoS(metrics.Received, q) - rec.GetQoS(metrics.Duplicates, q)
+			if lost := rec.GetQoS(metrics.Expected, q) - unique; lost > 0 {
+				rec.AddQoS(metrics.Lost, q, lost)
+			}
 		}
 	}
 	final := rec.Snapshot(true)
+	if c.cfg.Final != nil {
+		c.cfg.Final(&final)
+	}
 	pt := final.Point(c.start)
 	pt.Tool = c.mon.Sample()
 	if pt.Seconds > 0.01 {

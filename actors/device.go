@@ -275,6 +275,9 @@ func (d *device) onMessage(_ *iot.Handle, ev *iot.Event) {
 		rec.Inc(metrics.Foreign)
 		return
 	}
+	if d.env.Local != nil && !d.env.Local(int(st.Publisher)) {
+		rec.Inc(metrics.CrossNode)
+	}
 	kind := metrics.E2E
 	if st.Publisher == uint32(d.plan.GlobalIndex) && (st.Stream&replyFlag != 0 || !d.publishesTo(m.Topic)) {
 		kind = metrics.RoundTrip

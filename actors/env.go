@@ -46,6 +46,10 @@ type Env struct {
 	FirstErrors *metrics.FirstErrors
 	// Logger receives device-level logs.
 	Logger *slog.Logger
+	// Local, in a distributed run, tells whether the device of a global
+	// index runs on this node (deliveries from other nodes are counted as
+	// cross-node). Nil for a single-node run.
+	Local func(globalIndex int) bool
 	// SignOptions are passed to devsign.Sign for auth: alibaba groups.
 	SignOptions devsign.Options
 }

@@ -1,0 +1,490 @@
+package actors
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/fleetbench/fleetbench/actors/remotepb"
+	"github.com/fleetbench/fleetbench/engine/metrics"
+	"github.com/fleetbench/fleetbench/scenarios"
+)
+
+// ClusterNode is one node of a distributed run, as the run's coordinator
+// sees it: prepared (its share loaded) and waiting for Go.
+type ClusterNode struct {
+	// Name identifies the node in results ("local" or the worker address);
+	// Address is its Proto.Actor address.
+	Name, Address string
+	PID           *actor.PID
+	// Share is the node's range of each group's devices.
+	Share []Span
+	// Offset is the node's clock minus the coordinator's; Uncertainty
+	// bounds its error (half the best ping round trip).
+	Offset, Uncertainty time.Duration
+}
+
+// ClusterConfig configures a distributed run's coordinator.
+type ClusterConfig struct {
+	Scenario *scenarios.Scenario
+	Nodes    []ClusterNode
+	// Done receives the merged result once, when every node finished or
+	// was lost.
+	Done func(*metrics.Result)
+	// Progress, when set, is called once per second with the merged state.
+	Progress func(Progress)
+	// Partial and PartialEvery are as in Config.
+	Partial      func(*metrics.Result)
+	PartialEvery time.Duration
+	// Broker, when set, lets broker_outage faults stop and restart the
+	// embedded broker.
+	Broker BrokerControl
+	// Logger receives the coordinator's logs.
+	Logger interface {
+		Info(msg string, args ...any)
+		Warn(msg string, args ...any)
+	}
+	// StartDelay is how long after the coordinator starts the nodes start
+	// together (default 500 ms): time for Go to reach every node.
+	StartDelay time.Duration
+	// Snapshot is the time-series interval (default 1 s); Heartbeat how
+	// long a node may stay silent before it is declared lost (default 5 s).
+	Snapshot, Heartbeat time.Duration
+	// StopTimeout bounds the nodes' drain and stop beyond the scenario's
+	// duration and drain (default 60 s); nodes not finished by then are
+	// declared lost.
+	StopTimeout time.Duration
+}
+
+// Messages of the cluster coordinator's own timers.
+type (
+	clusterTick    struct{}
+	clusterPartial struct{}
+	clusterFault   struct {
+		k     int
+		start bool
+	}
+	clusterDeadline struct{}
+)
+
+// clusterNode is the coordinator's state of one node.
+type clusterNode struct {
+	ClusterNode
+	devices int
+	last    metrics.Counts    // cumulative counters, last report
+	total   metrics.Latencies // merged intervals
+	groups  []*remotepb.GroupCounts
+	errors  map[string]string
+	phase   Phase
+	spawned int64
+	seen    time.Time // last report, coordinator clock
+	seq     uint64
+	done    bool
+	lost    bool
+	lostAt  time.Duration
+	lostWhy string
+}
+
+// cluster merges the nodes' reports into one time series and one result.
+type cluster struct {
+	cfg         ClusterConfig
+	sc          *scenarios.Scenario
+	nodes       []*clusterNode
+	start       time.Time // shared start, coordinator clock
+	started     time.Time
+	lastTick    time.Time
+	pending     metrics.Snapshot // intervals received since the last tick
+	series      []metrics.SeriesPoint
+	windows     []metrics.FaultWindow
+	mon         *metrics.ProcessMonitor
+	interrupted bool
+	finished    bool
+	mu          sync.Mutex
+	timers      []*time.Timer
+}
+
+// NewClusterProps returns the props of a distributed run's coordinator. It
+// starts every node at one shared instant, merges their per-second
+// snapshots, watches them (remote watch and a report heartbeat), declares
+// a node that dies or goes silent lost without stopping the run, applies
+// broker_outage faults, and closes loss accounting over the merged
+// counters once every node has finished.
+func NewClusterProps(cfg ClusterConfig) *actor.Props {
+	if cfg.StartDelay <= 0 {
+		cfg.StartDelay = 500 * time.Millisecond
+	}
+	if cfg.Snapshot <= 0 {
+		cfg.Snapshot = time.Second
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 5 * time.Second
+	}
+	if cfg.StopTimeout <= 0 {
+		cfg.StopTimeout = 60 * time.Second
+	}
+	return actor.PropsFromProducer(func() actor.Actor { return &cluster{cfg: cfg, sc: cfg.Scenario} })
+}
+
+// Receive implements actor.Actor.
+func (c *cluster) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		c.begin(ctx)
+	case *remotepb.NodeReport:
+		c.report(ctx, msg)
+	case clusterTick:
+		c.tick(ctx)
+	case clusterPartial:
+		c.partial()
+	case clusterFault:
+		c.fault(msg.k, msg.start)
+	case clusterDeadline:
+		for _, n := range c.nodes {
+			if !n.done && !n.lost {
+				c.lose(ctx, n, "did not finish in time")
+			}
+		}
+	case Interrupt:
+		c.interrupted = true
+		for _, n := range c.nodes {
+			if !n.done && !n.lost {
+				ctx.Send(n.PID, &remotepb.Interrupt{})
+			}
+		}
+	case *actor.Terminated:
+		for _, n := range c.nodes {
+			if n.PID.Equal(msg.Who) && !n.done && !n.lost {
+				c.lose(ctx, n, "its worker went away (connection lost)")
+			}
+		}
+	case *actor.Stopping:
+		c.stopTimers()
+	}
+}
+
+func (c *cluster) begin(ctx actor.Context) {
+	c.mon = metrics.NewProcessMonitor()
+	c.started = time.Now()
+	c.start = c.started.Add(c.cfg.StartDelay)
+	c.lastTick = c.start
+	c.pending = metrics.Snapshot{Began: c.start, Start: c.start}
+	for i := range c.cfg.Nodes {
+		n := &clusterNode{ClusterNode: c.cfg.Nodes[i], seen: c.start, phase: PhaseRamp}
+		n.devices = spanTotal(n.Share)
+		c.nodes = append(c.nodes, n)
+		ctx.Watch(n.PID)
+		ctx.Request(n.PID, &remotepb.Go{StartUnixNano: c.start.UnixNano()})
+	}
+	self, root := ctx.Self(), ctx.ActorSystem().Root
+	at := func(d time.Duration, msg any) {
+		t := time.AfterFunc(time.Until(c.start.Add(d)), func() { root.Send(self, msg) })
+		c.mu.Lock()
+		c.timers = append(c.timers, t)
+		c.mu.Unlock()
+	}
+	end := c.sc.Duration + c.sc.Drain + c.cfg.StopTimeout
+	for d := c.cfg.Snapshot; d < end+c.cfg.Snapshot; d += c.cfg.Snapshot {
+		at(d, clusterTick{})
+	}
+	for k, f := range c.sc.Faults {
+		if f.BrokerOutage {
+			at(f.At, clusterFault{k, true})
+			at(f.At+f.For, clusterFault{k, false})
+		}
+	}
+	if c.cfg.Partial != nil {
+		every := c.cfg.PartialEvery
+		if every <= 0 {
+			every = 10 * time.Second
+		}
+		for d := every; d < end; d += every {
+			at(d, clusterPartial{})
+		}
+	}
+	at(end, clusterDeadline{})
+}
+
+func (c *cluster) stopTimers() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range c.timers {
+		t.Stop()
+	}
+	c.timers = nil
+}
+
+func (c *cluster) node(name string) *clusterNode {
+	for _, n := range c.nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// report takes in one node's interval.
+func (c *cluster) report(ctx actor.Context, r *remotepb.NodeReport) {
+	n := c.node(r.NodeName)
+	if n == nil || n.lost || n.done || r.Seq <= n.seq {
+		return // unknown, already written off, or stale
+	}
+	snap, err := fromWireSnapshot(r.Snapshot)
+	if err != nil {
+		c.cfg.Logger.Warn("node report unreadable", "node", n.Name, "err", err)
+		return
+	}
+	n.seq, n.seen = r.Seq, time.Now()
+	n.last = snap.Counts
+	if err := n.total.Merge(&snap.Interval); err != nil {
+		c.cfg.Logger.Warn("node report not merged", "node", n.Name, "err", err)
+	}
+	// The node's times are on its own clock.
+	snap.Began, snap.Start, snap.Taken = snap.Began.Add(-n.Offset), snap.Start.Add(-n.Offset), snap.Taken.Add(-n.Offset)
+	snap.Counts = metrics.Counts{} // the tick sums the nodes' latest counts
+	if err := c.pending.Merge(&snap); err != nil {
+		c.cfg.Logger.Warn("node report not merged", "node", n.Name, "err", err)
+	}
+	n.groups = r.Groups
+	if len(r.FirstErrors) > 0 {
+		n.errors = r.FirstErrors
+	}
+	if r.Phase != "" {
+		n.phase = Phase(r.Phase)
+	}
+	n.spawned = r.Spawned
+	if r.Final {
+		n.done = true
+		c.maybeFinish(ctx)
+	}
+}
+
+// lose writes a node off: what it reported stays in the result; its
+// devices are gone from the time of loss.
+func (c *cluster) lose(ctx actor.Context, n *clusterNode, why string) {
+	n.lost, n.lostAt, n.lostWhy = true, time.Since(c.start), why
+	n.last.Counter[metrics.Connected] = 0
+	n.spawned = 0
+	c.cfg.Logger.Warn("node lost: its devices are gone; the run goes on", "node", n.Name, "devices", n.devices,
+		"at", n.lostAt.Round(time.Millisecond), "why", why)
+	ctx.Stop(n.PID) // best effort: a partitioned node that comes back stops
+	c.maybeFinish(ctx)
+}
+
+func (c *cluster) maybeFinish(ctx actor.Context) {
+	for _, n := range c.nodes {
+		if !n.done && !n.lost {
+			return
+		}
+	}
+	c.finish(ctx)
+}
+
+// counts sums the nodes' latest cumulative counters.
+func (c *cluster) counts() metrics.Counts {
+	var sum metrics.Counts
+	for _, n := range c.nodes {
+		sum.Add(&n.last)
+	}
+	return sum
+}
+
+// tick closes one interval of the merged time series and checks the
+// nodes' heartbeats.
+func (c *cluster) tick(ctx actor.Context) {
+	if c.finished {
+		return
+	}
+	now := time.Now()
+	for _, n := range c.nodes {
+		if !n.done && !n.lost && now.Sub(n.seen) > c.cfg.Heartbeat {
+			c.lose(ctx, n, fmt.Sprintf("no report for %s (partitioned or hung)", now.Sub(n.seen).Round(time.Second)))
+			if c.finished {
+				return
+			}
+		}
+	}
+	snap := c.closeInterval(now)
+	if c.cfg.Progress != nil {
+		c.cfg.Progress(c.progress(&snap))
+	}
+}
+
+// closeInterval turns what arrived since the last tick into a series point.
+func (c *cluster) closeInterval(now time.Time) metrics.Snapshot {
+	snap := c.pending
+	snap.Began, snap.Start, snap.Taken = c.start, c.lastTick, now
+	snap.Counts = c.counts()
+	pt := snap.Point(c.start)
+	pt.Tool = c.mon.Sample()
+	pt.Compact()
+	c.series = append(c.series, pt)
+	c.lastTick = now
+	c.pending = metrics.Snapshot{Began: c.start, Start: now}
+	return snap
+}
+
+func (c *cluster) progress(snap *metrics.Snapshot) Progress {
+	elapsed := time.Since(c.start)
+	p := Progress{
+		Phase: PhaseDone, Elapsed: elapsed, Total: c.sc.Duration, Point: c.series[len(c.series)-1],
+		Totals: metrics.TotalsFrom(&snap.Counts), Target: c.sc.TargetAt(min(max(elapsed, 0), c.sc.Duration)),
+		Snapshot: snap,
+	}
+	order := map[Phase]int{PhaseRamp: 0, PhaseDrain: 1, PhaseStopping: 2, PhaseDone: 3}
+	for _, n := range c.nodes {
+		p.Spawned += int(n.spawned)
+		if !n.lost && order[n.phase] < order[p.Phase] {
+			p.Phase = n.phase
+		}
+	}
+	var at time.Duration
+	for i, st := range c.sc.Stages {
+		at += st.Duration
+		if elapsed < at {
+			p.Stage = i + 1
+			break
+		}
+	}
+	return p
+}
+
+// fault stops or restarts the broker for a broker_outage fault.
+func (c *cluster) fault(k int, start bool) {
+	w := faultWindow(c.sc, k)
+	if c.cfg.Broker == nil {
+		if start {
+			c.cfg.Logger.Warn("broker_outage fault skipped: fleetbench does not control this broker")
+			w.Kind += " (not applied)"
+			c.windows = append(c.windows, w)
+		}
+		return
+	}
+	if !start {
+		if err := c.cfg.Broker.StartBroker(); err != nil {
+			c.cfg.Logger.Warn("broker_outage: restarting the broker failed", "err", err)
+		}
+		return
+	}
+	c.windows = append(c.windows, w)
+	if err := c.cfg.Broker.StopBroker(); err != nil {
+		c.cfg.Logger.Warn("broker_outage: stopping the broker failed", "err", err)
+	}
+}
+
+// result builds the merged result; with close set, loss is closed over
+// the merged counters.
+func (c *cluster) result(close bool) *metrics.Result {
+	final := metrics.Snapshot{Began: c.start, Start: c.start, Taken: time.Now(), Counts: c.counts()}
+	for _, n := range c.nodes {
+		// Same geometry everywhere (checked when decoded): merging cannot
+		// drop values short of overflowing int64 counts.
+		if err := final.Total.Merge(&n.total); err != nil {
+			c.cfg.Logger.Warn("node latencies not merged", "node", n.Name, "err", err)
+		}
+	}
+	if close {
+		// lost = expected − (received − duplicates), per QoS, over the
+		// whole fleet: publisher and receiver may be on different nodes.
+		cnt := &final.Counts
+		for q := 0; q < metrics.NumQoS; q++ {
+			unique := cnt.QoS[metrics.Received][q] - cnt.QoS[metrics.Duplicates][q]
+			if lost := cnt.QoS[metrics.Expected][q] - unique; lost > 0 {
+				cnt.QoS[metrics.Lost][q] = lost
+			}
+		}
+	}
+	res := metrics.NewResult(&final, c.series)
+	res.StartedAt = c.started
+	res.EndedAt = time.Now()
+	res.Interrupted = c.interrupted
+	res.Scenario = metrics.ScenarioInfo{Name: c.sc.Name, File: c.sc.File}
+	res.Faults = append(res.Faults, c.windows...)
+	for k, f := range c.sc.Faults {
+		if !f.BrokerOutage && f.At < res.EndedAt.Sub(c.start) {
+			res.Faults = append(res.Faults, faultWindow(c.sc, k))
+		}
+	}
+	end := res.EndedAt.Sub(c.start).Seconds()
+	res.Groups = make([]metrics.GroupResult, len(c.sc.Groups))
+	for i, g := range c.sc.Groups {
+		res.Groups[i].Name = g.Name
+	}
+	var uncs []time.Duration
+	for _, n := range c.nodes {
+		for i, g := range n.groups {
+			if i < len(res.Groups) {
+				gr := fromWireGroup("", g)
+				res.Groups[i].Add(&gr)
+			}
+		}
+		for k, v := range n.errors {
+			if res.FirstConnectErrors == nil {
+				res.FirstConnectErrors = make(map[string]string)
+			}
+			if _, ok := res.FirstConnectErrors[k]; !ok {
+				res.FirstConnectErrors[k] = fmt.Sprintf("%s (node %s)", v, n.Name)
+			}
+		}
+		nr := metrics.NodeResult{
+			Name: n.Name, Address: n.Address, Devices: int64(n.devices),
+			ClockOffsetUs: n.Offset.Microseconds(), ClockUncertaintyUs: n.Uncertainty.Microseconds(),
+			Totals: metrics.TotalsFrom(&n.last),
+		}
+		for gi, s := range n.Share {
+			if s.Len() > 0 {
+				nr.Ranges = append(nr.Ranges, fmt.Sprintf("%s[%d,%d)", c.sc.Groups[gi].Name, s.Lo, s.Hi))
+			}
+		}
+		if n.lost {
+			nr.Lost, nr.LostAtS, nr.LostReason = true, n.lostAt.Seconds(), n.lostWhy
+			res.Faults = append(res.Faults, metrics.FaultWindow{
+				Kind: "node lost", FromS: n.lostAt.Seconds(), ToS: max(end, n.lostAt.Seconds()),
+				Target: fmt.Sprintf("node %s", n.Name), Devices: n.devices,
+			})
+		}
+		res.Nodes = append(res.Nodes, nr)
+		uncs = append(uncs, n.Uncertainty)
+	}
+	sort.Slice(uncs, func(i, j int) bool { return uncs[i] > uncs[j] })
+	if len(uncs) >= 2 {
+		res.ClockBoundUs = (uncs[0] + uncs[1]).Microseconds()
+	}
+	return res
+}
+
+// partial hands out a result of everything merged so far.
+func (c *cluster) partial() {
+	if c.finished || c.cfg.Partial == nil {
+		return
+	}
+	res := c.result(false)
+	res.Partial = true
+	c.cfg.Partial(res)
+}
+
+// finish closes the accounting, stops the node actors and hands the result
+// over.
+func (c *cluster) finish(ctx actor.Context) {
+	if c.finished {
+		return
+	}
+	c.finished = true
+	c.stopTimers()
+	if c.pending.Delta != (metrics.Counts{}) || c.pending.Interval.Count(metrics.E2E) > 0 {
+		c.closeInterval(time.Now())
+	}
+	res := c.result(true)
+	for _, n := range c.nodes {
+		if !n.lost {
+			ctx.Unwatch(n.PID)
+			ctx.Stop(n.PID)
+		}
+	}
+	if c.cfg.Done != nil {
+		c.cfg.Done(res)
+	}
+	ctx.Stop(ctx.Self())
+}

@@ -1,0 +1,270 @@
+package actors
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/fleetbench/fleetbench/actors/remotepb"
+	"github.com/fleetbench/fleetbench/engine/metrics"
+	"github.com/fleetbench/fleetbench/scenarios"
+)
+
+// NodeKind is the Proto.Actor remote kind under which workers register the
+// node actor; a distributed run's coordinator spawns one per worker.
+const NodeKind = "fleetbench-node"
+
+// NodeSetup is what a node needs to run its share of a distributed run:
+// the scenario, as the coordinator loaded it, and the environment of its
+// device actors.
+type NodeSetup struct {
+	Scenario *scenarios.Scenario
+	Env      *Env
+	// Close releases what the setup acquired; it may be nil.
+	Close func()
+}
+
+// NodeConfig configures node actors.
+type NodeConfig struct {
+	// Setup builds a node's scenario and device environment from the
+	// coordinator's Prepare (the engine provides it).
+	Setup func(p *remotepb.Prepare) (*NodeSetup, error)
+	// Version is reported to the coordinator, which refuses mixed versions.
+	Version string
+	// MaxDevices is how many devices this node can hold (its open-files
+	// limit), reported as capacity.
+	MaxDevices int64
+	// Busy, shared by a worker's node actors, lets a worker take one run
+	// at a time.
+	Busy *atomic.Bool
+	// Logger receives the node's logs.
+	Logger *slog.Logger
+}
+
+// NewNodeProps returns the props of a node actor: it answers clock pings,
+// prepares its share of a run, starts it at the shared start time, ships
+// an interval snapshot every second to the run's coordinator and a final
+// one at the end, and interrupts its devices when the coordinator goes away.
+func NewNodeProps(cfg NodeConfig) *actor.Props {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return actor.PropsFromProducer(func() actor.Actor { return &node{cfg: cfg} })
+}
+
+// Messages of the node actor's own timers and children.
+type (
+	nodeStart struct{}
+	nodeDone  struct{}
+)
+
+type node struct {
+	cfg      NodeConfig
+	name     string
+	setup    *NodeSetup
+	share    []Span
+	offset   int64      // this node's clock minus the coordinator's, ns
+	root     *actor.PID // the run's coordinator
+	coord    *actor.PID // the local coordinator of the node's devices
+	sys      *actor.ActorSystem
+	seq      atomic.Uint64
+	holds    bool // holds cfg.Busy
+	orphaned bool // the run's coordinator went away
+	ended    bool // the local run is over (or never started)
+	timer    *time.Timer
+}
+
+// Receive implements actor.Actor.
+func (n *node) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		n.sys = ctx.ActorSystem()
+	case *remotepb.Ping:
+		host, _ := os.Hostname()
+		ctx.Respond(&remotepb.Pong{
+			Seq: msg.Seq, UnixNano: time.Now().UnixNano(), Version: n.cfg.Version, Hostname: host,
+			Cpus: int32(runtime.NumCPU()), MaxDevices: n.cfg.MaxDevices,
+		})
+	case *remotepb.Prepare:
+		ctx.Respond(&remotepb.Prepared{Error: errString(n.prepare(msg))})
+	case *remotepb.Go:
+		n.start(ctx, msg)
+	case nodeStart:
+		n.spawn(ctx)
+	case *remotepb.Interrupt:
+		n.interrupt(ctx)
+	case nodeDone:
+		n.ended = true
+		if n.orphaned {
+			ctx.Stop(ctx.Self())
+		}
+	case *actor.Terminated:
+		if n.root != nil && msg.Who.Equal(n.root) {
+			n.cfg.Logger.Warn("the run's coordinator went away: stopping this node's devices", "node", n.name)
+			n.orphaned = true
+			if n.ended || n.coord == nil {
+				ctx.Stop(ctx.Self())
+				return
+			}
+			// Drain and finish at once: nobody is left to report to.
+			ctx.Send(n.coord, Interrupt{})
+			ctx.Send(n.coord, Interrupt{})
+		}
+	case *actor.Stopped:
+		if n.timer != nil {
+			n.timer.Stop()
+		}
+		n.release()
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// prepare loads the node's share of the run.
+func (n *node) prepare(p *remotepb.Prepare) error {
+	if n.setup != nil {
+		return fmt.Errorf("node %s is already prepared", n.name)
+	}
+	if n.cfg.Setup == nil {
+		return fmt.Errorf("node %s cannot run devices (no setup)", p.NodeName)
+	}
+	if n.cfg.Busy != nil {
+		if !n.cfg.Busy.CompareAndSwap(false, true) {
+			return fmt.Errorf("worker is busy with another run")
+		}
+		n.holds = true
+	}
+	setup, err := n.cfg.Setup(p)
+	if err != nil {
+		n.release()
+		return err
+	}
+	sc := setup.Scenario
+	share := make([]Span, len(sc.Groups))
+	for i, g := range sc.Groups {
+		share[i] = Span{g.Count, g.Count} // none unless given
+	}
+	for _, r := range p.Ranges {
+		gi := int(r.Group)
+		if gi < 0 || gi >= len(sc.Groups) || r.Lo < 0 || r.Lo > r.Hi || int(r.Hi) > sc.Groups[gi].Count {
+			if setup.Close != nil {
+				setup.Close()
+			}
+			n.release()
+			return fmt.Errorf("node %s: range %d[%d,%d) does not fit the scenario", p.NodeName, r.Group, r.Lo, r.Hi)
+		}
+		share[gi] = Span{int(r.Lo), int(r.Hi)}
+	}
+	setup.Env.Local = func(global int) bool {
+		for gi, g := range sc.Groups {
+			if global >= g.First && global < g.First+g.Count {
+				s := share[gi]
+				return global-g.First >= s.Lo && global-g.First < s.Hi
+			}
+		}
+		return false
+	}
+	n.name, n.setup, n.share, n.offset = p.NodeName, setup, share, p.ClockOffsetNano
+	n.cfg.Logger.Info("node prepared", "node", n.name, "devices", spanTotal(share))
+	return nil
+}
+
+func spanTotal(share []Span) int {
+	t := 0
+	for _, s := range share {
+		t += s.Len()
+	}
+	return t
+}
+
+// release gives the worker back for another run.
+func (n *node) release() {
+	if n.setup != nil && n.setup.Close != nil {
+		n.setup.Close()
+		n.setup.Close = nil
+	}
+	if n.holds {
+		n.cfg.Busy.Store(false)
+		n.holds = false
+	}
+}
+
+// start arms the node's start at the shared start time, converted to the
+// node's clock.
+func (n *node) start(ctx actor.Context, g *remotepb.Go) {
+	if n.setup == nil || n.root != nil {
+		return
+	}
+	n.root = ctx.Sender()
+	if n.root != nil {
+		ctx.Watch(n.root)
+	}
+	at := time.Unix(0, g.StartUnixNano+n.offset)
+	self, sys := ctx.Self(), ctx.ActorSystem()
+	n.timer = time.AfterFunc(time.Until(at), func() { sys.Root.Send(self, nodeStart{}) })
+}
+
+// spawn starts the node's coordinator for its share of the fleet.
+func (n *node) spawn(ctx actor.Context) {
+	if n.coord != nil || n.orphaned || n.ended {
+		return
+	}
+	sys, root, self := ctx.ActorSystem(), n.root, ctx.Self()
+	env := n.setup.Env
+	report := func(snap *metrics.Snapshot, final bool, p *Progress) {
+		w, err := toWireSnapshot(snap)
+		if err != nil {
+			n.cfg.Logger.Error("node report not sent", "err", err)
+			return
+		}
+		r := &remotepb.NodeReport{
+			NodeName: n.name, Seq: n.seq.Add(1), Final: final, Snapshot: w,
+			Groups: toWireGroups(env.Groups), FirstErrors: env.FirstErrors.Map(),
+		}
+		if p != nil {
+			r.Phase, r.Spawned = string(p.Phase), int64(p.Spawned)
+		}
+		if root != nil {
+			sys.Root.Send(root, r)
+		}
+	}
+	cfg := Config{
+		Scenario: n.setup.Scenario, Env: env, Share: n.share, Node: true,
+		Progress: func(p Progress) { report(p.Snapshot, false, &p) },
+		Final: func(s *metrics.Snapshot) {
+			report(s, true, &Progress{Phase: PhaseDone})
+		},
+		Done: func(*metrics.Result) { sys.Root.Send(self, nodeDone{}) },
+	}
+	n.coord = ctx.Spawn(NewCoordinatorProps(cfg))
+	n.cfg.Logger.Info("node started", "node", n.name)
+}
+
+// interrupt passes the coordinator's Interrupt on to the local run.
+func (n *node) interrupt(ctx actor.Context) {
+	if n.coord != nil {
+		ctx.Send(n.coord, Interrupt{})
+		return
+	}
+	// Not started yet: nothing was measured; say so and stay idle.
+	if n.timer != nil {
+		n.timer.Stop()
+	}
+	n.ended = true
+	if n.root != nil && n.setup != nil {
+		snap := n.setup.Env.Recorder.Snapshot(true)
+		if w, err := toWireSnapshot(&snap); err == nil {
+			ctx.Send(n.root, &remotepb.NodeReport{NodeName: n.name, Seq: n.seq.Add(1), Final: true, Snapshot: w, Phase: string(PhaseDone), Interrupted: true})
+		}
+	}
+}
