@@ -47,6 +47,8 @@ type Options struct {
 	// MetricsAddr, when set (e.g. "127.0.0.1:9464"), serves the live
 	// metrics in the Prometheus text format at /metrics during the run.
 	MetricsAddr string
+	// Distributed, when set, runs the scenario over worker nodes.
+	Distributed *Distribution
 }
 
 // Run runs sc and returns its result. Cancelling ctx interrupts the run:
@@ -57,31 +59,12 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	clock := hal.NewSystemClock()
-	rec, err := metrics.NewRecorder(metrics.Options{})
+	if opts.Distributed != nil {
+		return runDistributed(ctx, sc, opts, log)
+	}
+	env, dialer, auth, err := nodeEnv(sc, log)
 	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
-	}
-	prepare(rec, sc)
-	index, auth := plan(sc)
-
-	env := &actors.Env{
-		Recorder: rec, Clock: clock, Epoch: clock.Now(), Index: index,
-		Topics: iot.MQTTTopics, Logger: log, Groups: make([]metrics.GroupCounters, len(sc.Groups)),
-		FirstErrors: &metrics.FirstErrors{},
-	}
-	for _, k := range sc.StampKeys() {
-		env.StampKeys = append(env.StampKeys, metrics.JSONStampKeys{Seq: k.Seq, TS: k.TS, Publisher: k.Publisher, Stream: k.Stream})
-	}
-	if auth == broker.AuthDevSign {
-		env.Topics = iot.SDKTopics
-	}
-	dialer := &hal.NetDialer{}
-	env.Dialer = dialer
-	if len(sc.Broker.SourceAddresses) > 0 {
-		if dialer.Sources, err = hal.NewSourcePool(sc.Broker.SourceAddresses); err != nil {
-			return nil, fmt.Errorf("engine: %w", err)
-		}
+		return nil, err
 	}
 	// One descriptor per device, another per device for the embedded
 	// broker's end of a TCP connection, and room for the rest.
@@ -95,7 +78,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 
 	var emb *embedded
 	if sc.Broker.URL == "" {
-		emb, err = startEmbedded(ctx, sc, auth, opts.BrokerHooks, log)
+		emb, err = startEmbedded(ctx, sc, auth, "", opts.BrokerHooks, log)
 		if err != nil {
 			return nil, err
 		}
@@ -116,21 +99,8 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 				return nil, fmt.Errorf("engine: %s: broker_outage needs the embedded broker (fleetbench cannot stop %s)", f.Pos, sc.Broker.URL)
 			}
 		}
-		env.Endpoint = hal.Endpoint{Transport: hal.TCP, Host: sc.Broker.Host, Port: uint16(sc.Broker.Port)}
-		if sc.Broker.Transport == scenarios.TransportTLS {
-			t := sc.Broker.TLS
-			if t == nil {
-				t = &scenarios.TLS{}
-			}
-			env.Endpoint.Transport = hal.TLS
-			cfg, err := (&hal.TLSConfig{
-				CAFile: t.CA, CertFile: t.Cert, KeyFile: t.Key,
-				ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify,
-			}).Load(sc.Broker.Host)
-			if err != nil {
-				return nil, fmt.Errorf("engine: broker tls: %w", err)
-			}
-			dialer.TLSConfig = cfg
+		if env.Endpoint, err = externalEndpoint(sc, dialer); err != nil {
+			return nil, err
 		}
 	}
 
@@ -154,9 +124,6 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 		return slog.New(slog.DiscardHandler)
 	}))
 	defer sys.Shutdown()
-	if len(sc.Faults) > 0 {
-		env.Faults = hal.NewInjector(clock, uint64(sc.Seed))
-	}
 	done := make(chan *metrics.Result, 1)
 	cfg := actors.Config{
 		Scenario: sc, Env: env, Progress: progress,
@@ -180,18 +147,81 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 			res = <-done
 		}
 	}
+	finishMeta(res, sc, emb, env.Endpoint)
+	return res, nil
+}
+
+// finishMeta fills in the broker's counters and where the run ran.
+func finishMeta(res *metrics.Result, sc *scenarios.Scenario, emb *embedded, ep hal.Endpoint) {
 	if emb != nil {
 		res.Broker = emb.stats()
-		res.Meta.Broker = "embedded (mochi-mqtt, " + env.Endpoint.String() + ")"
+		res.Meta.Broker = "embedded (mochi-mqtt, " + ep.String() + ")"
 	} else {
-		res.Meta.Broker = env.Endpoint.String()
+		res.Meta.Broker = ep.String()
 	}
 	res.Meta.Go = runtime.Version()
 	res.Meta.Platform = runtime.GOOS + "/" + runtime.GOARCH
 	res.Meta.CPUs = runtime.NumCPU()
 	res.Meta.Host, _ = os.Hostname()
 	res.Meta.Seed = sc.Seed
-	return res, nil
+}
+
+// nodeEnv builds what the device actors of one node share: recorder, clock
+// and run epoch, topic index, dialer (with the scenario's source-address
+// pool), fault injector; and picks the embedded broker's authentication.
+func nodeEnv(sc *scenarios.Scenario, log *slog.Logger) (*actors.Env, *hal.NetDialer, broker.AuthMode, error) {
+	clock := hal.NewSystemClock()
+	rec, err := metrics.NewRecorder(metrics.Options{})
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("engine: %w", err)
+	}
+	prepare(rec, sc)
+	index, auth := plan(sc)
+	env := &actors.Env{
+		Recorder: rec, Clock: clock, Epoch: clock.Now(), Index: index,
+		Topics: iot.MQTTTopics, Logger: log, Groups: make([]metrics.GroupCounters, len(sc.Groups)),
+		FirstErrors: &metrics.FirstErrors{},
+	}
+	for _, k := range sc.StampKeys() {
+		env.StampKeys = append(env.StampKeys, metrics.JSONStampKeys{Seq: k.Seq, TS: k.TS, Publisher: k.Publisher, Stream: k.Stream})
+	}
+	if auth == broker.AuthDevSign {
+		env.Topics = iot.SDKTopics
+	}
+	dialer := &hal.NetDialer{}
+	env.Dialer = dialer
+	if len(sc.Broker.SourceAddresses) > 0 {
+		if dialer.Sources, err = hal.NewSourcePool(sc.Broker.SourceAddresses); err != nil {
+			return nil, nil, 0, fmt.Errorf("engine: %w", err)
+		}
+	}
+	if len(sc.Faults) > 0 {
+		env.Faults = hal.NewInjector(clock, uint64(sc.Seed))
+	}
+	return env, dialer, auth, nil
+}
+
+// externalEndpoint is the scenario's broker URL as an endpoint, with the
+// dialer's TLS configuration loaded for tls:// and ssl:// URLs.
+func externalEndpoint(sc *scenarios.Scenario, dialer *hal.NetDialer) (hal.Endpoint, error) {
+	ep := hal.Endpoint{Transport: hal.TCP, Host: sc.Broker.Host, Port: uint16(sc.Broker.Port)}
+	if sc.Broker.Transport != scenarios.TransportTLS {
+		return ep, nil
+	}
+	t := sc.Broker.TLS
+	if t == nil {
+		t = &scenarios.TLS{}
+	}
+	ep.Transport = hal.TLS
+	cfg, err := (&hal.TLSConfig{
+		CAFile: t.CA, CertFile: t.Cert, KeyFile: t.Key,
+		ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify,
+	}).Load(sc.Broker.Host)
+	if err != nil {
+		return ep, fmt.Errorf("engine: broker tls: %w", err)
+	}
+	dialer.TLSConfig = cfg
+	return ep, nil
 }
 
 // prepare allocates the histograms the scenario will record into, so no
@@ -254,8 +284,10 @@ func plan(sc *scenarios.Scenario) (*iot.TopicIndex, broker.AuthMode) {
 	return index, broker.AuthNone
 }
 
-func startEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.AuthMode, hooks []mqtt.Hook, log *slog.Logger) (*embedded, error) {
-	opts := broker.Options{Auth: auth, Logger: log, Hooks: hooks}
+// startEmbedded starts the embedded broker for sc on addr (default
+// 127.0.0.1 on a free port).
+func startEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.AuthMode, addr string, hooks []mqtt.Hook, log *slog.Logger) (*embedded, error) {
+	opts := broker.Options{Auth: auth, Logger: log, Hooks: hooks, Addr: addr}
 	switch auth {
 	case broker.AuthDevSign:
 		opts.Registry = broker.NewRegistry()

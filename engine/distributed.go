@@ -1,0 +1,343 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/remote"
+
+	"github.com/fleetbench/fleetbench/actors"
+	"github.com/fleetbench/fleetbench/actors/remotepb"
+	"github.com/fleetbench/fleetbench/engine/hal"
+	"github.com/fleetbench/fleetbench/engine/metrics"
+	"github.com/fleetbench/fleetbench/scenarios"
+)
+
+// Distribution spreads a run over worker nodes (fleetbench worker) on
+// Proto.Actor remote.
+type Distribution struct {
+	// Workers are the workers' host:port addresses.
+	Workers []string
+	// NoLocal keeps the coordinator's own machine out of the fleet; by
+	// default it runs a share of the devices too.
+	NoLocal bool
+	// Remote is the coordinator's transport (default listen 127.0.0.1:0);
+	// its token and TLS must match the workers'.
+	Remote RemoteOptions
+	// Source and Sets are the scenario text and its --set overrides:
+	// every node loads the scenario from them exactly as the coordinator
+	// did.
+	Source []byte
+	Sets   []string
+	// Version is this fleetbench's version; workers must run the same.
+	Version string
+	// Pings is the number of clock-offset samples per node (default 16).
+	Pings int
+}
+
+// planned is one node of a distributed run before it starts.
+type planned struct {
+	actors.ClusterNode
+	cpus int
+	max  int64
+}
+
+// runDistributed runs sc over the workers of opts.Distributed (and this
+// machine unless NoLocal): it checks every worker answers and accepts the
+// token, measures each node's clock offset, partitions the fleet by group
+// and index range weighted by the nodes' CPUs, has every node load its
+// share, starts them together and merges their reports.
+func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, log *slog.Logger) (*metrics.Result, error) {
+	d := opts.Distributed
+	if opts.Memory {
+		return nil, errors.New("engine: --memory cannot be used with workers (devices on other machines need TCP)")
+	}
+	if d.Remote.Listen == "" {
+		d.Remote.Listen = "127.0.0.1:0"
+	}
+	if d.Pings <= 0 {
+		d.Pings = 16
+	}
+	sys := newActorSystem()
+	defer sys.Shutdown()
+	r, self, err := startRemote(sys, &d.Remote)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	defer r.Shutdown(false)
+	log.Info("coordinator listening", "addr", self, "workers", len(d.Workers))
+
+	// Every worker must answer, and take our token, before anything else.
+	errs := make([]error, len(d.Workers))
+	done := make(chan int, len(d.Workers))
+	for i, w := range d.Workers {
+		go func() { errs[i] = probeWorker(ctx, &d.Remote, w); done <- i }()
+	}
+	for range d.Workers {
+		<-done
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+
+	_, auth := plan(sc)
+	var emb *embedded
+	var ep hal.Endpoint
+	if sc.Broker.URL == "" {
+		host, _, _ := net.SplitHostPort(d.Remote.Listen)
+		emb, err = startEmbedded(ctx, sc, auth, net.JoinHostPort(host, "0"), opts.BrokerHooks, log)
+		if err != nil {
+			return nil, err
+		}
+		if opts.OnBroker != nil {
+			opts.OnBroker(emb.Broker())
+		}
+		defer emb.Close()
+		adv := host
+		if d.Remote.Advertise != "" {
+			adv, _, _ = net.SplitHostPort(d.Remote.Advertise)
+		}
+		ep = hal.Endpoint{Transport: hal.TCP, Host: adv, Port: uint16(emb.Port())}
+	} else {
+		for _, f := range sc.Faults {
+			if f.BrokerOutage {
+				return nil, fmt.Errorf("engine: %s: broker_outage needs the embedded broker (fleetbench cannot stop %s)", f.Pos, sc.Broker.URL)
+			}
+		}
+		if ep, err = externalEndpoint(sc, &hal.NetDialer{}); err != nil {
+			return nil, err
+		}
+	}
+
+	nodes, err := spawnNodes(sys, r, d, log)
+	// From here on, the nodes hold their workers: release them on error.
+	release := func() {
+		for _, n := range nodes {
+			sys.Root.Stop(n.PID)
+		}
+	}
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if err := syncClocks(sys, nodes, d); err != nil {
+		release()
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if err := partition(sc, nodes); err != nil {
+		release()
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	need := uint64(512)
+	if emb != nil {
+		need += uint64(sc.Total()) // the broker's end of every device's connection
+	}
+	if _, err := hal.RaiseFDLimit(need); err != nil {
+		release()
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	epoch := time.Now()
+	if err := prepareNodes(sys, sc, nodes, d, ep, epoch); err != nil {
+		release()
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+
+	var latest atomic.Pointer[metrics.Snapshot]
+	progress := opts.Progress
+	if opts.MetricsAddr != "" {
+		stop, err := serveMetrics(opts.MetricsAddr, &latest, log)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		defer stop()
+		progress = func(p actors.Progress) {
+			latest.Store(p.Snapshot)
+			if opts.Progress != nil {
+				opts.Progress(p)
+			}
+		}
+	}
+	finished := make(chan *metrics.Result, 1)
+	cfg := actors.ClusterConfig{
+		Scenario: sc, Logger: log, Progress: progress,
+		Done:    func(r *metrics.Result) { finished <- r },
+		Partial: opts.Partial, PartialEvery: opts.PartialEvery,
+	}
+	for _, n := range nodes {
+		cfg.Nodes = append(cfg.Nodes, n.ClusterNode)
+	}
+	if emb != nil {
+		cfg.Broker = emb
+	}
+	coord := sys.Root.Spawn(actors.NewClusterProps(cfg))
+	var res *metrics.Result
+	select {
+	case res = <-finished:
+	case <-ctx.Done():
+		log.Info("interrupted: draining every node")
+		sys.Root.Send(coord, actors.Interrupt{})
+		select {
+		case res = <-finished:
+		case <-opts.Abort:
+			sys.Root.Send(coord, actors.Interrupt{})
+			res = <-finished
+		}
+	}
+	finishMeta(res, sc, emb, ep)
+	res.Meta.Host += fmt.Sprintf(" (coordinator of %d nodes)", len(nodes))
+	return res, nil
+}
+
+// spawnNodes spawns the run's node actor on every worker (and locally).
+func spawnNodes(sys *actor.ActorSystem, r *remote.Remote, d *Distribution, log *slog.Logger) ([]*planned, error) {
+	var nodes []*planned
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	if !d.NoLocal {
+		limit, _ := hal.RaiseFDLimit(1 << 20)
+		props := actors.NewNodeProps(actors.NodeConfig{
+			Setup:   func(p *remotepb.Prepare) (*actors.NodeSetup, error) { return setupNode(p, log) },
+			Version: d.Version, MaxDevices: maxDevices(limit), Logger: log,
+		})
+		pid, err := sys.Root.SpawnNamed(props, "run-"+run+"-local")
+		if err != nil {
+			return nil, fmt.Errorf("local node: %w", err)
+		}
+		nodes = append(nodes, &planned{ClusterNode: actors.ClusterNode{Name: "local", Address: sys.Address(), PID: pid}})
+	}
+	for i, w := range d.Workers {
+		resp, err := r.SpawnNamed(w, fmt.Sprintf("run-%s-%d", run, i), actors.NodeKind, 10*time.Second)
+		if err != nil {
+			return nodes, fmt.Errorf("worker %s: start its node: %w", w, err)
+		}
+		if code := remote.ResponseStatusCode(resp.StatusCode); code != remote.ResponseStatusCodeOK {
+			return nodes, fmt.Errorf("worker %s: start its node: %s (is it a fleetbench worker of this version?)", w, code)
+		}
+		nodes = append(nodes, &planned{ClusterNode: actors.ClusterNode{Name: w, Address: w, PID: resp.Pid}})
+	}
+	return nodes, nil
+}
+
+// syncClocks estimates every node's clock offset from repeated ping-pongs,
+// keeping the sample with the smallest round trip: offset = node clock −
+// midpoint of the round trip, known to ± half that round trip. It also
+// reads each node's version and capacity.
+func syncClocks(sys *actor.ActorSystem, nodes []*planned, d *Distribution) error {
+	for _, n := range nodes {
+		best := time.Duration(-1)
+		for i := 0; i < d.Pings; i++ {
+			t0 := time.Now()
+			res, err := sys.Root.RequestFuture(n.PID, &remotepb.Ping{Seq: uint64(i)}, 5*time.Second).Result()
+			t1 := time.Now()
+			if err != nil {
+				return fmt.Errorf("node %s: clock ping: %w", n.Name, err)
+			}
+			pong, ok := res.(*remotepb.Pong)
+			if !ok {
+				return fmt.Errorf("node %s: clock ping: unexpected answer %T", n.Name, res)
+			}
+			if d.Version != "" && pong.Version != d.Version {
+				return fmt.Errorf("node %s runs fleetbench %s, this coordinator %s: run the same version everywhere", n.Name, pong.Version, d.Version)
+			}
+			rtt := t1.Sub(t0)
+			if best < 0 || rtt < best {
+				best = rtt
+				mid := t0.UnixNano() + rtt.Nanoseconds()/2
+				n.Offset = time.Duration(pong.UnixNano - mid)
+				n.Uncertainty = rtt / 2
+				n.cpus, n.max = int(pong.Cpus), pong.MaxDevices
+			}
+		}
+	}
+	return nil
+}
+
+// partition splits every group into contiguous index ranges, one per node,
+// sized in proportion to the nodes' CPUs (largest remainder), and checks
+// no node gets more devices than its open-files limit allows.
+func partition(sc *scenarios.Scenario, nodes []*planned) error {
+	weights := make([]int, len(nodes))
+	sum := 0
+	for i, n := range nodes {
+		weights[i] = max(1, n.cpus)
+		sum += weights[i]
+	}
+	for _, n := range nodes {
+		n.Share = make([]actors.Span, len(sc.Groups))
+	}
+	for gi, g := range sc.Groups {
+		sizes := make([]int, len(nodes))
+		rem := make([]int, len(nodes))
+		given := 0
+		for i := range nodes {
+			sizes[i] = g.Count * weights[i] / sum
+			rem[i] = g.Count * weights[i] % sum
+			given += sizes[i]
+		}
+		for given < g.Count { // largest remainders first, earlier nodes on ties
+			best := 0
+			for i := range rem {
+				if rem[i] > rem[best] {
+					best = i
+				}
+			}
+			sizes[best]++
+			rem[best] = -1
+			given++
+		}
+		lo := 0
+		for i, n := range nodes {
+			n.Share[gi] = actors.Span{Lo: lo, Hi: lo + sizes[i]}
+			lo += sizes[i]
+		}
+	}
+	for _, n := range nodes {
+		total := 0
+		for _, s := range n.Share {
+			total += s.Len()
+		}
+		if n.max > 0 && int64(total) > n.max {
+			return fmt.Errorf("node %s can hold %d devices (its open-files limit) but its share is %d: add workers or raise its limit", n.Name, n.max, total)
+		}
+	}
+	return nil
+}
+
+// prepareNodes hands every node its share and waits until all are ready:
+// a node that cannot load the scenario or reach nothing fails the run
+// here, before any device connects.
+func prepareNodes(sys *actor.ActorSystem, sc *scenarios.Scenario, nodes []*planned, d *Distribution, ep hal.Endpoint, epoch time.Time) error {
+	transport := "tcp"
+	if ep.Transport == hal.TLS {
+		transport = "tls"
+	}
+	for _, n := range nodes {
+		p := &remotepb.Prepare{
+			NodeName: n.Name, File: sc.File, Source: d.Source, Sets: d.Sets,
+			Endpoint:      &remotepb.Endpoint{Transport: transport, Host: ep.Host, Port: uint32(ep.Port)},
+			EpochUnixNano: epoch.UnixNano(), ClockOffsetNano: n.Offset.Nanoseconds(),
+		}
+		for gi, s := range n.Share {
+			if s.Len() > 0 {
+				p.Ranges = append(p.Ranges, &remotepb.Range{Group: int32(gi), Lo: int32(s.Lo), Hi: int32(s.Hi)})
+			}
+		}
+		res, err := sys.Root.RequestFuture(n.PID, p, 60*time.Second).Result()
+		if err != nil {
+			return fmt.Errorf("node %s: prepare: %w", n.Name, err)
+		}
+		if pr, ok := res.(*remotepb.Prepared); !ok {
+			return fmt.Errorf("node %s: prepare: unexpected answer %T", n.Name, res)
+		} else if pr.Error != "" {
+			return fmt.Errorf("node %s: %s", n.Name, pr.Error)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,336 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fleetbench/fleetbench/engine/metrics"
+	"github.com/fleetbench/fleetbench/scenarios"
+)
+
+// The distributed tests run every node as a process of its own, as in
+// production: this test binary, started again as a worker or as a
+// coordinator (Proto.Actor's remote sets gRPC's process-wide logger when it
+// starts, so two remotes in one process race). Each child is checked for a
+// clean exit, so a race inside one fails the test too.
+func TestMain(m *testing.M) {
+	switch os.Getenv("FLEETBENCH_TEST_ROLE") {
+	case "worker":
+		os.Exit(testWorkerMain())
+	case "coordinator":
+		os.Exit(testCoordinatorMain())
+	}
+	os.Exit(m.Run())
+}
+
+func testWorkerMain() int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	err := ServeWorker(ctx, WorkerOptions{
+		Remote: RemoteOptions{Listen: "127.0.0.1:0", Token: os.Getenv("FLEETBENCH_TEST_TOKEN")},
+		Ready:  func(addr string) { fmt.Println(addr) },
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// coordSpec is what a coordinator child runs.
+type coordSpec struct {
+	Example string
+	Sets    []string
+	Dist    Distribution
+	Out     string
+}
+
+func testCoordinatorMain() int {
+	var spec coordSpec
+	if err := json.Unmarshal([]byte(os.Getenv("FLEETBENCH_TEST_SPEC")), &spec); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	file := filepath.Join("..", "scenarios", "examples", spec.Example)
+	doc, err := scenarios.ReadFile(file)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for _, s := range spec.Sets {
+		if err := doc.ApplySetArg(s); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	sc, err := doc.Scenario()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if spec.Dist.Source, err = os.ReadFile(file); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	spec.Dist.Sets = spec.Sets
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	res, err := Run(ctx, sc, Options{Distributed: &spec.Dist, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	if err != nil {
+		_ = os.WriteFile(spec.Out, []byte("error: "+err.Error()), 0o600)
+		return 0
+	}
+	b, err := res.Marshal()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := os.WriteFile(spec.Out, b, 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// child is a node process of a test.
+type child struct {
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	done   chan struct{}
+	err    error
+}
+
+// startChild starts this test binary in a role; its stderr is kept and
+// logged if the test fails; a non-zero exit fails the test unless killed.
+func startChild(t *testing.T, role string, env ...string) (*child, *bufio.Reader) {
+	t.Helper()
+	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$"), done: make(chan struct{})}
+	c.cmd.Env = append(os.Environ(), append([]string{"FLEETBENCH_TEST_ROLE=" + role}, env...)...)
+	c.cmd.Stderr = &syncWriter{w: &c.stderr}
+	out, err := c.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	rd := bufio.NewReader(out)
+	go func() {
+		_, _ = io.Copy(io.Discard, rd) // keep the pipe drained
+	}()
+	go func() { c.err = c.cmd.Wait(); close(c.done) }()
+	return c, rd
+}
+
+// syncWriter serialises writes into a buffer read after the child ends.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// wait waits for the child's end and fails the test on an unclean exit.
+func (c *child) wait(t *testing.T, name string, killed bool) {
+	t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+		t.Errorf("%s did not stop within 30 s", name)
+	}
+	if c.err != nil && !killed {
+		t.Errorf("%s exited: %v\n%s", name, c.err, c.stderr.String())
+	} else if t.Failed() {
+		t.Logf("%s stderr:\n%s", name, c.stderr.String())
+	}
+}
+
+// startWorker starts a worker process on a free loopback port; it is
+// stopped (SIGTERM) and checked when the test ends.
+func startWorker(t *testing.T, token string) (string, *child) {
+	t.Helper()
+	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$"), done: make(chan struct{})}
+	c.cmd.Env = append(os.Environ(), "FLEETBENCH_TEST_ROLE=worker", "FLEETBENCH_TEST_TOKEN="+token)
+	c.cmd.Stderr = &syncWriter{w: &c.stderr}
+	out, err := c.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	rd := bufio.NewReader(out)
+	line, err := rd.ReadString('\n')
+	if err != nil {
+		_ = c.cmd.Process.Kill()
+		_ = c.cmd.Wait()
+		t.Fatalf("worker did not start: %v\n%s", err, c.stderr.String())
+	}
+	go func() { c.err = c.cmd.Wait(); close(c.done) }()
+	killed := false
+	t.Cleanup(func() {
+		select {
+		case <-c.done:
+			killed = true // killed by the test itself
+		default:
+			_ = c.cmd.Process.Signal(syscall.SIGTERM)
+		}
+		c.wait(t, "worker "+strings.TrimSpace(line), killed)
+	})
+	return strings.TrimSpace(line), c
+}
+
+// runCoordinator runs a distributed run in a coordinator process and
+// returns its result, or the run's error text.
+func runCoordinator(t *testing.T, spec coordSpec, during func()) (*metrics.Result, string) {
+	t.Helper()
+	spec.Out = filepath.Join(t.TempDir(), "result.json")
+	b, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := startChild(t, "coordinator", "FLEETBENCH_TEST_SPEC="+string(b))
+	if during != nil {
+		during()
+	}
+	select {
+	case <-c.done:
+	case <-time.After(120 * time.Second):
+		_ = c.cmd.Process.Kill()
+		t.Fatalf("coordinator did not finish within 120 s\n%s", c.stderr.String())
+	}
+	c.wait(t, "coordinator", false)
+	out, err := os.ReadFile(spec.Out)
+	if err != nil {
+		t.Fatalf("coordinator wrote no result: %v\n%s", err, c.stderr.String())
+	}
+	if msg, ok := strings.CutPrefix(string(out), "error: "); ok {
+		return nil, msg
+	}
+	res, err := metrics.UnmarshalResult(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("coordinator stderr:\n%s", c.stderr.String())
+		}
+	})
+	return res, ""
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// TestDistributedMatchesSingleNode runs fan-in over two workers (each has
+// one of the two consumers and half of the publishers, so half of every
+// consumer's deliveries cross nodes) and checks the merged totals equal a
+// single-node run of the same scenario.
+func TestDistributedMatchesSingleNode(t *testing.T) {
+	sets := []string{"duration=5s", "drain=2s", "devices[devices].count=100"}
+	single := runScenario(t, loadExample(t, "fan-in.yaml", sets...), Options{})
+
+	const token = "s3cret-token"
+	w1, _ := startWorker(t, token)
+	w2, _ := startWorker(t, token)
+	multi, errText := runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: sets, Dist: Distribution{
+		Workers: []string{w1, w2}, NoLocal: true, Remote: RemoteOptions{Token: token}, Pings: 8,
+	}}, nil)
+	if errText != "" {
+		t.Fatal(errText)
+	}
+	s, m := single.Totals, multi.Totals
+	t.Logf("single: published %d expected %d received %d lost %d", s.Published, s.Expected, s.Received, s.Lost)
+	t.Logf("multi:  published %d expected %d received %d lost %d cross-node %d, bound ±%d µs",
+		m.Published, m.Expected, m.Received, m.Lost, m.CrossNodeReceived, multi.ClockBoundUs)
+	if s.Published == 0 || m.Published != s.Published || m.Expected != s.Expected || m.Received != s.Received || m.Lost != 0 || s.Lost != 0 {
+		t.Fatalf("distributed totals differ from the single-node run")
+	}
+	if m.Devices != 102 || m.ConnectOK != 102 {
+		t.Fatalf("devices %d connect_ok %d, want 102", m.Devices, m.ConnectOK)
+	}
+	// Half of each consumer's deliveries come from the other worker.
+	if m.CrossNodeReceived != m.Received/2 {
+		t.Fatalf("cross-node deliveries %d, want half of %d", m.CrossNodeReceived, m.Received)
+	}
+	if n := multi.Latency.E2E.Count; n != m.Received {
+		t.Fatalf("e2e latencies %d, want one per delivery (%d), cross-node ones included", n, m.Received)
+	}
+	if len(multi.Nodes) != 2 {
+		t.Fatalf("nodes %+v", multi.Nodes)
+	}
+	var sum metrics.Totals
+	for _, n := range multi.Nodes {
+		if n.Lost || n.Devices != 51 || n.Totals.Published == 0 {
+			t.Fatalf("node %+v", n)
+		}
+		sum.Add(&n.Totals)
+	}
+	if sum.Published != m.Published || sum.Received != m.Received || sum.Expected != m.Expected {
+		t.Fatalf("per-node totals %+v do not add up to %+v", sum, m)
+	}
+	if len(multi.Series) < 5 {
+		t.Fatalf("series has %d points", len(multi.Series))
+	}
+	var published int64
+	for _, p := range multi.Series {
+		published += p.Published
+	}
+	if published != m.Published {
+		t.Fatalf("series publishes add up to %d, want %d", published, m.Published)
+	}
+}
+
+// TestDistributedStartErrors: a worker that is not there, or that refuses
+// our token, is a clear error before any device connects.
+func TestDistributedStartErrors(t *testing.T) {
+	sets := []string{"duration=2s", "devices[devices].count=4"}
+	w, _ := startWorker(t, "right")
+	for _, tc := range []struct {
+		name string
+		d    Distribution
+		want string
+	}{
+		{"unreachable", Distribution{Workers: []string{freeAddr(t)}, Remote: RemoteOptions{Token: "right"}}, "cannot reach worker"},
+		{"wrong token", Distribution{Workers: []string{w}, Remote: RemoteOptions{Token: "wrong"}}, "refused our token"},
+		{"no token", Distribution{Workers: []string{w}}, "refused our token"},
+		{"open listen without token", Distribution{Workers: []string{w}, Remote: RemoteOptions{Listen: "0.0.0.0:0", Advertise: "127.0.0.1:1"}}, "needs a shared token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, errText := runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: sets, Dist: tc.d}, nil)
+			if res != nil || !strings.Contains(errText, tc.want) {
+				t.Fatalf("err = %q, want %q", errText, tc.want)
+			}
+			t.Log(errText)
+		})
+	}
+}
