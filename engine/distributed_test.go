@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetbench/fleetbench/engine/internal/testpki"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/scenarios"
 )
@@ -41,8 +42,12 @@ func TestMain(m *testing.M) {
 func testWorkerMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	ro := RemoteOptions{Listen: "127.0.0.1:0", Token: os.Getenv("FLEETBENCH_TEST_TOKEN")}
+	if f := strings.Split(os.Getenv("FLEETBENCH_TEST_TLS"), ","); len(f) == 3 {
+		ro.TLS = &RemoteTLS{CertFile: f[0], KeyFile: f[1], CAFile: f[2]}
+	}
 	err := ServeWorker(ctx, WorkerOptions{
-		Remote: RemoteOptions{Listen: "127.0.0.1:0", Token: os.Getenv("FLEETBENCH_TEST_TOKEN")},
+		Remote: ro,
 		Ready:  func(addr string) { fmt.Println(addr) },
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
@@ -169,10 +174,10 @@ func (c *child) wait(t *testing.T, name string, killed bool) {
 
 // startWorker starts a worker process on a free loopback port; it is
 // stopped (SIGTERM) and checked when the test ends.
-func startWorker(t *testing.T, token string) (string, *child) {
+func startWorker(t *testing.T, token string, env ...string) (string, *child) {
 	t.Helper()
 	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$"), done: make(chan struct{})}
-	c.cmd.Env = append(os.Environ(), "FLEETBENCH_TEST_ROLE=worker", "FLEETBENCH_TEST_TOKEN="+token)
+	c.cmd.Env = append(append(os.Environ(), "FLEETBENCH_TEST_ROLE=worker", "FLEETBENCH_TEST_TOKEN="+token), env...)
 	c.cmd.Stderr = &syncWriter{w: &c.stderr}
 	out, err := c.cmd.StdoutPipe()
 	if err != nil {
@@ -329,6 +334,124 @@ func TestDistributedStartErrors(t *testing.T) {
 			res, errText := runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: sets, Dist: tc.d}, nil)
 			if res != nil || !strings.Contains(errText, tc.want) {
 				t.Fatalf("err = %q, want %q", errText, tc.want)
+			}
+			t.Log(errText)
+		})
+	}
+}
+
+// TestDistributedWorkerKilled kills one worker (SIGKILL) mid-run: the run
+// completes, the result names the lost node, its devices and when, and
+// what it reported before dying is kept.
+func TestDistributedWorkerKilled(t *testing.T) {
+	sets := []string{"duration=10s", "drain=2s", "devices[devices].count=100"}
+	const token = "t"
+	w1, _ := startWorker(t, token)
+	w2, victim := startWorker(t, token)
+	res, errText := runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: sets, Dist: Distribution{
+		Workers: []string{w1, w2}, NoLocal: true, Remote: RemoteOptions{Token: token}, Pings: 4,
+	}}, func() {
+		time.Sleep(6 * time.Second)
+		if err := victim.cmd.Process.Kill(); err != nil {
+			t.Error(err)
+		}
+	})
+	if errText != "" {
+		t.Fatal(errText)
+	}
+	if len(res.Nodes) != 2 {
+		t.Fatalf("nodes %+v", res.Nodes)
+	}
+	alive, dead := res.Nodes[0], res.Nodes[1]
+	t.Logf("lost node: %s at %.1f s (%s), %d devices, published %d before", dead.Name, dead.LostAtS, dead.LostReason, dead.Devices, dead.Totals.Published)
+	t.Logf("run: published %d expected %d received %d lost %d", res.Totals.Published, res.Totals.Expected, res.Totals.Received, res.Totals.Lost)
+	if alive.Lost || !dead.Lost || dead.Name != w2 || dead.Devices != 51 || dead.LostAtS < 2 || dead.LostAtS > 12 || dead.LostReason == "" {
+		t.Fatalf("nodes: %+v / %+v", alive, dead)
+	}
+	// What the dead node measured before it died is in the result.
+	if dead.Totals.Published == 0 || dead.Totals.ConnectOK != 51 {
+		t.Fatalf("the dead node's measurements are gone: %+v", dead.Totals)
+	}
+	if res.Totals.Published != alive.Totals.Published+dead.Totals.Published {
+		t.Fatalf("published %d ≠ %d + %d", res.Totals.Published, alive.Totals.Published, dead.Totals.Published)
+	}
+	// The live node ran to the end: 50 publishers × 9 messages.
+	if alive.Totals.Published != 450 {
+		t.Fatalf("live node published %d, want 450", alive.Totals.Published)
+	}
+	// Deliveries to the dead node's consumer after its death are lost.
+	if res.Totals.Lost == 0 || res.Totals.Lost != res.Totals.Expected-res.Totals.Received+res.Totals.Duplicates {
+		t.Fatalf("lost %d, expected %d received %d", res.Totals.Lost, res.Totals.Expected, res.Totals.Received)
+	}
+	found := false
+	for _, f := range res.Faults {
+		found = found || (f.Kind == "node lost" && f.Devices == 51)
+	}
+	if !found {
+		t.Fatalf("no node-lost window in %+v", res.Faults)
+	}
+}
+
+// TestDistributedWorkerPartitioned freezes one worker (SIGSTOP): its
+// connection stays open but it reports nothing, as behind a partition;
+// the heartbeat declares it lost and the run completes without it.
+func TestDistributedWorkerPartitioned(t *testing.T) {
+	sets := []string{"duration=8s", "drain=1s", "devices[devices].count=20"}
+	const token = "t"
+	w1, _ := startWorker(t, token)
+	w2, victim := startWorker(t, token)
+	t.Cleanup(func() { _ = victim.cmd.Process.Signal(syscall.SIGCONT) })
+	res, errText := runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: sets, Dist: Distribution{
+		Workers: []string{w1, w2}, NoLocal: true, Remote: RemoteOptions{Token: token}, Pings: 4,
+	}}, func() {
+		time.Sleep(4 * time.Second)
+		if err := victim.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+			t.Error(err)
+		}
+	})
+	if errText != "" {
+		t.Fatal(errText)
+	}
+	dead := res.Nodes[1]
+	t.Logf("lost node: %s at %.1f s (%s)", dead.Name, dead.LostAtS, dead.LostReason)
+	if res.Nodes[0].Lost || !dead.Lost || !strings.Contains(dead.LostReason, "no report") || dead.Totals.Published == 0 {
+		t.Fatalf("nodes %+v", res.Nodes)
+	}
+}
+
+// TestDistributedMutualTLS: with --tls-* the transport is mutual TLS: a
+// coordinator without TLS, or with a certificate of another CA, cannot
+// reach the worker; with the run's CA the run goes through.
+func TestDistributedMutualTLS(t *testing.T) {
+	ca := testpki.NewCA(t, "fleet CA")
+	other := testpki.NewCA(t, "someone else's CA")
+	wCert, wKey := ca.Node(t, "worker", "127.0.0.1")
+	cCert, cKey := ca.Node(t, "coordinator", "127.0.0.1")
+	xCert, xKey := other.Node(t, "intruder", "127.0.0.1")
+	w, _ := startWorker(t, "tok", "FLEETBENCH_TEST_TLS="+wCert+","+wKey+","+ca.CertFile)
+	sets := []string{"duration=2s", "drain=1s", "devices[devices].count=4"}
+	for _, tc := range []struct {
+		name string
+		tls  *RemoteTLS
+		want string
+	}{
+		{"plaintext", nil, "cannot reach worker"},
+		{"foreign certificate", &RemoteTLS{CertFile: xCert, KeyFile: xKey, CAFile: ca.CertFile}, "cannot reach worker"},
+		{"distrusting the worker", &RemoteTLS{CertFile: cCert, KeyFile: cKey, CAFile: other.CertFile}, "cannot reach worker"},
+		{"run CA", &RemoteTLS{CertFile: cCert, KeyFile: cKey, CAFile: ca.CertFile}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, errText := runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: sets, Dist: Distribution{
+				Workers: []string{w}, NoLocal: true, Remote: RemoteOptions{Token: "tok", TLS: tc.tls}, Pings: 2,
+			}}, nil)
+			if tc.want == "" {
+				if errText != "" || res.Totals.Received == 0 || res.Totals.Lost != 0 {
+					t.Fatalf("err %q, result %+v", errText, res)
+				}
+				return
+			}
+			if !strings.Contains(errText, tc.want) {
+				t.Fatalf("err %q, want %q", errText, tc.want)
 			}
 			t.Log(errText)
 		})

@@ -219,7 +219,7 @@ func probeWorker(ctx context.Context, o *RemoteOptions, addr string) error {
 	case codes.Unauthenticated:
 		return fmt.Errorf("worker %s refused our token: give every node the same --token-file", addr)
 	case codes.DeadlineExceeded, codes.Unavailable:
-		return fmt.Errorf("cannot reach worker %s within 5s (is `fleetbench worker --listen %s` running, and is the address reachable from here?): %v", addr, addr, err)
+		return fmt.Errorf("cannot reach worker %s (is `fleetbench worker --listen %s` running there, reachable from here, and using the same --tls-* CA as this coordinator?): %v", addr, addr, err)
 	}
 	if errors.Is(err, context.Canceled) {
 		return err

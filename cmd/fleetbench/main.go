@@ -63,7 +63,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		// --set values may contain commas (YAML lists, JSON templates).
 		DisableSliceFlagSeparator: true,
 		Commands: []*cli.Command{
-			runCommand(), validateCommand(), reportCommand(), compareCommand(), signCommand(), initCommand(), versionCommand(),
+			runCommand(), workerCommand(), validateCommand(), reportCommand(), compareCommand(), signCommand(), initCommand(), versionCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
 			return cli.Exit(fmt.Sprintf("fleetbench: %v (see fleetbench %s --help)", err, c.Command.Name), exitUsage)

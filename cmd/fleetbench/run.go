@@ -28,7 +28,7 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "run a scenario and write its result",
 		ArgsUsage: "FILE",
-		Flags: append(scenarioFlags(),
+		Flags: append(append(scenarioFlags(), remoteFlags()...),
 			&cli.StringFlag{Name: "out", Usage: "directory for result.json (default ./fleetbench-out/<timestamp>)"},
 			&cli.BoolFlag{Name: "memory", Usage: "connect devices to the embedded broker through in-memory pipes instead of TCP loopback"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
@@ -38,6 +38,9 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile at the end of the load to FILE"},
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve live Prometheus metrics at http://ADDR/metrics during the run, e.g. 127.0.0.1:9464"},
 			&cli.StringSliceFlag{Name: "threshold", Usage: `a pass/fail gate, e.g. --threshold "e2e.p99 < 50ms" (repeatable; adds to the scenario's)`},
+			&cli.StringSliceFlag{Name: "workers", Usage: "spread the fleet over these fleetbench workers: HOST:PORT,HOST:PORT (see fleetbench worker)"},
+			&cli.BoolFlag{Name: "local", Value: true, Usage: "with --workers, run a share of the devices on this machine too (--local=false: only on the workers)"},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "with --workers, where this coordinator listens for its workers (and where the embedded broker listens)"},
 		),
 		Action: runAction,
 	}
@@ -74,6 +77,9 @@ func runAction(c *cli.Context) error {
 	ctx, abort, stop := interruptible(c.Context, stderr)
 	defer stop()
 	opts := engine.Options{Logger: log, Abort: abort, Memory: c.Bool("memory"), MetricsAddr: c.String("metrics-addr")}
+	if opts.Distributed, err = distribution(c); err != nil {
+		return err
+	}
 	if !c.Bool("quiet") {
 		opts.Progress = progressPrinter(stderr)
 	}
@@ -139,6 +145,8 @@ func runAction(c *cli.Context) error {
 	switch {
 	case res.Interrupted:
 		return cli.Exit("fleetbench: run interrupted; partial result written", exitInterrupted)
+	case lostNodes(res) != "":
+		return cli.Exit("fleetbench: run completed without "+lostNodes(res)+": their devices' measurements end when they were lost", exitRunFailed)
 	case res.Totals.Devices > 0 && res.Totals.ConnectOK == 0:
 		why := ""
 		for _, reason := range []string{"tls", "refused_auth", "refused_other", "dns", "network", "timeout", "other"} {
@@ -152,6 +160,58 @@ func runAction(c *cli.Context) error {
 		return cli.Exit("fleetbench: "+verdict.Summary(), exitThresholds)
 	}
 	return nil
+}
+
+// distribution reads --workers and the remote transport flags; nil when
+// the run is not distributed.
+func distribution(c *cli.Context) (*engine.Distribution, error) {
+	var workers []string
+	for _, w := range c.StringSlice("workers") {
+		for _, a := range strings.Split(w, ",") {
+			if a = strings.TrimSpace(a); a == "" {
+				continue
+			}
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return nil, usageError("--workers %q: %v (want HOST:PORT)", a, err)
+			}
+			workers = append(workers, a)
+		}
+	}
+	if len(workers) == 0 {
+		if c.IsSet("workers") {
+			return nil, usageError("--workers is empty: give HOST:PORT of each fleetbench worker")
+		}
+		return nil, nil
+	}
+	if c.Bool("memory") {
+		return nil, usageError("--memory cannot be used with --workers: devices on other machines need TCP")
+	}
+	ro, err := remoteOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	src, err := os.ReadFile(c.Args().First())
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	sets, err := scenarioSets(c, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &engine.Distribution{
+		Workers: workers, NoLocal: !c.Bool("local"), Remote: ro, Source: src, Sets: sets, Version: buildVersion(),
+	}, nil
+}
+
+// lostNodes names the nodes a distributed run lost ("" if none).
+func lostNodes(res *metrics.Result) string {
+	var names []string
+	for _, n := range res.Nodes {
+		if n.Lost {
+			names = append(names, fmt.Sprintf("node %s (%d devices, lost at %.1f s)", n.Name, n.Devices, n.LostAtS))
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // redactArgs returns the command line with the values of --set overrides

@@ -26,18 +26,10 @@ func loadScenarioWith(c *cli.Context, extra []string) (*scenarios.Scenario, *sce
 	if err != nil {
 		return nil, nil, scenarioError(err)
 	}
-	var sets []string
-	if c.IsSet("broker") {
-		if c.String("broker") == "" {
-			return nil, nil, usageError("--broker is empty: give a broker URL (broker.url), or omit the flag to use the embedded broker")
-		}
-		sets = append(sets, "broker.url="+c.String("broker"))
+	sets, err := scenarioSets(c, extra)
+	if err != nil {
+		return nil, nil, err
 	}
-	if c.IsSet("duration") {
-		sets = append(sets, "duration="+c.String("duration"))
-	}
-	sets = append(sets, c.StringSlice("set")...)
-	sets = append(sets, extra...)
 	for _, s := range sets {
 		if err := doc.ApplySetArg(s); err != nil {
 			return nil, nil, scenarioError(err)
@@ -48,6 +40,23 @@ func loadScenarioWith(c *cli.Context, extra []string) (*scenarios.Scenario, *sce
 		return nil, nil, scenarioError(err)
 	}
 	return sc, doc, nil
+}
+
+// scenarioSets returns the overrides of --broker, --duration, --set and
+// extra, in the order they apply.
+func scenarioSets(c *cli.Context, extra []string) ([]string, error) {
+	var sets []string
+	if c.IsSet("broker") {
+		if c.String("broker") == "" {
+			return nil, usageError("--broker is empty: give a broker URL (broker.url), or omit the flag to use the embedded broker")
+		}
+		sets = append(sets, "broker.url="+c.String("broker"))
+	}
+	if c.IsSet("duration") {
+		sets = append(sets, "duration="+c.String("duration"))
+	}
+	sets = append(sets, c.StringSlice("set")...)
+	return append(sets, extra...), nil
 }
 
 // scenarioError formats scenario errors, one per line, with the source

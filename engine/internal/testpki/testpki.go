@@ -97,6 +97,23 @@ func (ca *CA) Server(t testing.TB, names ...string) (certFile, keyFile string) {
 	return ca.issue(t, "server-"+names[0], tmpl)
 }
 
+// Node issues a certificate that serves and dials with the same identity
+// (server and client authentication), as the nodes of a distributed run
+// do, for names (DNS names or IP addresses).
+func (ca *CA) Node(t testing.TB, names ...string) (certFile, keyFile string) {
+	t.Helper()
+	tmpl := template(t, names[0])
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	return ca.issue(t, "node-"+names[0], tmpl)
+}
+
 // Client issues a client certificate with common name commonName and
 // returns its certificate and key files.
 func (ca *CA) Client(t testing.TB, commonName string) (certFile, keyFile string) {

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fleetbench/fleetbench/engine/metrics"
+)
+
+// worker is a `fleetbench worker` process of a test.
+type worker struct {
+	addr   string
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	done   chan struct{}
+	err    error
+}
+
+func (w *worker) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stderr.Write(p)
+}
+
+// startWorker starts `fleetbench worker` on a free loopback port; at the
+// end of the test it is stopped with SIGTERM and must exit cleanly (unless
+// the test killed it).
+func startWorker(t *testing.T, bin string, args ...string) *worker {
+	t.Helper()
+	w := &worker{done: make(chan struct{})}
+	w.cmd = exec.Command(bin, append([]string{"worker", "--listen", "127.0.0.1:0"}, args...)...)
+	w.cmd.Stderr = w
+	out, err := w.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	go func() { w.err = w.cmd.Wait(); close(w.done) }()
+	if err != nil {
+		w.cmd.Process.Kill()
+		<-w.done
+		t.Fatalf("worker did not start: %v\n%s", err, w.stderr.String())
+	}
+	// "fleetbench worker listening on 127.0.0.1:PORT (token: …"
+	f := strings.Fields(strings.TrimPrefix(line, "fleetbench worker listening on "))
+	if len(f) == 0 {
+		t.Fatalf("worker said %q", line)
+	}
+	w.addr = f[0]
+	t.Cleanup(func() {
+		select {
+		case <-w.done: // killed by the test
+			return
+		default:
+		}
+		w.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-w.done:
+		case <-time.After(15 * time.Second):
+			w.cmd.Process.Kill()
+			<-w.done
+			t.Errorf("worker %s did not stop on SIGTERM", w.addr)
+		}
+		if w.err != nil {
+			t.Errorf("worker %s: %v\n%s", w.addr, w.err, w.stderr.String())
+		}
+	})
+	return w
+}
+
+func tokenFile(t *testing.T, token string) string {
+	t.Helper()
+	return writeFile(t, "token", token+"\n")
+}
+
+// runBin runs the binary and returns its exit code, stdout and stderr.
+func runBin(t *testing.T, bin string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	code, _ := waitExit(t, cmd, 2*time.Minute)
+	return code, stdout.String(), stderr.String()
+}
+
+var fanIn = filepath.Join("..", "..", "scenarios", "examples", "fan-in.yaml")
+
+// TestWorkersFanInMatchesSingleNode: fan-in over two `fleetbench worker`
+// processes (each holds one consumer and half the publishers) gives the
+// same totals as the same scenario on one node, and every cross-node
+// delivery has its latency.
+func TestWorkersFanInMatchesSingleNode(t *testing.T) {
+	bin := buildBinary(t)
+	tok := tokenFile(t, "fleet-token-1")
+	w1, w2 := startWorker(t, bin, "--token-file", tok), startWorker(t, bin, "--token-file", tok)
+	args := []string{"run", fanIn, "--quiet", "--duration", "6s", "--set", "drain=2s", "--set", "devices[devices].count=100"}
+
+	single := t.TempDir()
+	if code, _, stderr := runBin(t, bin, append(args, "--out", single)...); code != 0 {
+		t.Fatalf("single-node run: exit %d\n%s", code, stderr)
+	}
+	multi := t.TempDir()
+	code, stdout, stderr := runBin(t, bin, append(args, "--out", multi, "--workers", w1.addr+","+w2.addr, "--local=false", "--token-file", tok)...)
+	if code != 0 {
+		t.Fatalf("distributed run: exit %d\n%s", code, stderr)
+	}
+	s := readResult(t, filepath.Join(single, "result.json")).Totals
+	res := readResult(t, filepath.Join(multi, "result.json"))
+	m := res.Totals
+	t.Logf("single: published %d expected %d received %d lost %d", s.Published, s.Expected, s.Received, s.Lost)
+	t.Logf("two workers: published %d expected %d received %d lost %d, %d cross-node (bound ±%d µs)", m.Published, m.Expected, m.Received, m.Lost, m.CrossNodeReceived, res.ClockBoundUs)
+	if s.Published == 0 || m.Published != s.Published || m.Expected != s.Expected || m.Received != s.Received || m.Lost != 0 || s.Lost != 0 {
+		t.Fatal("the distributed totals differ from the single-node run")
+	}
+	if m.CrossNodeReceived != m.Received/2 || res.Latency.E2E.Count != m.Received || res.Latency.E2E.P99 <= 0 {
+		t.Fatalf("cross-node %d of %d received; %d e2e latencies", m.CrossNodeReceived, m.Received, res.Latency.E2E.Count)
+	}
+	if len(res.Nodes) != 2 || res.Nodes[0].Name != w1.addr || res.Nodes[1].Name != w2.addr {
+		t.Fatalf("nodes %+v", res.Nodes)
+	}
+	if !strings.Contains(stdout, "Nodes") || !strings.Contains(stdout, "cross-node latencies corrected for clock offsets") {
+		t.Fatalf("the summary has no node breakdown:\n%s", stdout)
+	}
+}
+
+// TestWorkerKilledMidRun: SIGKILL one of two workers mid-run: the run
+// completes, exits 1, and its result and reports name the lost node, its
+// devices and when; what the node measured before is kept.
+func TestWorkerKilledMidRun(t *testing.T) {
+	bin := buildBinary(t)
+	tok := tokenFile(t, "fleet-token-2")
+	w1, w2 := startWorker(t, bin, "--token-file", tok), startWorker(t, bin, "--token-file", tok)
+	out := t.TempDir()
+	cmd := exec.Command(bin, "run", fanIn, "--quiet", "--duration", "10s", "--set", "drain=2s", "--set", "devices[devices].count=100",
+		"--out", out, "--workers", w1.addr+","+w2.addr, "--local=false", "--token-file", tok)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Second)
+	if err := w2.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	code, took := waitExit(t, cmd, time.Minute)
+	t.Logf("exit %d after %v more: %s", code, took.Round(time.Second), lastLine(stderr.String()))
+	if code != exitRunFailed || !strings.Contains(stderr.String(), "run completed without node "+w2.addr) {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	res := readResult(t, filepath.Join(out, "result.json"))
+	var lost *metrics.NodeResult
+	for i := range res.Nodes {
+		if res.Nodes[i].Lost {
+			lost = &res.Nodes[i]
+		}
+	}
+	if lost == nil || lost.Name != w2.addr || lost.Devices != 51 || lost.LostAtS <= 0 || lost.Totals.Published == 0 {
+		t.Fatalf("nodes %+v", res.Nodes)
+	}
+	t.Logf("lost %s at %.1f s (%s); it had published %d", lost.Name, lost.LostAtS, lost.LostReason, lost.Totals.Published)
+	for file, want := range map[string]string{"report.html": "LOST", "junit.xml": "node " + w2.addr + " lost", "summary.md": "LOST"} {
+		b, err := os.ReadFile(filepath.Join(out, file))
+		if err != nil || !strings.Contains(string(b), want) {
+			t.Errorf("%s does not say %q (%v)", file, want, err)
+		}
+	}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	return s[strings.LastIndex(s, "\n")+1:]
+}
+
+// TestWorkerRefusesWrongToken: a worker refuses a coordinator without its
+// token, and the run fails before any device connects; half a set of TLS
+// flags is a usage error. (Mutual TLS between nodes is tested in engine.)
+func TestWorkerRefusesWrongToken(t *testing.T) {
+	bin := buildBinary(t)
+	tok := tokenFile(t, "right")
+	w := startWorker(t, bin, "--token-file", tok)
+	base := []string{"run", fanIn, "--quiet", "--duration", "2s", "--set", "drain=1s", "--set", "devices[devices].count=4", "--local=false", "--workers", w.addr}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"wrong token", []string{"--token-file", writeFile(t, "wrong", "wrong")}, exitRunFailed, "refused our token"},
+		{"no token", nil, exitRunFailed, "refused our token"},
+		{"empty token file", []string{"--token-file", writeFile(t, "empty", "\n")}, exitUsage, "is empty"},
+		{"half the tls flags", []string{"--token-file", tok, "--tls-cert", tok}, exitUsage, "needs --tls-cert, --tls-key and --tls-ca together"},
+		{"bad worker address", []string{"--workers", "nohostport"}, exitUsage, "want HOST:PORT"},
+		{"right token", []string{"--token-file", tok}, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runBin(t, bin, append(append(base, "--out", t.TempDir()), tc.args...)...)
+			if code != tc.code || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, want %d with %q; stderr:\n%s", code, tc.code, tc.want, stderr)
+			}
+			t.Log(lastLine(stderr))
+		})
+	}
+}
