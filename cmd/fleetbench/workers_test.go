@@ -216,3 +216,42 @@ func TestWorkerRefusesWrongToken(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkerSurvivesCoordinatorKill: when the coordinator is killed
+// (SIGKILL) mid-run, the worker stops that run's devices by itself and
+// serves the next run.
+func TestWorkerSurvivesCoordinatorKill(t *testing.T) {
+	bin := buildBinary(t)
+	tok := tokenFile(t, "fleet-token-3")
+	w := startWorker(t, bin, "--token-file", tok)
+	cmd := exec.Command(bin, "run", fanIn, "--quiet", "--duration", "60s", "--set", "devices[devices].count=20",
+		"--out", t.TempDir(), "--workers", w.addr, "--local=false", "--token-file", tok)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second)
+	cmd.Process.Kill()
+	cmd.Wait()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(w.log(), "coordinator went away") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker did not notice its coordinator's death:\n%s", w.log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out := t.TempDir()
+	code, _, stderr := runBin(t, bin, "run", fanIn, "--quiet", "--duration", "2s", "--set", "drain=1s", "--set", "devices[devices].count=4",
+		"--out", out, "--workers", w.addr, "--local=false", "--token-file", tok)
+	if code != 0 {
+		t.Fatalf("the next run: exit %d\n%s", code, stderr)
+	}
+	if res := readResult(t, filepath.Join(out, "result.json")); res.Totals.Received == 0 || res.Totals.Lost != 0 {
+		t.Fatalf("the next run: %+v", res.Totals)
+	}
+}
+
+func (w *worker) log() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stderr.String()
+}
