@@ -114,3 +114,24 @@ func TestStalledDeviceShowsAsLatency(t *testing.T) {
 	}
 	t.Logf("e2e p50 %dµs p99 %dµs max %dµs, lagged %d, published %d", e2e.P50, e2e.P99, e2e.Max, res.Totals.Lagged, res.Totals.Published)
 }
+
+// TestShareAddsUp: whatever the ramp's target, the nodes' shares of a
+// group add up to it exactly and never exceed a node's range.
+func TestShareAddsUp(t *testing.T) {
+	sc := &scenarios.Scenario{Groups: []*scenarios.Group{{Name: "g", Count: 1001}}}
+	spans := []Span{{0, 250}, {250, 751}, {751, 1001}}
+	for target := 0; target <= 1001; target++ {
+		sum := 0
+		for _, s := range spans {
+			c := &coordinator{sc: sc, cfg: Config{Share: []Span{s}}}
+			n := c.share(0, target)
+			if n < 0 || n > s.Len() {
+				t.Fatalf("target %d: span %v gets %d", target, s, n)
+			}
+			sum += n
+		}
+		if sum != target {
+			t.Fatalf("target %d: shares add up to %d", target, sum)
+		}
+	}
+}

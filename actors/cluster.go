@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -42,11 +43,8 @@ type ClusterConfig struct {
 	// Broker, when set, lets broker_outage faults stop and restart the
 	// embedded broker.
 	Broker BrokerControl
-	// Logger receives the coordinator's logs.
-	Logger interface {
-		Info(msg string, args ...any)
-		Warn(msg string, args ...any)
-	}
+	// Logger receives the coordinator's logs (default: discard).
+	Logger *slog.Logger
 	// StartDelay is how long after the coordinator starts the nodes start
 	// together (default 500 ms): time for Go to reach every node.
 	StartDelay time.Duration
@@ -124,6 +122,9 @@ func NewClusterProps(cfg ClusterConfig) *actor.Props {
 	}
 	if cfg.StopTimeout <= 0 {
 		cfg.StopTimeout = 60 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return actor.PropsFromProducer(func() actor.Actor { return &cluster{cfg: cfg, sc: cfg.Scenario} })
 }
@@ -448,6 +449,7 @@ func (c *cluster) result(close bool) *metrics.Result {
 		res.Nodes = append(res.Nodes, nr)
 		uncs = append(uncs, n.Uncertainty)
 	}
+	sort.SliceStable(res.Faults, func(i, j int) bool { return res.Faults[i].FromS < res.Faults[j].FromS })
 	sort.Slice(uncs, func(i, j int) bool { return uncs[i] > uncs[j] })
 	if len(uncs) >= 2 {
 		res.ClockBoundUs = (uncs[0] + uncs[1]).Microseconds()

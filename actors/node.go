@@ -59,9 +59,15 @@ func NewNodeProps(cfg NodeConfig) *actor.Props {
 
 // Messages of the node actor's own timers and children.
 type (
-	nodeStart struct{}
-	nodeDone  struct{}
+	nodeStart  struct{}
+	nodeDone   struct{}
+	nodeOrphan struct{}
 )
+
+// orphanAfter is how long a node waits for its run to start (Go) before it
+// gives its worker back: its coordinator died between spawning and
+// starting it.
+const orphanAfter = 2 * time.Minute
 
 type node struct {
 	cfg      NodeConfig
@@ -84,6 +90,13 @@ func (n *node) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		n.sys = ctx.ActorSystem()
+		self, sys := ctx.Self(), ctx.ActorSystem()
+		n.timer = time.AfterFunc(orphanAfter, func() { sys.Root.Send(self, nodeOrphan{}) })
+	case nodeOrphan:
+		if n.root == nil {
+			n.cfg.Logger.Warn("no run started within "+orphanAfter.String()+": giving the worker back", "node", n.name)
+			ctx.Stop(ctx.Self())
+		}
 	case *remotepb.Ping:
 		host, _ := os.Hostname()
 		ctx.Respond(&remotepb.Pong{
@@ -209,6 +222,7 @@ func (n *node) start(ctx actor.Context, g *remotepb.Go) {
 	if n.root != nil {
 		ctx.Watch(n.root)
 	}
+	n.timer.Stop()
 	at := time.Unix(0, g.StartUnixNano+n.offset)
 	self, sys := ctx.Self(), ctx.ActorSystem()
 	n.timer = time.AfterFunc(time.Until(at), func() { sys.Root.Send(self, nodeStart{}) })

@@ -218,20 +218,26 @@ func TestWorkerRefusesWrongToken(t *testing.T) {
 }
 
 // TestWorkerSurvivesCoordinatorKill: when the coordinator is killed
-// (SIGKILL) mid-run, the worker stops that run's devices by itself and
-// serves the next run.
+// (SIGKILL) mid-run, its last result.partial.json holds what the nodes had
+// reported, and the worker stops that run's devices by itself and serves
+// the next run.
 func TestWorkerSurvivesCoordinatorKill(t *testing.T) {
 	bin := buildBinary(t)
 	tok := tokenFile(t, "fleet-token-3")
 	w := startWorker(t, bin, "--token-file", tok)
+	killed := t.TempDir()
 	cmd := exec.Command(bin, "run", fanIn, "--quiet", "--duration", "60s", "--set", "devices[devices].count=20",
-		"--out", t.TempDir(), "--workers", w.addr, "--local=false", "--token-file", tok)
+		"--out", killed, "--workers", w.addr, "--local=false", "--token-file", tok, "--partial-every", "1s")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(4 * time.Second)
+	time.Sleep(5 * time.Second)
 	cmd.Process.Kill()
 	cmd.Wait()
+	partial := readResult(t, filepath.Join(killed, "result.partial.json"))
+	if !partial.Partial || len(partial.Nodes) != 1 || partial.Nodes[0].Totals.Published == 0 || partial.Totals.Received == 0 {
+		t.Fatalf("partial result: %+v, nodes %+v", partial.Totals, partial.Nodes)
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for !strings.Contains(w.log(), "coordinator went away") {
 		if time.Now().After(deadline) {

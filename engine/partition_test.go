@@ -1,0 +1,50 @@
+package engine
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/fleetbench/fleetbench/actors"
+)
+
+// TestPartition: every group is split into contiguous ranges that cover it
+// exactly, sized by CPU weight (largest remainder), and a node's open-files
+// limit is respected.
+func TestPartition(t *testing.T) {
+	sc := loadExample(t, "fan-in.yaml", "devices[devices].count=1001")
+	nodes := []*planned{
+		{ClusterNode: actors.ClusterNode{Name: "a"}, cpus: 2},
+		{ClusterNode: actors.ClusterNode{Name: "b"}, cpus: 4},
+		{ClusterNode: actors.ClusterNode{Name: "c"}, cpus: 2},
+	}
+	if err := partition(sc, nodes); err != nil {
+		t.Fatal(err)
+	}
+	for gi, g := range sc.Groups {
+		lo := 0
+		for _, n := range nodes {
+			s := n.Share[gi]
+			if s.Lo != lo || s.Hi < s.Lo {
+				t.Fatalf("group %s: node %s has %v after %d", g.Name, n.Name, s, lo)
+			}
+			lo = s.Hi
+		}
+		if lo != g.Count {
+			t.Fatalf("group %s: ranges cover %d of %d", g.Name, lo, g.Count)
+		}
+	}
+	// 1,001 devices over weights 2:4:2 → 250.25, 500.5, 250.25: the
+	// largest remainder goes to b.
+	if got := []int{nodes[0].Share[1].Len(), nodes[1].Share[1].Len(), nodes[2].Share[1].Len()}; got[0] != 250 || got[1] != 501 || got[2] != 250 {
+		t.Fatalf("devices split %v, want [250 501 250]", got)
+	}
+	// 2 consumers over 0.5, 1, 0.5: b gets its whole one, and the tie of
+	// remainders between a and c goes to the earlier node.
+	if got := []int{nodes[0].Share[0].Len(), nodes[1].Share[0].Len(), nodes[2].Share[0].Len()}; got[0] != 1 || got[1] != 1 || got[2] != 0 {
+		t.Fatalf("consumers split %v, want [1 1 0]", got)
+	}
+	nodes[1].max = 100
+	if err := partition(sc, nodes); err == nil || !strings.Contains(err.Error(), "node b can hold 100 devices") {
+		t.Fatalf("err = %v", err)
+	}
+}
