@@ -28,7 +28,9 @@ type Env struct {
 	Faults   *hal.Injector
 	Endpoint hal.Endpoint
 	// Clock stamps time; Epoch is the node's run epoch, from which payload
-	// stamps count.
+	// stamps count. In a distributed run every node's Epoch is the same
+	// instant, the coordinator's epoch moved onto the node's clock by its
+	// measured offset, so stamps compare across nodes.
 	Clock hal.Clock
 	Epoch time.Time
 	// Index says, for every published topic, how many subscriptions of the

@@ -290,6 +290,12 @@ func TestDistributedMatchesSingleNode(t *testing.T) {
 	if n := multi.Latency.E2E.Count; n != m.Received {
 		t.Fatalf("e2e latencies %d, want one per delivery (%d), cross-node ones included", n, m.Received)
 	}
+	// Every cross-node delivery has its latency, on the shared clock.
+	x := multi.Latency.E2ECrossNode
+	if x.Count != m.CrossNodeReceived || x.P50 <= 0 || x.Max > 1_000_000 {
+		t.Fatalf("cross-node e2e: %d samples (want %d), p50 %d µs, max %d µs", x.Count, m.CrossNodeReceived, x.P50, x.Max)
+	}
+	t.Logf("cross-node e2e p50 %d µs p99 %d µs; all e2e p50 %d µs", x.P50, x.P99, multi.Latency.E2E.P50)
 	if len(multi.Nodes) != 2 {
 		t.Fatalf("nodes %+v", multi.Nodes)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/fleetbench/fleetbench/actors"
 	"github.com/fleetbench/fleetbench/actors/remotepb"
 	"github.com/fleetbench/fleetbench/engine/hal"
+	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/scenarios"
 )
 
@@ -89,6 +90,13 @@ func setupNode(p *remotepb.Prepare, log *slog.Logger) (*actors.NodeSetup, error)
 		return nil, err
 	}
 	env.Epoch = time.Unix(0, p.EpochUnixNano+p.ClockOffsetNano)
+	for _, g := range sc.Groups {
+		for _, s := range g.Subscribe {
+			for q := 0; q <= int(s.QoS); q++ {
+				_ = env.Recorder.Prepare(metrics.E2ECrossNode, q) // valid kind and QoS
+			}
+		}
+	}
 	share := 0
 	for _, r := range p.Ranges {
 		share += int(r.Hi - r.Lo)

@@ -151,6 +151,8 @@ func kindDesc(k metrics.Kind) string {
 		return "intended publish time to arrival at the subscriber"
 	case metrics.RoundTrip:
 		return "request's intended publish time to the reply's arrival at the requester"
+	case metrics.E2ECrossNode:
+		return "end to end for messages published on another node: both clocks on the run's shared epoch, corrected by the measured offsets (see the clock bound)"
 	}
 	return ""
 }

@@ -73,6 +73,7 @@ var catalogue = []*metricDef{
 	latencyDef(metrics.PublishAck, "intended publish time to PUBACK/PUBCOMP (QoS 0: write done)"),
 	latencyDef(metrics.E2E, "intended publish time to arrival at a subscriber"),
 	latencyDef(metrics.RoundTrip, "request's intended publish time to the reply's arrival (request/response)"),
+	latencyDef(metrics.E2ECrossNode, "e2e of deliveries published on another node (distributed runs; clock-offset corrected)"),
 
 	counterDef("devices", neutral, "devices started", func(t *metrics.Totals) int64 { return t.Devices }),
 	counterDef("connected", higherBetter, "devices connected at the end", func(t *metrics.Totals) int64 { return t.Connected }),
@@ -308,6 +309,8 @@ func noSamples(k metrics.Kind, qos string) string {
 		why = "no message was received"
 	case metrics.RoundTrip:
 		why = "no reply was received"
+	case metrics.E2ECrossNode:
+		why = "no message crossed nodes (not a distributed run?)"
 	default:
 		why = "nothing was recorded"
 	}

@@ -14,12 +14,17 @@ import (
 var qosKeys = []string{"0", "1", "2"}
 
 // latencyKinds lists the latency kinds in report order: the four every run
-// has, plus round_trip when any of the results measured request/response.
+// has, plus e2e_cross_node when any of the results is a distributed run
+// with cross-node deliveries, and round_trip when any measured
+// request/response.
 func latencyKinds(results ...*metrics.Result) []metrics.Kind {
 	kinds := []metrics.Kind{metrics.Connect, metrics.Subscribe, metrics.PublishAck, metrics.E2E}
-	for _, r := range results {
-		if r != nil && r.Latency.RoundTrip.Count > 0 {
-			return append(kinds, metrics.RoundTrip)
+	for _, k := range []metrics.Kind{metrics.E2ECrossNode, metrics.RoundTrip} {
+		for _, r := range results {
+			if r != nil && r.Latency.Get(k).Count > 0 {
+				kinds = append(kinds, k)
+				break
+			}
 		}
 	}
 	return kinds
@@ -38,6 +43,8 @@ func kindTitle(k metrics.Kind) string {
 		return "end to end"
 	case metrics.RoundTrip:
 		return "request → reply"
+	case metrics.E2ECrossNode:
+		return "end to end, across nodes"
 	}
 	return k.String()
 }

@@ -127,9 +127,14 @@ func TestWorkersFanInMatchesSingleNode(t *testing.T) {
 	if s.Published == 0 || m.Published != s.Published || m.Expected != s.Expected || m.Received != s.Received || m.Lost != 0 || s.Lost != 0 {
 		t.Fatal("the distributed totals differ from the single-node run")
 	}
-	if m.CrossNodeReceived != m.Received/2 || res.Latency.E2E.Count != m.Received || res.Latency.E2E.P99 <= 0 {
-		t.Fatalf("cross-node %d of %d received; %d e2e latencies", m.CrossNodeReceived, m.Received, res.Latency.E2E.Count)
+	x := res.Latency.E2ECrossNode
+	if m.CrossNodeReceived != m.Received/2 || res.Latency.E2E.Count != m.Received || x.Count != m.CrossNodeReceived || x.P99 <= 0 {
+		t.Fatalf("cross-node %d of %d received; %d e2e latencies, %d of them cross-node", m.CrossNodeReceived, m.Received, res.Latency.E2E.Count, x.Count)
 	}
+	if !strings.Contains(stdout, "e2e_cross_node") {
+		t.Fatalf("the summary has no cross-node latency line:\n%s", stdout)
+	}
+	t.Logf("cross-node e2e p50 %d µs, p99 %d µs", x.P50, x.P99)
 	if len(res.Nodes) != 2 || res.Nodes[0].Name != w1.addr || res.Nodes[1].Name != w2.addr {
 		t.Fatalf("nodes %+v", res.Nodes)
 	}

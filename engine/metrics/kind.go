@@ -22,6 +22,11 @@ const (
 	// arrival of its reply at the requester (request/response, the SDK's
 	// RRPC shape).
 	RoundTrip
+	// E2ECrossNode is E2E for the deliveries whose publisher ran on
+	// another node of a distributed run, corrected by the nodes' measured
+	// clock offsets (see Result.ClockBoundUs). Those deliveries are in E2E
+	// too.
+	E2ECrossNode
 	// NumKinds is the number of latency kinds.
 	NumKinds
 )
@@ -34,11 +39,12 @@ const NumQoS = 3
 const numSlots = 1 + (int(NumKinds)-1)*NumQoS
 
 var kindNames = [NumKinds]string{
-	Connect:    "connect",
-	Subscribe:  "subscribe",
-	PublishAck: "publish_ack",
-	E2E:        "e2e",
-	RoundTrip:  "round_trip",
+	Connect:      "connect",
+	Subscribe:    "subscribe",
+	PublishAck:   "publish_ack",
+	E2E:          "e2e",
+	RoundTrip:    "round_trip",
+	E2ECrossNode: "e2e_cross_node",
 }
 
 // String returns the kind's name as used in result.json, e.g. "publish_ack".

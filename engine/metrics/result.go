@@ -249,6 +249,10 @@ type LatencySummary struct {
 	Histogram *Histogram `json:"hdr,omitempty"`
 }
 
+// IsZero reports whether nothing was recorded (such summaries are left
+// out of result.json where optional).
+func (s LatencySummary) IsZero() bool { return s.Count == 0 }
+
 // Summarize returns the summary of h, which it keeps (not a copy).
 func Summarize(h *Histogram) LatencySummary {
 	if h.Count() == 0 {
@@ -301,6 +305,8 @@ type LatencyReport struct {
 	PublishAck LatencySummary `json:"publish_ack"`
 	E2E        LatencySummary `json:"e2e"`
 	RoundTrip  LatencySummary `json:"round_trip"`
+	// E2ECrossNode is present for distributed runs only.
+	E2ECrossNode LatencySummary `json:"e2e_cross_node,omitzero"`
 }
 
 // Get returns the summary of one kind (nil for an invalid kind).
@@ -316,6 +322,8 @@ func (r *LatencyReport) Get(k Kind) *LatencySummary {
 		return &r.E2E
 	case RoundTrip:
 		return &r.RoundTrip
+	case E2ECrossNode:
+		return &r.E2ECrossNode
 	}
 	return nil
 }
@@ -327,6 +335,8 @@ type QoSLatency struct {
 	PublishAck LatencySummary `json:"publish_ack"`
 	E2E        LatencySummary `json:"e2e"`
 	RoundTrip  LatencySummary `json:"round_trip"`
+	// E2ECrossNode is present for distributed runs only.
+	E2ECrossNode LatencySummary `json:"e2e_cross_node,omitzero"`
 }
 
 // Get returns the summary of one kind (nil for Connect or an invalid kind).
@@ -340,6 +350,8 @@ func (q *QoSLatency) Get(k Kind) *LatencySummary {
 		return &q.E2E
 	case RoundTrip:
 		return &q.RoundTrip
+	case E2ECrossNode:
+		return &q.E2ECrossNode
 	}
 	return nil
 }
@@ -403,7 +415,7 @@ func NewResult(final *Snapshot, series []SeriesPoint) *Result {
 			Reordered:  c.GetQoS(Reordered, q),
 		}
 		var ql QoSLatency
-		for _, k := range []Kind{Subscribe, PublishAck, E2E, RoundTrip} {
+		for _, k := range []Kind{Subscribe, PublishAck, E2E, RoundTrip, E2ECrossNode} {
 			*ql.Get(k) = Summarize(final.Total.Get(k, q))
 		}
 		r.LatencyByQoS[qosKey(q)] = ql
@@ -451,7 +463,7 @@ func (r *Result) Merge(o *Result) error {
 	}
 	for q, ol := range o.LatencyByQoS {
 		l := r.LatencyByQoS[q]
-		for _, k := range []Kind{Subscribe, PublishAck, E2E, RoundTrip} {
+		for _, k := range []Kind{Subscribe, PublishAck, E2E, RoundTrip, E2ECrossNode} {
 			if err := l.Get(k).merge(ol.Get(k)); err != nil {
 				return fmt.Errorf("metrics: merge results: latency %s QoS %s: %w", k, q, err)
 			}
