@@ -335,7 +335,11 @@ func (c *cluster) progress(snap *metrics.Snapshot) Progress {
 		Snapshot: snap,
 	}
 	order := map[Phase]int{PhaseRamp: 0, PhaseDrain: 1, PhaseStopping: 2, PhaseDone: 3}
+	p.Nodes = len(c.nodes)
 	for _, n := range c.nodes {
+		if n.lost {
+			p.NodesLost++
+		}
 		p.Spawned += int(n.spawned)
 		if !n.lost && order[n.phase] < order[p.Phase] {
 			p.Phase = n.phase

@@ -41,6 +41,9 @@ type Progress struct {
 	Totals metrics.Totals
 	// Snapshot is the interval snapshot just taken (read only).
 	Snapshot *metrics.Snapshot
+	// Nodes is the number of nodes of a distributed run (0 otherwise),
+	// NodesLost how many of them were lost.
+	Nodes, NodesLost int
 }
 
 // Config configures a coordinator.

@@ -113,6 +113,13 @@ func (n *node) Receive(ctx actor.Context) {
 		n.interrupt(ctx)
 	case nodeDone:
 		n.ended = true
+		rec := n.setup.Env.Recorder
+		var published, received int64
+		for q := 0; q < metrics.NumQoS; q++ {
+			published += rec.GetQoS(metrics.Published, q)
+			received += rec.GetQoS(metrics.Received, q)
+		}
+		n.cfg.Logger.Info("node finished", "node", n.name, "published", published, "received", received)
 		if n.orphaned {
 			ctx.Stop(ctx.Self())
 		}

@@ -65,6 +65,9 @@ func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, l
 	if d.Pings <= 0 {
 		d.Pings = 16
 	}
+	if err := reachableFromWorkers(d); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
 	sys := newActorSystem()
 	defer sys.Shutdown()
 	r, self, err := startRemote(sys, &d.Remote)
@@ -194,6 +197,36 @@ func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, l
 	finishMeta(res, sc, emb, ep)
 	res.Meta.Host += fmt.Sprintf(" (coordinator of %d nodes)", len(nodes))
 	return res, nil
+}
+
+// reachableFromWorkers refuses a coordinator (and embedded broker) on
+// loopback when a worker is on another machine: the worker could not send
+// its reports back or reach the broker.
+func reachableFromWorkers(d *Distribution) error {
+	addr := d.Remote.Listen
+	if d.Remote.Advertise != "" {
+		addr = d.Remote.Advertise
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || !isLoopback(host) {
+		return nil // validated when the transport starts
+	}
+	for _, w := range d.Workers {
+		if h, _, err := net.SplitHostPort(w); err == nil && !isLoopback(h) {
+			return fmt.Errorf("worker %s is on another machine but this coordinator listens on %s, which it cannot reach: "+
+				"set --listen to an address the workers can reach (and --token-file)", w, addr)
+		}
+	}
+	return nil
+}
+
+// isLoopback reports whether host names this machine only.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // spawnNodes spawns the run's node actor on every worker (and locally).

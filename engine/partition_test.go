@@ -48,3 +48,24 @@ func TestPartition(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestCoordinatorReachable: a coordinator on loopback cannot serve workers
+// on other machines; it says so before dialling anything.
+func TestCoordinatorReachable(t *testing.T) {
+	for _, tc := range []struct {
+		listen, advertise string
+		workers           []string
+		ok                bool
+	}{
+		{"127.0.0.1:0", "", []string{"127.0.0.1:7946", "localhost:7947"}, true},
+		{"127.0.0.1:0", "", []string{"127.0.0.1:7946", "10.0.0.11:7946"}, false},
+		{"10.0.0.10:7950", "", []string{"10.0.0.11:7946"}, true},
+		{"0.0.0.0:7950", "10.0.0.10:7950", []string{"10.0.0.11:7946"}, true},
+		{"0.0.0.0:7950", "127.0.0.1:7950", []string{"worker-2:7946"}, false},
+	} {
+		err := reachableFromWorkers(&Distribution{Workers: tc.workers, Remote: RemoteOptions{Listen: tc.listen, Advertise: tc.advertise}})
+		if (err == nil) != tc.ok {
+			t.Errorf("listen %s advertise %q workers %v: err = %v", tc.listen, tc.advertise, tc.workers, err)
+		}
+	}
+}

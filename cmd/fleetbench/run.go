@@ -288,8 +288,15 @@ func progressLine(p actors.Progress) string {
 	if p.Stage > 0 {
 		stage = fmt.Sprintf(" stage %d", p.Stage)
 	}
-	return fmt.Sprintf("%s %s %v/%v%s devices %d/%d pub %.0f/s recv %.0f/s e2e p99 %s errors %d",
-		p.Phase, bar, p.Elapsed.Truncate(time.Second), p.Total, stage, p.Point.Connected, p.Target,
+	nodes := ""
+	if p.Nodes > 0 {
+		nodes = fmt.Sprintf(" nodes %d", p.Nodes-p.NodesLost)
+		if p.NodesLost > 0 {
+			nodes += fmt.Sprintf(" (%d LOST)", p.NodesLost)
+		}
+	}
+	return fmt.Sprintf("%s %s %v/%v%s%s devices %d/%d pub %.0f/s recv %.0f/s e2e p99 %s errors %d",
+		p.Phase, bar, p.Elapsed.Truncate(time.Second), p.Total, stage, nodes, p.Point.Connected, p.Target,
 		p.Point.PublishRate, p.Point.ReceiveRate, time.Duration(p.Point.E2EP99Us)*time.Microsecond,
 		p.Totals.ConnectFailed+p.Totals.PublishErrors)
 }
