@@ -100,8 +100,12 @@ type cluster struct {
 	mon         *metrics.ProcessMonitor
 	interrupted bool
 	finished    bool
+	self        *actor.PID
+	root        *actor.RootContext
+	ticks       int // series ticks so far
+	partials    int // partial results so far
 	mu          sync.Mutex
-	timers      []*time.Timer
+	timers      map[string]*time.Timer // the pending timer of each kind of message
 }
 
 // NewClusterProps returns the props of a distributed run's coordinator. It
@@ -138,8 +142,12 @@ func (c *cluster) Receive(ctx actor.Context) {
 		c.report(ctx, msg)
 	case clusterTick:
 		c.tick(ctx)
+		c.ticks++
+		c.at(time.Duration(c.ticks+1)*c.cfg.Snapshot, clusterTick{})
 	case clusterPartial:
 		c.partial()
+		c.partials++
+		c.at(time.Duration(c.partials+1)*c.cfg.PartialEvery, clusterPartial{})
 	case clusterFault:
 		c.fault(msg.k, msg.start)
 	case clusterDeadline:
@@ -179,33 +187,45 @@ func (c *cluster) begin(ctx actor.Context) {
 		ctx.Watch(n.PID)
 		ctx.Request(n.PID, &remotepb.Go{StartUnixNano: c.start.UnixNano()})
 	}
-	self, root := ctx.Self(), ctx.ActorSystem().Root
-	at := func(d time.Duration, msg any) {
-		t := time.AfterFunc(time.Until(c.start.Add(d)), func() { root.Send(self, msg) })
-		c.mu.Lock()
-		c.timers = append(c.timers, t)
-		c.mu.Unlock()
-	}
-	end := c.sc.Duration + c.sc.Drain + c.cfg.StopTimeout
-	for d := c.cfg.Snapshot; d < end+c.cfg.Snapshot; d += c.cfg.Snapshot {
-		at(d, clusterTick{})
-	}
+	c.self, c.root = ctx.Self(), ctx.ActorSystem().Root
+	c.at(c.cfg.Snapshot, clusterTick{})
 	for k, f := range c.sc.Faults {
 		if f.BrokerOutage {
-			at(f.At, clusterFault{k, true})
-			at(f.At+f.For, clusterFault{k, false})
+			c.at(f.At, clusterFault{k, true})
+			c.at(f.At+f.For, clusterFault{k, false})
 		}
 	}
 	if c.cfg.Partial != nil {
-		every := c.cfg.PartialEvery
-		if every <= 0 {
-			every = 10 * time.Second
+		if c.cfg.PartialEvery <= 0 {
+			c.cfg.PartialEvery = 10 * time.Second
 		}
-		for d := every; d < end; d += every {
-			at(d, clusterPartial{})
-		}
+		c.at(c.cfg.PartialEvery, clusterPartial{})
 	}
-	at(end, clusterDeadline{})
+	c.at(c.sc.Duration+c.sc.Drain+c.cfg.StopTimeout, clusterDeadline{})
+}
+
+// at sends msg to the coordinator at d after the shared start. A message
+// of a kind already pending replaces it (recurring ticks re-arm one timer
+// each, so a day-long run holds a handful of timers, not one per second).
+func (c *cluster) at(d time.Duration, msg any) {
+	if c.finished {
+		return
+	}
+	self, root := c.self, c.root
+	t := time.AfterFunc(time.Until(c.start.Add(d)), func() { root.Send(self, msg) })
+	key := fmt.Sprintf("%T", msg)
+	if f, ok := msg.(clusterFault); ok {
+		key = fmt.Sprintf("%s/%d/%t", key, f.k, f.start)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.timers == nil {
+		c.timers = make(map[string]*time.Timer)
+	}
+	if old := c.timers[key]; old != nil {
+		old.Stop()
+	}
+	c.timers[key] = t
 }
 
 func (c *cluster) stopTimers() {

@@ -77,7 +77,6 @@ type node struct {
 	offset   int64      // this node's clock minus the coordinator's, ns
 	root     *actor.PID // the run's coordinator
 	coord    *actor.PID // the local coordinator of the node's devices
-	sys      *actor.ActorSystem
 	seq      atomic.Uint64
 	holds    bool // holds cfg.Busy
 	orphaned bool // the run's coordinator went away
@@ -89,7 +88,6 @@ type node struct {
 func (n *node) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		n.sys = ctx.ActorSystem()
 		self, sys := ctx.Self(), ctx.ActorSystem()
 		n.timer = time.AfterFunc(orphanAfter, func() { sys.Root.Send(self, nodeOrphan{}) })
 	case nodeOrphan:
