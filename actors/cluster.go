@@ -75,15 +75,21 @@ type clusterNode struct {
 	last    metrics.Counts    // cumulative counters, last report
 	total   metrics.Latencies // merged intervals
 	groups  []*remotepb.GroupCounts
-	errors  map[string]string
-	phase   Phase
-	spawned int64
-	seen    time.Time // last report, coordinator clock
-	seq     uint64
-	done    bool
-	lost    bool
-	lostAt  time.Duration
-	lostWhy string
+	// receivedFrom counts the node's unique deliveries by publisher node
+	// and QoS ([node*NumQoS+qos]), as last reported.
+	receivedFrom []int64
+	// unreported is, for a lost node, how many deliveries of its messages
+	// the others received beyond what it reported as expected.
+	unreported int64
+	errors     map[string]string
+	phase      Phase
+	spawned    int64
+	seen       time.Time // last report, coordinator clock
+	seq        uint64
+	done       bool
+	lost       bool
+	lostAt     time.Duration
+	lostWhy    string
 }
 
 // cluster merges the nodes' reports into one time series and one result.
@@ -269,6 +275,9 @@ func (c *cluster) report(ctx actor.Context, r *remotepb.NodeReport) {
 		c.cfg.Logger.Warn("node report not merged", "node", n.Name, "err", err)
 	}
 	n.groups = r.Groups
+	if len(r.ReceivedFrom) == len(c.nodes)*metrics.NumQoS {
+		n.receivedFrom = r.ReceivedFrom
+	}
 	if len(r.FirstErrors) > 0 {
 		n.errors = r.FirstErrors
 	}
@@ -411,15 +420,7 @@ func (c *cluster) result(close bool) *metrics.Result {
 		}
 	}
 	if close {
-		// lost = expected − (received − duplicates), per QoS, over the
-		// whole fleet: publisher and receiver may be on different nodes.
-		cnt := &final.Counts
-		for q := 0; q < metrics.NumQoS; q++ {
-			unique := cnt.QoS[metrics.Received][q] - cnt.QoS[metrics.Duplicates][q]
-			if lost := cnt.QoS[metrics.Expected][q] - unique; lost > 0 {
-				cnt.QoS[metrics.Lost][q] = lost
-			}
-		}
+		c.closeLoss(&final.Counts)
 	}
 	res := metrics.NewResult(&final, c.series)
 	res.StartedAt = c.started
@@ -465,6 +466,7 @@ func (c *cluster) result(close bool) *metrics.Result {
 		}
 		if n.lost {
 			nr.Lost, nr.LostAtS, nr.LostReason = true, n.lostAt.Seconds(), n.lostWhy
+			nr.UnreportedDeliveries = n.unreported
 			res.Faults = append(res.Faults, metrics.FaultWindow{
 				Kind: "node lost", FromS: n.lostAt.Seconds(), ToS: max(end, n.lostAt.Seconds()),
 				Target: fmt.Sprintf("node %s", n.Name), Devices: n.devices,
@@ -479,6 +481,48 @@ func (c *cluster) result(close bool) *metrics.Result {
 		res.ClockBoundUs = (uncs[0] + uncs[1]).Microseconds()
 	}
 	return res
+}
+
+// closeLoss closes loss accounting over the merged counters, publisher node
+// by publisher node: lost = what a node's publishers were expected to
+// deliver − the unique deliveries of their messages anywhere. A lost node
+// published for up to a second after its last report: deliveries of those
+// messages are seen by the others but were never reported as expected, so
+// they are added to expected (they were, by the plan) rather than
+// hiding that much real loss elsewhere.
+func (c *cluster) closeLoss(cnt *metrics.Counts) {
+	from := make([][metrics.NumQoS]int64, len(c.nodes))
+	attributed := true
+	for _, n := range c.nodes {
+		if len(n.receivedFrom) != len(c.nodes)*metrics.NumQoS {
+			attributed = false
+			continue
+		}
+		for src := range c.nodes {
+			for q := 0; q < metrics.NumQoS; q++ {
+				from[src][q] += n.receivedFrom[src*metrics.NumQoS+q]
+			}
+		}
+	}
+	for q := 0; q < metrics.NumQoS; q++ {
+		var lost int64
+		if attributed {
+			for src, n := range c.nodes {
+				expected := n.last.QoS[metrics.Expected][q]
+				if extra := from[src][q] - expected; extra > 0 && n.lost {
+					n.unreported += extra
+					cnt.QoS[metrics.Expected][q] += extra
+					expected += extra
+				}
+				lost += max(0, expected-from[src][q])
+			}
+		} else { // a node that never reported: fleet-wide
+			lost = cnt.QoS[metrics.Expected][q] - (cnt.QoS[metrics.Received][q] - cnt.QoS[metrics.Duplicates][q])
+		}
+		if lost > 0 {
+			cnt.QoS[metrics.Lost][q] = lost
+		}
+	}
 }
 
 // partial hands out a result of everything merged so far.

@@ -280,10 +280,10 @@ func (d *device) onMessage(_ *iot.Handle, ev *iot.Event) {
 		kind = metrics.RoundTrip
 		st.Stream |= replyFlag
 	}
-	d.account(qos, st.Publisher, st.Stream, st.Seq)
+	dup := d.account(qos, st.Publisher, st.Stream, st.Seq)
 	latency := m.Arrived.Sub(d.env.Epoch) - time.Duration(st.Intended)
 	rec.Record(kind, qos, d.stripe(), latency)
-	if d.env.Local != nil && !d.env.Local(int(st.Publisher)) {
+	if dist := d.env.Distributed; dist != nil && !dup && dist.received(int(st.Publisher), qos) {
 		// Published on another node: the latency spans two clocks, both
 		// on the run's shared epoch (see Env.Epoch).
 		rec.Inc(metrics.CrossNode)
@@ -359,7 +359,8 @@ func (d *device) addExpected(topic string, qos iot.QoS) {
 
 // account checks a stamped arrival against its stream: duplicates and
 // late (reordered) arrivals are counted per (publisher, receiver) stream.
-func (d *device) account(qos int, publisher uint32, stream uint8, seq uint32) {
+// It reports whether the arrival was a duplicate.
+func (d *device) account(qos int, publisher uint32, stream uint8, seq uint32) (dup bool) {
 	dup, late := d.received.observe(streamKey{publisher: publisher, stream: stream}, seq)
 	switch {
 	case dup:
@@ -367,6 +368,7 @@ func (d *device) account(qos int, publisher uint32, stream uint8, seq uint32) {
 	case late:
 		d.env.Recorder.IncQoS(metrics.Reordered, qos)
 	}
+	return dup
 }
 
 // startPublishing arms one timer per publish entry. After churn it

@@ -9,6 +9,7 @@ package actors
 import (
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/fleetbench/fleetbench/engine/devsign"
@@ -48,12 +49,37 @@ type Env struct {
 	FirstErrors *metrics.FirstErrors
 	// Logger receives device-level logs.
 	Logger *slog.Logger
-	// Local, in a distributed run, tells whether the device of a global
-	// index runs on this node (deliveries from other nodes are counted as
-	// cross-node). Nil for a single-node run.
-	Local func(globalIndex int) bool
+	// Distributed is set on the nodes of a distributed run (nil for a
+	// single-node run).
+	Distributed *NodeMap
 	// SignOptions are passed to devsign.Sign for auth: alibaba groups.
 	SignOptions devsign.Options
+}
+
+// NodeMap tells a node of a distributed run where every device runs, and
+// counts its deliveries by the node of their publisher.
+type NodeMap struct {
+	// Self is this node's index.
+	Self int
+	// NodeOf returns the index of the node that runs the device of a
+	// global index (-1 if none).
+	NodeOf func(globalIndex int) int
+	// ReceivedFrom counts unique deliveries by publisher node and QoS,
+	// indexed [node*metrics.NumQoS + qos].
+	ReceivedFrom []atomic.Int64
+}
+
+// received counts one unique delivery from the publisher of a global
+// index; it reports whether the publisher runs on another node.
+func (m *NodeMap) received(publisher, qos int) (crossNode bool) {
+	n := m.NodeOf(publisher)
+	if n < 0 {
+		return false
+	}
+	if i := n*metrics.NumQoS + qos; i < len(m.ReceivedFrom) {
+		m.ReceivedFrom[i].Add(1)
+	}
+	return n != m.Self
 }
 
 // failReason classifies a connect error for the connect_failed counters.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -168,33 +169,69 @@ func (n *node) prepare(p *remotepb.Prepare) error {
 		return err
 	}
 	sc := setup.Scenario
-	share := make([]Span, len(sc.Groups))
-	for i, g := range sc.Groups {
-		share[i] = Span{g.Count, g.Count} // none unless given
-	}
-	for _, r := range p.Ranges {
-		gi := int(r.Group)
-		if gi < 0 || gi >= len(sc.Groups) || r.Lo < 0 || r.Lo > r.Hi || int(r.Hi) > sc.Groups[gi].Count {
-			if setup.Close != nil {
-				setup.Close()
-			}
-			n.release()
-			return fmt.Errorf("node %s: range %d[%d,%d) does not fit the scenario", p.NodeName, r.Group, r.Lo, r.Hi)
+	fail := func(err error) error {
+		if setup.Close != nil {
+			setup.Close()
 		}
-		share[gi] = Span{int(r.Lo), int(r.Hi)}
+		n.release()
+		return fmt.Errorf("node %s: %w", p.NodeName, err)
 	}
-	setup.Env.Local = func(global int) bool {
-		for gi, g := range sc.Groups {
-			if global >= g.First && global < g.First+g.Count {
-				s := share[gi]
-				return global-g.First >= s.Lo && global-g.First < s.Hi
-			}
+	share, err := spans(sc, p.Ranges)
+	if err != nil {
+		return fail(err)
+	}
+	if int(p.NodeIndex) >= len(p.Partition) || p.NodeIndex < 0 {
+		return fail(fmt.Errorf("node index %d outside the partition of %d nodes", p.NodeIndex, len(p.Partition)))
+	}
+	partition := make([][]Span, len(p.Partition))
+	for i, ns := range p.Partition {
+		if partition[i], err = spans(sc, ns.Ranges); err != nil {
+			return fail(err)
 		}
-		return false
+	}
+	setup.Env.Distributed = &NodeMap{
+		Self: int(p.NodeIndex), NodeOf: nodeOf(sc, partition),
+		ReceivedFrom: make([]atomic.Int64, len(partition)*metrics.NumQoS),
 	}
 	n.name, n.setup, n.share, n.offset = p.NodeName, setup, share, p.ClockOffsetNano
 	n.cfg.Logger.Info("node prepared", "node", n.name, "devices", spanTotal(share))
 	return nil
+}
+
+// spans turns ranges into a span per group (empty for groups without a
+// range), checking they fit the scenario.
+func spans(sc *scenarios.Scenario, ranges []*remotepb.Range) ([]Span, error) {
+	share := make([]Span, len(sc.Groups))
+	for i, g := range sc.Groups {
+		share[i] = Span{g.Count, g.Count} // none unless given
+	}
+	for _, r := range ranges {
+		gi := int(r.Group)
+		if gi < 0 || gi >= len(sc.Groups) || r.Lo < 0 || r.Lo > r.Hi || int(r.Hi) > sc.Groups[gi].Count {
+			return nil, fmt.Errorf("range %d[%d,%d) does not fit the scenario", r.Group, r.Lo, r.Hi)
+		}
+		share[gi] = Span{int(r.Lo), int(r.Hi)}
+	}
+	return share, nil
+}
+
+// nodeOf returns the map from a device's global index to the index of the
+// node that runs it, for a partition (one span per group per node).
+func nodeOf(sc *scenarios.Scenario, partition [][]Span) func(int) int {
+	groups := sc.Groups
+	return func(global int) int {
+		gi := sort.Search(len(groups), func(i int) bool { return groups[i].First+groups[i].Count > global })
+		if gi == len(groups) || global < groups[gi].First {
+			return -1
+		}
+		idx := global - groups[gi].First
+		for node, share := range partition {
+			if s := share[gi]; idx >= s.Lo && idx < s.Hi {
+				return node
+			}
+		}
+		return -1
+	}
 }
 
 func spanTotal(share []Span) int {
@@ -249,6 +286,10 @@ func (n *node) spawn(ctx actor.Context) {
 		r := &remotepb.NodeReport{
 			NodeName: n.name, Seq: n.seq.Add(1), Final: final, Snapshot: w,
 			Groups: toWireGroups(env.Groups), FirstErrors: env.FirstErrors.Map(),
+			ReceivedFrom: make([]int64, len(env.Distributed.ReceivedFrom)),
+		}
+		for i := range env.Distributed.ReceivedFrom {
+			r.ReceivedFrom[i] = env.Distributed.ReceivedFrom[i].Load()
 		}
 		if p != nil {
 			r.Phase, r.Spawned = string(p.Phase), int64(p.Spawned)

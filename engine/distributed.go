@@ -351,16 +351,25 @@ func prepareNodes(sys *actor.ActorSystem, sc *scenarios.Scenario, nodes []*plann
 	if ep.Transport == hal.TLS {
 		transport = "tls"
 	}
-	for _, n := range nodes {
+	ranges := func(share []actors.Span) []*remotepb.Range {
+		var out []*remotepb.Range
+		for gi, s := range share {
+			if s.Len() > 0 {
+				out = append(out, &remotepb.Range{Group: int32(gi), Lo: int32(s.Lo), Hi: int32(s.Hi)})
+			}
+		}
+		return out
+	}
+	partition := make([]*remotepb.NodeShare, len(nodes))
+	for i, n := range nodes {
+		partition[i] = &remotepb.NodeShare{Ranges: ranges(n.Share)}
+	}
+	for i, n := range nodes {
 		p := &remotepb.Prepare{
 			NodeName: n.Name, File: sc.File, Source: d.Source, Sets: d.Sets,
 			Endpoint:      &remotepb.Endpoint{Transport: transport, Host: ep.Host, Port: uint32(ep.Port)},
 			EpochUnixNano: epoch.UnixNano(), ClockOffsetNano: n.Offset.Nanoseconds(),
-		}
-		for gi, s := range n.Share {
-			if s.Len() > 0 {
-				p.Ranges = append(p.Ranges, &remotepb.Range{Group: int32(gi), Lo: int32(s.Lo), Hi: int32(s.Hi)})
-			}
+			Ranges: partition[i].Ranges, Partition: partition, NodeIndex: int32(i),
 		}
 		res, err := sys.Root.RequestFuture(n.PID, p, 60*time.Second).Result()
 		if err != nil {

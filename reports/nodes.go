@@ -122,8 +122,13 @@ func lostNodeWarning(n *metrics.NodeResult) string {
 	if r.Reason != "" {
 		at += " (" + r.Reason + ")"
 	}
-	return fmt.Sprintf("node %s was lost at %s: deliveries to its %s after the loss count as lost",
+	w := fmt.Sprintf("node %s was lost at %s: deliveries to its %s after the loss count as lost",
 		r.Name, at, plural64(n.Totals.Devices, "device"))
+	if n.UnreportedDeliveries > 0 {
+		w += fmt.Sprintf("; %s of messages it published after its last report were received elsewhere and counted as expected",
+			fmtCount(n.UnreportedDeliveries)+" "+pluralWord(n.UnreportedDeliveries, "delivery", "deliveries"))
+	}
+	return w
 }
 
 // clockBoundLine states how far cross-node latencies can be off because of

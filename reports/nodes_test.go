@@ -288,3 +288,21 @@ func TestFmtClock(t *testing.T) {
 		}
 	}
 }
+
+// TestLostNodeWarningUnreported: deliveries of a lost node's unreported
+// last messages are said, in the warning every format shows.
+func TestLostNodeWarningUnreported(t *testing.T) {
+	res := distributedResult(t, fixture{})
+	n := &res.Nodes[1]
+	if w := lostNodeWarning(n); strings.Contains(w, "last report") {
+		t.Fatalf("no unreported deliveries, yet: %s", w)
+	}
+	n.UnreportedDeliveries = 1234
+	want := "; 1,234 deliveries of messages it published after its last report were received elsewhere and counted as expected"
+	if w := lostNodeWarning(n); !strings.HasSuffix(w, want) {
+		t.Fatalf("warning %q lacks %q", w, want)
+	}
+	if out := render(t, "text", res, Verdict{}); !strings.Contains(out, want) {
+		t.Fatalf("text summary lacks it:\n%s", out)
+	}
+}

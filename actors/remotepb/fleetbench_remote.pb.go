@@ -308,8 +308,13 @@ type Prepare struct {
 	// on its own clock.
 	EpochUnixNano   int64 `protobuf:"varint,8,opt,name=epoch_unix_nano,json=epochUnixNano,proto3" json:"epoch_unix_nano,omitempty"`
 	ClockOffsetNano int64 `protobuf:"varint,9,opt,name=clock_offset_nano,json=clockOffsetNano,proto3" json:"clock_offset_nano,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Partition holds every node's share, in node order, and NodeIndex is
+	// this node's place in it: receivers attribute each delivery to the
+	// node its publisher runs on.
+	Partition     []*NodeShare `protobuf:"bytes,10,rep,name=partition,proto3" json:"partition,omitempty"`
+	NodeIndex     int32        `protobuf:"varint,11,opt,name=node_index,json=nodeIndex,proto3" json:"node_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Prepare) Reset() {
@@ -405,6 +410,65 @@ func (x *Prepare) GetClockOffsetNano() int64 {
 	return 0
 }
 
+func (x *Prepare) GetPartition() []*NodeShare {
+	if x != nil {
+		return x.Partition
+	}
+	return nil
+}
+
+func (x *Prepare) GetNodeIndex() int32 {
+	if x != nil {
+		return x.NodeIndex
+	}
+	return 0
+}
+
+// NodeShare is one node's ranges of the fleet.
+type NodeShare struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ranges        []*Range               `protobuf:"bytes,1,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeShare) Reset() {
+	*x = NodeShare{}
+	mi := &file_fleetbench_remote_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeShare) ProtoMessage() {}
+
+func (x *NodeShare) ProtoReflect() protoreflect.Message {
+	mi := &file_fleetbench_remote_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeShare.ProtoReflect.Descriptor instead.
+func (*NodeShare) Descriptor() ([]byte, []int) {
+	return file_fleetbench_remote_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *NodeShare) GetRanges() []*Range {
+	if x != nil {
+		return x.Ranges
+	}
+	return nil
+}
+
 // Prepared answers Prepare: an empty error means ready.
 type Prepared struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -415,7 +479,7 @@ type Prepared struct {
 
 func (x *Prepared) Reset() {
 	*x = Prepared{}
-	mi := &file_fleetbench_remote_proto_msgTypes[5]
+	mi := &file_fleetbench_remote_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +491,7 @@ func (x *Prepared) String() string {
 func (*Prepared) ProtoMessage() {}
 
 func (x *Prepared) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetbench_remote_proto_msgTypes[5]
+	mi := &file_fleetbench_remote_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +504,7 @@ func (x *Prepared) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Prepared.ProtoReflect.Descriptor instead.
 func (*Prepared) Descriptor() ([]byte, []int) {
-	return file_fleetbench_remote_proto_rawDescGZIP(), []int{5}
+	return file_fleetbench_remote_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Prepared) GetError() string {
@@ -461,7 +525,7 @@ type Go struct {
 
 func (x *Go) Reset() {
 	*x = Go{}
-	mi := &file_fleetbench_remote_proto_msgTypes[6]
+	mi := &file_fleetbench_remote_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -473,7 +537,7 @@ func (x *Go) String() string {
 func (*Go) ProtoMessage() {}
 
 func (x *Go) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetbench_remote_proto_msgTypes[6]
+	mi := &file_fleetbench_remote_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -486,7 +550,7 @@ func (x *Go) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Go.ProtoReflect.Descriptor instead.
 func (*Go) Descriptor() ([]byte, []int) {
-	return file_fleetbench_remote_proto_rawDescGZIP(), []int{6}
+	return file_fleetbench_remote_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Go) GetStartUnixNano() int64 {
@@ -505,7 +569,7 @@ type Interrupt struct {
 
 func (x *Interrupt) Reset() {
 	*x = Interrupt{}
-	mi := &file_fleetbench_remote_proto_msgTypes[7]
+	mi := &file_fleetbench_remote_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -517,7 +581,7 @@ func (x *Interrupt) String() string {
 func (*Interrupt) ProtoMessage() {}
 
 func (x *Interrupt) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetbench_remote_proto_msgTypes[7]
+	mi := &file_fleetbench_remote_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -530,7 +594,7 @@ func (x *Interrupt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Interrupt.ProtoReflect.Descriptor instead.
 func (*Interrupt) Descriptor() ([]byte, []int) {
-	return file_fleetbench_remote_proto_rawDescGZIP(), []int{7}
+	return file_fleetbench_remote_proto_rawDescGZIP(), []int{8}
 }
 
 // Counts are metrics.Counts, flattened in the order of the metrics
@@ -547,7 +611,7 @@ type Counts struct {
 
 func (x *Counts) Reset() {
 	*x = Counts{}
-	mi := &file_fleetbench_remote_proto_msgTypes[8]
+	mi := &file_fleetbench_remote_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +623,7 @@ func (x *Counts) String() string {
 func (*Counts) ProtoMessage() {}
 
 func (x *Counts) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetbench_remote_proto_msgTypes[8]
+	mi := &file_fleetbench_remote_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +636,7 @@ func (x *Counts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Counts.ProtoReflect.Descriptor instead.
 func (*Counts) Descriptor() ([]byte, []int) {
-	return file_fleetbench_remote_proto_rawDescGZIP(), []int{8}
+	return file_fleetbench_remote_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Counts) GetCounter() []int64 {
@@ -609,7 +673,7 @@ type Histogram struct {
 
 func (x *Histogram) Reset() {
 	*x = Histogram{}
-	mi := &file_fleetbench_remote_proto_msgTypes[9]
+	mi := &file_fleetbench_remote_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -621,7 +685,7 @@ func (x *Histogram) String() string {
 func (*Histogram) ProtoMessage() {}
 
 func (x *Histogram) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetbench_remote_proto_msgTypes[9]
+	mi := &file_fleetbench_remote_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -634,7 +698,7 @@ func (x *Histogram) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Histogram.ProtoReflect.Descriptor instead.
 func (*Histogram) Descriptor() ([]byte, []int) {
-	return file_fleetbench_remote_proto_rawDescGZIP(), []int{9}
+	return file_fleetbench_remote_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Histogram) GetKind() uint32 {
@@ -675,7 +739,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_fleetbench_remote_proto_msgTypes[10]
+	mi := &file_fleetbench_remote_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -687,7 +751,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetbench_remote_proto_msgTypes[10]
+	mi := &file_fleetbench_remote_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -700,7 +764,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_fleetbench_remote_proto_rawDescGZIP(), []int{10}
+	return file_fleetbench_remote_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Snapshot) GetBeganUnixNano() int64 {
@@ -762,7 +826,7 @@ type GroupCounts struct {
 
 func (x *GroupCounts) Reset() {
 	*x = GroupCounts{}
-	mi := &file_fleetbench_remote_proto_msgTypes[11]
+	mi := &file_fleetbench_remote_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +838,7 @@ func (x *GroupCounts) String() string {
 func (*GroupCounts) ProtoMessage() {}
 
 func (x *GroupCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetbench_remote_proto_msgTypes[11]
+	mi := &file_fleetbench_remote_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +851,7 @@ func (x *GroupCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupCounts.ProtoReflect.Descriptor instead.
 func (*GroupCounts) Descriptor() ([]byte, []int) {
-	return file_fleetbench_remote_proto_rawDescGZIP(), []int{11}
+	return file_fleetbench_remote_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GroupCounts) GetDevices() int64 {
@@ -861,14 +925,18 @@ type NodeReport struct {
 	// FirstErrors holds the first connect error of each failure reason.
 	FirstErrors map[string]string `protobuf:"bytes,8,rep,name=first_errors,json=firstErrors,proto3" json:"first_errors,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Interrupted is set when the node's run was interrupted.
-	Interrupted   bool `protobuf:"varint,9,opt,name=interrupted,proto3" json:"interrupted,omitempty"`
+	Interrupted bool `protobuf:"varint,9,opt,name=interrupted,proto3" json:"interrupted,omitempty"`
+	// ReceivedFrom counts the node's unique deliveries by the node their
+	// publisher runs on, indexed [publisher node * number of QoS levels +
+	// qos] (cumulative).
+	ReceivedFrom  []int64 `protobuf:"varint,10,rep,packed,name=received_from,json=receivedFrom,proto3" json:"received_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeReport) Reset() {
 	*x = NodeReport{}
-	mi := &file_fleetbench_remote_proto_msgTypes[12]
+	mi := &file_fleetbench_remote_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +948,7 @@ func (x *NodeReport) String() string {
 func (*NodeReport) ProtoMessage() {}
 
 func (x *NodeReport) ProtoReflect() protoreflect.Message {
-	mi := &file_fleetbench_remote_proto_msgTypes[12]
+	mi := &file_fleetbench_remote_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +961,7 @@ func (x *NodeReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeReport.ProtoReflect.Descriptor instead.
 func (*NodeReport) Descriptor() ([]byte, []int) {
-	return file_fleetbench_remote_proto_rawDescGZIP(), []int{12}
+	return file_fleetbench_remote_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *NodeReport) GetNodeName() string {
@@ -959,6 +1027,13 @@ func (x *NodeReport) GetInterrupted() bool {
 	return false
 }
 
+func (x *NodeReport) GetReceivedFrom() []int64 {
+	if x != nil {
+		return x.ReceivedFrom
+	}
+	return nil
+}
+
 var File_fleetbench_remote_proto protoreflect.FileDescriptor
 
 const file_fleetbench_remote_proto_rawDesc = "" +
@@ -981,7 +1056,7 @@ const file_fleetbench_remote_proto_rawDesc = "" +
 	"\x05Range\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\x05R\x05group\x12\x0e\n" +
 	"\x02lo\x18\x02 \x01(\x05R\x02lo\x12\x0e\n" +
-	"\x02hi\x18\x03 \x01(\x05R\x02hi\"\xbc\x02\n" +
+	"\x02hi\x18\x03 \x01(\x05R\x02hi\"\x97\x03\n" +
 	"\aPrepare\x12\x15\n" +
 	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12\x1b\n" +
 	"\tnode_name\x18\x02 \x01(\tR\bnodeName\x12\x12\n" +
@@ -991,7 +1066,13 @@ const file_fleetbench_remote_proto_rawDesc = "" +
 	"\x06ranges\x18\x06 \x03(\v2\x18.fleetbench.remote.RangeR\x06ranges\x127\n" +
 	"\bendpoint\x18\a \x01(\v2\x1b.fleetbench.remote.EndpointR\bendpoint\x12&\n" +
 	"\x0fepoch_unix_nano\x18\b \x01(\x03R\repochUnixNano\x12*\n" +
-	"\x11clock_offset_nano\x18\t \x01(\x03R\x0fclockOffsetNano\" \n" +
+	"\x11clock_offset_nano\x18\t \x01(\x03R\x0fclockOffsetNano\x12:\n" +
+	"\tpartition\x18\n" +
+	" \x03(\v2\x1c.fleetbench.remote.NodeShareR\tpartition\x12\x1d\n" +
+	"\n" +
+	"node_index\x18\v \x01(\x05R\tnodeIndex\"=\n" +
+	"\tNodeShare\x120\n" +
+	"\x06ranges\x18\x01 \x03(\v2\x18.fleetbench.remote.RangeR\x06ranges\" \n" +
 	"\bPrepared\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\",\n" +
 	"\x02Go\x12&\n" +
@@ -1021,7 +1102,7 @@ const file_fleetbench_remote_proto_rawDesc = "" +
 	"\x05acked\x18\x05 \x01(\x03R\x05acked\x12\x1a\n" +
 	"\breceived\x18\x06 \x01(\x03R\breceived\x12 \n" +
 	"\vdisconnects\x18\a \x01(\x03R\vdisconnects\x12%\n" +
-	"\x0epublish_errors\x18\b \x01(\x03R\rpublishErrors\"\xa7\x03\n" +
+	"\x0epublish_errors\x18\b \x01(\x03R\rpublishErrors\"\xcc\x03\n" +
 	"\n" +
 	"NodeReport\x12\x1b\n" +
 	"\tnode_name\x18\x01 \x01(\tR\bnodeName\x12\x10\n" +
@@ -1032,7 +1113,9 @@ const file_fleetbench_remote_proto_rawDesc = "" +
 	"\bsnapshot\x18\x06 \x01(\v2\x1b.fleetbench.remote.SnapshotR\bsnapshot\x126\n" +
 	"\x06groups\x18\a \x03(\v2\x1e.fleetbench.remote.GroupCountsR\x06groups\x12Q\n" +
 	"\ffirst_errors\x18\b \x03(\v2..fleetbench.remote.NodeReport.FirstErrorsEntryR\vfirstErrors\x12 \n" +
-	"\vinterrupted\x18\t \x01(\bR\vinterrupted\x1a>\n" +
+	"\vinterrupted\x18\t \x01(\bR\vinterrupted\x12#\n" +
+	"\rreceived_from\x18\n" +
+	" \x03(\x03R\freceivedFrom\x1a>\n" +
 	"\x10FirstErrorsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B2Z0github.com/fleetbench/fleetbench/actors/remotepbb\x06proto3"
@@ -1049,37 +1132,40 @@ func file_fleetbench_remote_proto_rawDescGZIP() []byte {
 	return file_fleetbench_remote_proto_rawDescData
 }
 
-var file_fleetbench_remote_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_fleetbench_remote_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_fleetbench_remote_proto_goTypes = []any{
 	(*Ping)(nil),        // 0: fleetbench.remote.Ping
 	(*Pong)(nil),        // 1: fleetbench.remote.Pong
 	(*Endpoint)(nil),    // 2: fleetbench.remote.Endpoint
 	(*Range)(nil),       // 3: fleetbench.remote.Range
 	(*Prepare)(nil),     // 4: fleetbench.remote.Prepare
-	(*Prepared)(nil),    // 5: fleetbench.remote.Prepared
-	(*Go)(nil),          // 6: fleetbench.remote.Go
-	(*Interrupt)(nil),   // 7: fleetbench.remote.Interrupt
-	(*Counts)(nil),      // 8: fleetbench.remote.Counts
-	(*Histogram)(nil),   // 9: fleetbench.remote.Histogram
-	(*Snapshot)(nil),    // 10: fleetbench.remote.Snapshot
-	(*GroupCounts)(nil), // 11: fleetbench.remote.GroupCounts
-	(*NodeReport)(nil),  // 12: fleetbench.remote.NodeReport
-	nil,                 // 13: fleetbench.remote.NodeReport.FirstErrorsEntry
+	(*NodeShare)(nil),   // 5: fleetbench.remote.NodeShare
+	(*Prepared)(nil),    // 6: fleetbench.remote.Prepared
+	(*Go)(nil),          // 7: fleetbench.remote.Go
+	(*Interrupt)(nil),   // 8: fleetbench.remote.Interrupt
+	(*Counts)(nil),      // 9: fleetbench.remote.Counts
+	(*Histogram)(nil),   // 10: fleetbench.remote.Histogram
+	(*Snapshot)(nil),    // 11: fleetbench.remote.Snapshot
+	(*GroupCounts)(nil), // 12: fleetbench.remote.GroupCounts
+	(*NodeReport)(nil),  // 13: fleetbench.remote.NodeReport
+	nil,                 // 14: fleetbench.remote.NodeReport.FirstErrorsEntry
 }
 var file_fleetbench_remote_proto_depIdxs = []int32{
 	3,  // 0: fleetbench.remote.Prepare.ranges:type_name -> fleetbench.remote.Range
 	2,  // 1: fleetbench.remote.Prepare.endpoint:type_name -> fleetbench.remote.Endpoint
-	8,  // 2: fleetbench.remote.Snapshot.counts:type_name -> fleetbench.remote.Counts
-	8,  // 3: fleetbench.remote.Snapshot.delta:type_name -> fleetbench.remote.Counts
-	9,  // 4: fleetbench.remote.Snapshot.interval:type_name -> fleetbench.remote.Histogram
-	10, // 5: fleetbench.remote.NodeReport.snapshot:type_name -> fleetbench.remote.Snapshot
-	11, // 6: fleetbench.remote.NodeReport.groups:type_name -> fleetbench.remote.GroupCounts
-	13, // 7: fleetbench.remote.NodeReport.first_errors:type_name -> fleetbench.remote.NodeReport.FirstErrorsEntry
-	8,  // [8:8] is the sub-list for method output_type
-	8,  // [8:8] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	5,  // 2: fleetbench.remote.Prepare.partition:type_name -> fleetbench.remote.NodeShare
+	3,  // 3: fleetbench.remote.NodeShare.ranges:type_name -> fleetbench.remote.Range
+	9,  // 4: fleetbench.remote.Snapshot.counts:type_name -> fleetbench.remote.Counts
+	9,  // 5: fleetbench.remote.Snapshot.delta:type_name -> fleetbench.remote.Counts
+	10, // 6: fleetbench.remote.Snapshot.interval:type_name -> fleetbench.remote.Histogram
+	11, // 7: fleetbench.remote.NodeReport.snapshot:type_name -> fleetbench.remote.Snapshot
+	12, // 8: fleetbench.remote.NodeReport.groups:type_name -> fleetbench.remote.GroupCounts
+	14, // 9: fleetbench.remote.NodeReport.first_errors:type_name -> fleetbench.remote.NodeReport.FirstErrorsEntry
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_fleetbench_remote_proto_init() }
@@ -1093,7 +1179,7 @@ func file_fleetbench_remote_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fleetbench_remote_proto_rawDesc), len(file_fleetbench_remote_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -378,6 +378,11 @@ type NodeResult struct {
 	Lost       bool    `json:"lost,omitempty"`
 	LostAtS    float64 `json:"lost_at_s,omitempty"`
 	LostReason string  `json:"lost_reason,omitempty"`
+	// UnreportedDeliveries counts deliveries, seen by the other nodes, of
+	// messages a lost node published after its last report: they are in
+	// the run's expected and received, though the node never reported
+	// publishing them.
+	UnreportedDeliveries int64 `json:"unreported_deliveries,omitempty"`
 	// Totals holds the node's counters.
 	Totals Totals `json:"totals"`
 }
