@@ -12,6 +12,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/fleetbench/fleetbench/actors/remotepb"
+	"github.com/fleetbench/fleetbench/engine/hal"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/scenarios"
 )
@@ -45,6 +46,10 @@ type NodeConfig struct {
 	Busy *atomic.Bool
 	// Logger receives the node's logs.
 	Logger *slog.Logger
+	// Clock is the node's clock (default: the system clock): the one its
+	// devices stamp with, answered to clock pings and used to wait for the
+	// shared start.
+	Clock hal.Clock
 }
 
 // NewNodeProps returns the props of a node actor: it answers clock pings,
@@ -54,6 +59,9 @@ type NodeConfig struct {
 func NewNodeProps(cfg NodeConfig) *actor.Props {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = hal.NewSystemClock()
 	}
 	return actor.PropsFromProducer(func() actor.Actor { return &node{cfg: cfg} })
 }
@@ -99,7 +107,7 @@ func (n *node) Receive(ctx actor.Context) {
 	case *remotepb.Ping:
 		host, _ := os.Hostname()
 		ctx.Respond(&remotepb.Pong{
-			Seq: msg.Seq, UnixNano: time.Now().UnixNano(), Version: n.cfg.Version, Hostname: host,
+			Seq: msg.Seq, UnixNano: n.cfg.Clock.Now().UnixNano(), Version: n.cfg.Version, Hostname: host,
 			Cpus: int32(runtime.NumCPU()), MaxDevices: n.cfg.MaxDevices,
 		})
 	case *remotepb.Prepare:
@@ -267,7 +275,7 @@ func (n *node) start(ctx actor.Context, g *remotepb.Go) {
 	n.timer.Stop()
 	at := time.Unix(0, g.StartUnixNano+n.offset)
 	self, sys := ctx.Self(), ctx.ActorSystem()
-	n.timer = time.AfterFunc(time.Until(at), func() { sys.Root.Send(self, nodeStart{}) })
+	n.timer = time.AfterFunc(at.Sub(n.cfg.Clock.Now()), func() { sys.Root.Send(self, nodeStart{}) })
 }
 
 // spawn starts the node's coordinator for its share of the fleet.

@@ -235,8 +235,10 @@ func spawnNodes(sys *actor.ActorSystem, r *remote.Remote, d *Distribution, log *
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	if !d.NoLocal {
 		limit, _ := hal.RaiseFDLimit(1 << 20)
+		clock := hal.NewSystemClock()
 		props := actors.NewNodeProps(actors.NodeConfig{
-			Setup:   func(p *remotepb.Prepare) (*actors.NodeSetup, error) { return setupNode(p, log) },
+			Setup:   func(p *remotepb.Prepare) (*actors.NodeSetup, error) { return setupNode(p, clock, log) },
+			Clock:   clock,
 			Version: d.Version, MaxDevices: maxDevices(limit), Logger: log,
 		})
 		pid, err := sys.Root.SpawnNamed(props, "run-"+run+"-local")

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetbench/fleetbench/engine/hal"
 	"github.com/fleetbench/fleetbench/engine/internal/testpki"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/scenarios"
@@ -46,8 +47,12 @@ func testWorkerMain() int {
 	if f := strings.Split(os.Getenv("FLEETBENCH_TEST_TLS"), ","); len(f) == 3 {
 		ro.TLS = &RemoteTLS{CertFile: f[0], KeyFile: f[1], CAFile: f[2]}
 	}
+	var clock hal.Clock
+	if skew, err := time.ParseDuration(os.Getenv("FLEETBENCH_TEST_SKEW")); err == nil {
+		clock = hal.ShiftedClock{Clock: hal.NewSystemClock(), By: skew}
+	}
 	err := ServeWorker(ctx, WorkerOptions{
-		Remote: ro,
+		Remote: ro, Clock: clock,
 		Ready:  func(addr string) { fmt.Println(addr) },
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})
@@ -468,5 +473,35 @@ func TestDistributedMutualTLS(t *testing.T) {
 			}
 			t.Log(errText)
 		})
+	}
+}
+
+// TestDistributedSkewedClocks: two workers whose clocks are 1.5 s fast and
+// 0.7 s slow. The coordinator measures both offsets, the nodes start
+// together and stamp on the shared epoch, and cross-node latencies come
+// out right (uncorrected, they would be 2.2 s too long or negative).
+func TestDistributedSkewedClocks(t *testing.T) {
+	const token = "t"
+	fast, _ := startWorker(t, token, "FLEETBENCH_TEST_SKEW=1500ms")
+	slow, _ := startWorker(t, token, "FLEETBENCH_TEST_SKEW=-700ms")
+	res, errText := runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: []string{"duration=5s", "drain=2s", "devices[devices].count=40"},
+		Dist: Distribution{Workers: []string{fast, slow}, NoLocal: true, Remote: RemoteOptions{Token: token}, Pings: 8}}, nil)
+	if errText != "" {
+		t.Fatal(errText)
+	}
+	for i, want := range []int64{1_500_000, -700_000} {
+		n := res.Nodes[i]
+		t.Logf("node %s: offset %+d µs ± %d µs (skew %+d µs)", n.Name, n.ClockOffsetUs, n.ClockUncertaintyUs, want)
+		if d := n.ClockOffsetUs - want; d < -10_000 || d > 10_000 {
+			t.Fatalf("node %s: measured offset %d µs, skew %d µs", n.Name, n.ClockOffsetUs, want)
+		}
+	}
+	tot, x := res.Totals, res.Latency.E2ECrossNode
+	t.Logf("cross-node e2e: %d samples, p50 %d µs, p99 %d µs, max %d µs; negative %d", x.Count, x.P50, x.P99, x.Max, tot.LatencyNegative)
+	if tot.Lost != 0 || tot.Received != tot.Expected || x.Count != tot.CrossNodeReceived || x.Count == 0 {
+		t.Fatalf("totals %+v, cross-node e2e %d", tot, x.Count)
+	}
+	if tot.LatencyNegative != 0 || x.P99 > 200_000 || res.Latency.E2E.P99 > 200_000 {
+		t.Fatalf("latencies are off by the skew: e2e p99 %d µs, cross-node p99 %d µs, %d negative", res.Latency.E2E.P99, x.P99, tot.LatencyNegative)
 	}
 }

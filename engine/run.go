@@ -62,7 +62,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 	if opts.Distributed != nil {
 		return runDistributed(ctx, sc, opts, log)
 	}
-	env, dialer, auth, err := nodeEnv(sc, log)
+	env, dialer, auth, err := nodeEnv(sc, hal.NewSystemClock(), log)
 	if err != nil {
 		return nil, err
 	}
@@ -169,8 +169,7 @@ func finishMeta(res *metrics.Result, sc *scenarios.Scenario, emb *embedded, ep h
 // nodeEnv builds what the device actors of one node share: recorder, clock
 // and run epoch, topic index, dialer (with the scenario's source-address
 // pool), fault injector; and picks the embedded broker's authentication.
-func nodeEnv(sc *scenarios.Scenario, log *slog.Logger) (*actors.Env, *hal.NetDialer, broker.AuthMode, error) {
-	clock := hal.NewSystemClock()
+func nodeEnv(sc *scenarios.Scenario, clock hal.Clock, log *slog.Logger) (*actors.Env, *hal.NetDialer, broker.AuthMode, error) {
 	rec, err := metrics.NewRecorder(metrics.Options{})
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("engine: %w", err)

@@ -27,6 +27,8 @@ type WorkerOptions struct {
 	Version string
 	// Ready, when set, is called with the worker's address once it listens.
 	Ready func(addr string)
+	// Clock is the worker's clock (default: the system clock).
+	Clock hal.Clock
 }
 
 // ServeWorker registers the node kind on the remote transport and serves
@@ -37,10 +39,14 @@ func ServeWorker(ctx context.Context, opts WorkerOptions) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	limit, _ := hal.RaiseFDLimit(1 << 20) // as high as allowed; the share is checked at Prepare
+	clock := opts.Clock
+	if clock == nil {
+		clock = hal.NewSystemClock()
+	}
 	busy := &atomic.Bool{}
 	props := actors.NewNodeProps(actors.NodeConfig{
-		Setup:   func(p *remotepb.Prepare) (*actors.NodeSetup, error) { return setupNode(p, log) },
-		Version: opts.Version, MaxDevices: maxDevices(limit), Busy: busy, Logger: log,
+		Setup:   func(p *remotepb.Prepare) (*actors.NodeSetup, error) { return setupNode(p, clock, log) },
+		Version: opts.Version, MaxDevices: maxDevices(limit), Busy: busy, Logger: log, Clock: clock,
 	})
 	sys := newActorSystem()
 	defer sys.Shutdown()
@@ -70,7 +76,7 @@ func maxDevices(limit uint64) int64 {
 // setupNode loads a node's share of a distributed run: the scenario as the
 // coordinator loaded it (same text, same --set overrides), the devices'
 // environment on the shared run epoch, and the broker endpoint.
-func setupNode(p *remotepb.Prepare, log *slog.Logger) (*actors.NodeSetup, error) {
+func setupNode(p *remotepb.Prepare, clock hal.Clock, log *slog.Logger) (*actors.NodeSetup, error) {
 	doc, err := scenarios.ParseDocument(p.File, p.Source)
 	if err != nil {
 		return nil, fmt.Errorf("scenario: %w", err)
@@ -85,7 +91,7 @@ func setupNode(p *remotepb.Prepare, log *slog.Logger) (*actors.NodeSetup, error)
 		return nil, fmt.Errorf("scenario (files it names must exist at the same paths on every node): %w", err)
 	}
 	log = log.With("node", p.NodeName)
-	env, dialer, _, err := nodeEnv(sc, log)
+	env, dialer, _, err := nodeEnv(sc, clock, log)
 	if err != nil {
 		return nil, err
 	}

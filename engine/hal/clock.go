@@ -46,6 +46,18 @@ func (c *SystemClock) SleepMs(ms uint32) { time.Sleep(time.Duration(ms) * time.M
 // Now implements Clock.
 func (c *SystemClock) Now() time.Time { return time.Now() }
 
+// ShiftedClock is a clock set By off another: a machine whose clock is
+// wrong by that much (how a distributed run's clock-offset correction is
+// tested, and how a fleet with skewed device clocks is simulated). Uptime
+// and sleeping are the other clock's.
+type ShiftedClock struct {
+	Clock
+	By time.Duration
+}
+
+// Now implements Clock.
+func (c ShiftedClock) Now() time.Time { return c.Clock.Now().Add(c.By) }
+
 // FakeClock is a manually advanced clock for tests. Sleepers block until
 // Advance moves the clock past their wake-up time.
 type FakeClock struct {
