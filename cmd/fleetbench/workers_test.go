@@ -266,3 +266,36 @@ func (w *worker) log() string {
 	defer w.mu.Unlock()
 	return w.stderr.String()
 }
+
+// TestWorkersInterrupt: Ctrl-C on the coordinator of a distributed run
+// stops publishing on every node, drains, and writes a result marked
+// interrupted with every node's share; exit 130.
+func TestWorkersInterrupt(t *testing.T) {
+	bin := buildBinary(t)
+	tok := tokenFile(t, "fleet-token-4")
+	w := startWorker(t, bin, "--token-file", tok)
+	out := t.TempDir()
+	cmd := exec.Command(bin, "run", fanIn, "--quiet", "--duration", "60s", "--set", "drain=2s", "--set", "devices[devices].count=20",
+		"--out", out, "--workers", w.addr, "--token-file", tok)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Second)
+	cmd.Process.Signal(os.Interrupt)
+	code, took := waitExit(t, cmd, 30*time.Second)
+	if code != exitInterrupted {
+		t.Fatalf("exit %d after SIGINT, want %d\n%s", code, exitInterrupted, stderr.String())
+	}
+	res := readResult(t, filepath.Join(out, "result.json"))
+	t.Logf("exit %d %v after SIGINT: published %d received %d lost %d", code, took.Round(time.Millisecond), res.Totals.Published, res.Totals.Received, res.Totals.Lost)
+	if !res.Interrupted || len(res.Nodes) != 2 || res.Totals.Lost != 0 || res.Totals.Received != res.Totals.Expected {
+		t.Fatalf("result: interrupted %v, nodes %d, %+v", res.Interrupted, len(res.Nodes), res.Totals)
+	}
+	for _, n := range res.Nodes {
+		if n.Lost || n.Totals.Published == 0 {
+			t.Fatalf("node %+v", n)
+		}
+	}
+}
