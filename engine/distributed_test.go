@@ -505,3 +505,27 @@ func TestDistributedSkewedClocks(t *testing.T) {
 		t.Fatalf("latencies are off by the skew: e2e p99 %d µs, cross-node p99 %d µs, %d negative", res.Latency.E2E.P99, x.P99, tot.LatencyNegative)
 	}
 }
+
+// TestDistributedWorkerBusy: a worker takes one run at a time; a second
+// coordinator is told so before any of its devices connects, and the first
+// run is not disturbed.
+func TestDistributedWorkerBusy(t *testing.T) {
+	const token = "t"
+	w, _ := startWorker(t, token)
+	dist := Distribution{Workers: []string{w}, NoLocal: true, Remote: RemoteOptions{Token: token}, Pings: 2}
+	var second string
+	first, errText := runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: []string{"duration=6s", "drain=1s", "devices[devices].count=10"}, Dist: dist}, func() {
+		time.Sleep(3 * time.Second)
+		_, second = runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: []string{"duration=2s", "devices[devices].count=2"}, Dist: dist}, nil)
+	})
+	if errText != "" {
+		t.Fatal(errText)
+	}
+	t.Log(second)
+	if !strings.Contains(second, "worker is busy with another run") {
+		t.Fatalf("second run: %q", second)
+	}
+	if first.Totals.Lost != 0 || first.Totals.Received == 0 || first.Nodes[0].Lost {
+		t.Fatalf("first run disturbed: %+v", first.Totals)
+	}
+}
