@@ -120,10 +120,16 @@ func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, l
 	}
 
 	nodes, err := spawnNodes(sys, r, d, log)
-	// From here on, the nodes hold their workers: release them on error.
+	// From here on, the nodes hold their workers: on error, stop them and
+	// wait (up to 10 s) until they are gone, so the workers take the next
+	// run at once.
 	release := func() {
-		for _, n := range nodes {
-			sys.Root.Stop(n.PID)
+		futures := make([]actor.Future, len(nodes))
+		for i, n := range nodes {
+			futures[i] = sys.Root.StopFuture(n.PID)
+		}
+		for _, f := range futures {
+			_ = f.Wait() // a node that cannot be reached gives its worker back after 2 minutes by itself
 		}
 	}
 	if err != nil {

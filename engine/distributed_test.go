@@ -65,7 +65,8 @@ func testWorkerMain() int {
 
 // coordSpec is what a coordinator child runs.
 type coordSpec struct {
-	Example string
+	Example string // a shipped example, or
+	File    string // a scenario file
 	Sets    []string
 	Dist    Distribution
 	Out     string
@@ -78,6 +79,9 @@ func testCoordinatorMain() int {
 		return 1
 	}
 	file := filepath.Join("..", "scenarios", "examples", spec.Example)
+	if spec.File != "" {
+		file = spec.File
+	}
 	doc, err := scenarios.ReadFile(file)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -214,14 +218,14 @@ func startWorker(t *testing.T, token string, env ...string) (string, *child) {
 
 // runCoordinator runs a distributed run in a coordinator process and
 // returns its result, or the run's error text.
-func runCoordinator(t *testing.T, spec coordSpec, during func()) (*metrics.Result, string) {
+func runCoordinator(t *testing.T, spec coordSpec, during func(), env ...string) (*metrics.Result, string) {
 	t.Helper()
 	spec.Out = filepath.Join(t.TempDir(), "result.json")
 	b, err := json.Marshal(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ := startChild(t, "coordinator", "FLEETBENCH_TEST_SPEC="+string(b))
+	c, _ := startChild(t, "coordinator", append([]string{"FLEETBENCH_TEST_SPEC=" + string(b)}, env...)...)
 	if during != nil {
 		during()
 	}
@@ -527,5 +531,45 @@ func TestDistributedWorkerBusy(t *testing.T) {
 	}
 	if first.Totals.Lost != 0 || first.Totals.Received == 0 || first.Nodes[0].Lost {
 		t.Fatalf("first run disturbed: %+v", first.Totals)
+	}
+}
+
+// TestDistributedPrepareFails: a node that cannot load the scenario (here
+// a ${env:…} set on the coordinator and one worker but not the other)
+// fails the run before any device connects, names the node and the field,
+// and the worker that had loaded its share is given back at once.
+func TestDistributedPrepareFails(t *testing.T) {
+	const token = "t"
+	file := filepath.Join(t.TempDir(), "env.yaml")
+	if err := os.WriteFile(file, []byte(`name: env
+duration: 2s
+drain: 1s
+devices:
+  - name: d
+    count: 4
+    product_key: ${env:FB_TEST_PK}
+    subscribe:
+      - topic: /${productKey}/${deviceName}/user/get
+        qos: 1
+    publish:
+      - topic: /${productKey}/${deviceName}/user/get
+        qos: 1
+        interval: 500ms
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	with, _ := startWorker(t, token, "FB_TEST_PK=pk1")
+	without, _ := startWorker(t, token)
+	dist := Distribution{Workers: []string{with, without}, NoLocal: true, Remote: RemoteOptions{Token: token}, Pings: 2}
+	res, errText := runCoordinator(t, coordSpec{File: file, Dist: dist}, nil, "FB_TEST_PK=pk1")
+	t.Log(errText)
+	if res != nil || !strings.Contains(errText, "node "+without) || !strings.Contains(errText, "FB_TEST_PK") {
+		t.Fatalf("err %q", errText)
+	}
+	// The first worker was prepared, then released: it takes a run now.
+	dist.Workers = []string{with}
+	res, errText = runCoordinator(t, coordSpec{File: file, Dist: dist}, nil, "FB_TEST_PK=pk1")
+	if errText != "" || res.Totals.Received == 0 {
+		t.Fatalf("the released worker: %q %+v", errText, res)
 	}
 }

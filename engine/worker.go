@@ -88,7 +88,7 @@ func setupNode(p *remotepb.Prepare, clock hal.Clock, log *slog.Logger) (*actors.
 	}
 	sc, err := doc.Scenario()
 	if err != nil {
-		return nil, fmt.Errorf("scenario (files it names must exist at the same paths on every node): %w", err)
+		return nil, fmt.Errorf("scenario on this node (the files it names and the ${env:…} variables it reads must exist on every node): %w", err)
 	}
 	log = log.With("node", p.NodeName)
 	env, dialer, _, err := nodeEnv(sc, clock, log)
