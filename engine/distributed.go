@@ -148,6 +148,11 @@ func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, l
 	if emb != nil {
 		need += uint64(sc.Total()) // the broker's end of every device's connection
 	}
+	if !d.NoLocal {
+		for _, s := range nodes[0].Share { // the coordinator's own devices
+			need += uint64(s.Len())
+		}
+	}
 	if _, err := hal.RaiseFDLimit(need); err != nil {
 		release()
 		return nil, fmt.Errorf("engine: %w", err)
@@ -156,6 +161,10 @@ func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, l
 	if err := prepareNodes(sys, sc, nodes, d, ep, epoch); err != nil {
 		release()
 		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if ctx.Err() != nil {
+		release()
+		return nil, errors.New("engine: interrupted before the run started")
 	}
 
 	var latest atomic.Pointer[metrics.Snapshot]

@@ -221,8 +221,8 @@ func probeWorker(ctx context.Context, o *RemoteOptions, addr string) error {
 	case codes.DeadlineExceeded, codes.Unavailable:
 		return fmt.Errorf("cannot reach worker %s (is `fleetbench worker --listen %s` running there, reachable from here, and using the same --tls-* CA as this coordinator?): %v", addr, addr, err)
 	}
-	if errors.Is(err, context.Canceled) {
-		return err
+	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return fmt.Errorf("interrupted while reaching worker %s", addr)
 	}
 	return fmt.Errorf("worker %s: %v", addr, err)
 }

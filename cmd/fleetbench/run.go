@@ -126,6 +126,9 @@ func runAction(c *cli.Context) error {
 	}
 	res, err := engine.Run(ctx, sc, opts)
 	if err != nil {
+		if ctx.Err() != nil { // Ctrl-C before anything was measured
+			return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitInterrupted)
+		}
 		return cli.Exit(fmt.Sprintf("fleetbench: run failed: %v", err), exitRunFailed)
 	}
 	res.Scenario.File = c.Args().First()
