@@ -47,6 +47,99 @@ type planned struct {
 	actors.ClusterNode
 	cpus int
 	max  int64
+	host string
+}
+
+// NodePlan is one node of a distributed run as PlanWorkers found it.
+type NodePlan struct {
+	// Name is "local" or the worker's address; Host its hostname.
+	Name, Host string
+	// CPUs and MaxDevices are its capacity (MaxDevices from its
+	// open-files limit).
+	CPUs       int
+	MaxDevices int64
+	// Offset is its clock minus this machine's, known to ±Uncertainty.
+	Offset, Uncertainty time.Duration
+	// Devices is its share of the scenario and Ranges which devices
+	// ("group[lo,hi)").
+	Devices int
+	Ranges  []string
+}
+
+// PlanWorkers does everything a distributed run does before it loads the
+// scenario on the nodes — reach every worker with the token, read its
+// capacity, measure its clock offset, partition the fleet — and reports
+// it, without connecting any device.
+func PlanWorkers(ctx context.Context, sc *scenarios.Scenario, d Distribution) ([]NodePlan, error) {
+	if d.Remote.Listen == "" {
+		d.Remote.Listen = "127.0.0.1:0"
+	}
+	if d.Pings <= 0 {
+		d.Pings = 16
+	}
+	if err := reachableFromWorkers(&d); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	sys := newActorSystem()
+	defer sys.Shutdown()
+	r, _, err := startRemote(sys, &d.Remote)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	defer r.Shutdown(false)
+	if err := probeWorkers(ctx, &d); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	nodes, err := spawnNodes(sys, r, &d, slog.New(slog.DiscardHandler))
+	defer releaseNodes(sys, nodes)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if err := syncClocks(sys, nodes, &d); err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	perr := partition(sc, nodes)
+	out := make([]NodePlan, len(nodes))
+	for i, n := range nodes {
+		out[i] = NodePlan{Name: n.Name, Host: n.host, CPUs: n.cpus, MaxDevices: n.max, Offset: n.Offset, Uncertainty: n.Uncertainty}
+		for gi, s := range n.Share {
+			out[i].Devices += s.Len()
+			if s.Len() > 0 {
+				out[i].Ranges = append(out[i].Ranges, fmt.Sprintf("%s[%d,%d)", sc.Groups[gi].Name, s.Lo, s.Hi))
+			}
+		}
+	}
+	if perr != nil {
+		return out, fmt.Errorf("engine: %w", perr)
+	}
+	return out, nil
+}
+
+// probeWorkers checks, in parallel, that every worker answers and takes
+// the token.
+func probeWorkers(ctx context.Context, d *Distribution) error {
+	errs := make([]error, len(d.Workers))
+	done := make(chan int, len(d.Workers))
+	for i, w := range d.Workers {
+		go func() { errs[i] = probeWorker(ctx, &d.Remote, w); done <- i }()
+	}
+	for range d.Workers {
+		<-done
+	}
+	return errors.Join(errs...)
+}
+
+// releaseNodes stops the nodes and waits (up to 10 s) until they are gone,
+// so their workers take the next run at once. A node that cannot be
+// reached gives its worker back after 2 minutes by itself.
+func releaseNodes(sys *actor.ActorSystem, nodes []*planned) {
+	futures := make([]actor.Future, len(nodes))
+	for i, n := range nodes {
+		futures[i] = sys.Root.StopFuture(n.PID)
+	}
+	for _, f := range futures {
+		_ = f.Wait()
+	}
 }
 
 // runDistributed runs sc over the workers of opts.Distributed (and this
@@ -78,15 +171,7 @@ func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, l
 	log.Info("coordinator listening", "addr", self, "workers", len(d.Workers))
 
 	// Every worker must answer, and take our token, before anything else.
-	errs := make([]error, len(d.Workers))
-	done := make(chan int, len(d.Workers))
-	for i, w := range d.Workers {
-		go func() { errs[i] = probeWorker(ctx, &d.Remote, w); done <- i }()
-	}
-	for range d.Workers {
-		<-done
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := probeWorkers(ctx, d); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 
@@ -120,18 +205,8 @@ func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, l
 	}
 
 	nodes, err := spawnNodes(sys, r, d, log)
-	// From here on, the nodes hold their workers: on error, stop them and
-	// wait (up to 10 s) until they are gone, so the workers take the next
-	// run at once.
-	release := func() {
-		futures := make([]actor.Future, len(nodes))
-		for i, n := range nodes {
-			futures[i] = sys.Root.StopFuture(n.PID)
-		}
-		for _, f := range futures {
-			_ = f.Wait() // a node that cannot be reached gives its worker back after 2 minutes by itself
-		}
-	}
+	// From here on, the nodes hold their workers: release them on error.
+	release := func() { releaseNodes(sys, nodes) }
 	if err != nil {
 		release()
 		return nil, fmt.Errorf("engine: %w", err)
@@ -302,7 +377,7 @@ func syncClocks(sys *actor.ActorSystem, nodes []*planned, d *Distribution) error
 				mid := t0.UnixNano() + rtt.Nanoseconds()/2
 				n.Offset = time.Duration(pong.UnixNano - mid)
 				n.Uncertainty = rtt / 2
-				n.cpus, n.max = int(pong.Cpus), pong.MaxDevices
+				n.cpus, n.max, n.host = int(pong.Cpus), pong.MaxDevices, pong.Hostname
 			}
 		}
 	}

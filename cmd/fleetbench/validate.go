@@ -2,16 +2,24 @@ package main
 
 import (
 	"fmt"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/fleetbench/fleetbench/engine"
 )
 
 func validateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "validate",
-		Usage:     "check a scenario file and print what it would run",
+		Usage:     "check a scenario file and print what it would run (with --workers: reach the workers and print the plan)",
 		ArgsUsage: "FILE",
-		Flags:     scenarioFlags(),
+		Flags: append(append(scenarioFlags(), remoteFlags()...),
+			&cli.StringSliceFlag{Name: "workers", Usage: "also check these fleetbench workers (HOST:PORT,HOST:PORT) and print how the fleet would be split"},
+			&cli.BoolFlag{Name: "local", Value: true, Usage: "with --workers, count this machine as a node too (as run does)"},
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "with --workers, where this machine listens for the workers' answers"},
+		),
 		Action: func(c *cli.Context) error {
 			sc, _, err := loadScenario(c)
 			if err != nil {
@@ -23,7 +31,31 @@ func validateCommand() *cli.Command {
 			}
 			fmt.Fprintf(c.App.Writer, "%s: ok — %q, %d devices in %d groups, %v (+%v drain), %d stages, target %s\n",
 				c.Args().First(), sc.Name, sc.Total(), len(sc.Groups), sc.Duration, sc.Drain, len(sc.Stages), target)
+			d, err := distribution(c)
+			if err != nil || d == nil {
+				return err
+			}
+			plan, err := engine.PlanWorkers(c.Context, sc, *d)
+			if len(plan) > 0 {
+				writePlan(c, plan)
+			}
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitRunFailed)
+			}
 			return nil
 		},
 	}
+}
+
+// writePlan prints the nodes of a distributed run: capacity, clock offset
+// and share of the fleet.
+func writePlan(c *cli.Context, plan []engine.NodePlan) {
+	fmt.Fprintf(c.App.Writer, "\n%d nodes (clock offsets against this machine):\n", len(plan))
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  node\thost\tcpus\tmax devices\tclock offset\tdevices\tranges")
+	for _, n := range plan {
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%+dµs ±%dµs\t%d\t%s\n", n.Name, n.Host, n.CPUs, n.MaxDevices,
+			n.Offset.Microseconds(), n.Uncertainty.Microseconds(), n.Devices, strings.Join(n.Ranges, " "))
+	}
+	tw.Flush()
 }

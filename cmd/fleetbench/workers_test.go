@@ -299,3 +299,29 @@ func TestWorkersInterrupt(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateWorkers: validate --workers reaches the workers, prints each
+// node's capacity, clock offset and share, and leaves them free for a run.
+func TestValidateWorkers(t *testing.T) {
+	bin := buildBinary(t)
+	tok := tokenFile(t, "fleet-token-5")
+	w1, w2 := startWorker(t, bin, "--token-file", tok), startWorker(t, bin, "--token-file", tok)
+	code, stdout, stderr := runBin(t, bin, "validate", fanIn, "--workers", w1.addr+","+w2.addr, "--token-file", tok)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	t.Log(stdout)
+	for _, want := range []string{"3 nodes", "local", w1.addr, w2.addr, "devices[0,167)", "devices[167,334)", "devices[334,500)", "cloud[0,1)", "cloud[1,2)"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("the plan lacks %q", want)
+		}
+	}
+	if code, _, stderr := runBin(t, bin, "validate", fanIn, "--workers", w1.addr, "--token-file", writeFile(t, "bad", "bad")); code != exitRunFailed || !strings.Contains(stderr, "refused our token") {
+		t.Fatalf("wrong token: exit %d\n%s", code, stderr)
+	}
+	out := t.TempDir()
+	if code, _, stderr := runBin(t, bin, "run", fanIn, "--quiet", "--duration", "2s", "--set", "drain=1s", "--set", "devices[devices].count=4",
+		"--out", out, "--workers", w1.addr+","+w2.addr, "--token-file", tok); code != 0 {
+		t.Fatalf("a run after validate: exit %d\n%s", code, stderr)
+	}
+}
