@@ -3,6 +3,7 @@ package actors
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -82,14 +83,19 @@ type clusterNode struct {
 	// the others received beyond what it reported as expected.
 	unreported int64
 	errors     map[string]string
-	phase      Phase
-	spawned    int64
-	seen       time.Time // last report, coordinator clock
-	seq        uint64
-	done       bool
-	lost       bool
-	lostAt     time.Duration
-	lostWhy    string
+	// The node's own series: what arrived since its last point.
+	series            []metrics.NodePoint
+	pendPub, pendRecv int64
+	pendE2E           *metrics.Histogram
+	pendSince         time.Time
+	phase             Phase
+	spawned           int64
+	seen              time.Time // last report, coordinator clock
+	seq               uint64
+	done              bool
+	lost              bool
+	lostAt            time.Duration
+	lostWhy           string
 }
 
 // cluster merges the nodes' reports into one time series and one result.
@@ -268,6 +274,14 @@ func (c *cluster) report(ctx actor.Context, r *remotepb.NodeReport) {
 	if err := n.total.Merge(&snap.Interval); err != nil {
 		c.cfg.Logger.Warn("node report not merged", "node", n.Name, "err", err)
 	}
+	n.pendPub += snap.Delta.Sum(metrics.Published)
+	n.pendRecv += snap.Delta.Sum(metrics.Received)
+	if e2e := snap.Interval.Kind(metrics.E2E); e2e.Count() > 0 {
+		if n.pendE2E == nil {
+			n.pendE2E = metrics.NewHistogram()
+		}
+		_ = n.pendE2E.Merge(e2e) // same geometry: checked when decoded
+	}
 	// The node's times are on its own clock.
 	snap.Began, snap.Start, snap.Taken = snap.Began.Add(-n.Offset), snap.Start.Add(-n.Offset), snap.Taken.Add(-n.Offset)
 	snap.Counts = metrics.Counts{} // the tick sums the nodes' latest counts
@@ -353,7 +367,40 @@ func (c *cluster) closeInterval(now time.Time) metrics.Snapshot {
 	c.series = append(c.series, pt)
 	c.lastTick = now
 	c.pending = metrics.Snapshot{Began: c.start, Start: now}
+	c.nodePoints(now, len(c.series)%c.nodeStep() == 0)
 	return snap
+}
+
+// nodeStep is how many intervals one point of a node's own series covers:
+// one for up to 16 nodes, more for larger runs, so the result grows by at
+// most about 16 node points per interval.
+func (c *cluster) nodeStep() int { return max(1, (len(c.nodes)+15)/16) }
+
+// nodePoints closes a point of every node's own series (when due).
+func (c *cluster) nodePoints(now time.Time, due bool) {
+	if !due {
+		return
+	}
+	for _, n := range c.nodes {
+		since := n.pendSince
+		if since.IsZero() {
+			since = c.start
+		}
+		dt := now.Sub(since).Seconds()
+		if dt <= 0 {
+			continue
+		}
+		p := metrics.NodePoint{
+			T:           int64(math.Round(now.Sub(c.start).Seconds())),
+			Connected:   n.last.Get(metrics.Connected),
+			PublishRate: float64(n.pendPub) / dt, ReceiveRate: float64(n.pendRecv) / dt,
+		}
+		if n.pendE2E != nil {
+			p.E2EP99Us = n.pendE2E.Percentile(99)
+		}
+		n.series = append(n.series, p)
+		n.pendPub, n.pendRecv, n.pendE2E, n.pendSince = 0, 0, nil, now
+	}
 }
 
 func (c *cluster) progress(snap *metrics.Snapshot) Progress {
@@ -458,6 +505,7 @@ func (c *cluster) result(close bool) *metrics.Result {
 			Name: n.Name, Address: n.Address, Devices: int64(n.devices),
 			ClockOffsetUs: n.Offset.Microseconds(), ClockUncertaintyUs: n.Uncertainty.Microseconds(),
 			Totals: metrics.TotalsFrom(&n.last),
+			Series: append([]metrics.NodePoint(nil), n.series...),
 		}
 		for gi, s := range n.Share {
 			if s.Len() > 0 {

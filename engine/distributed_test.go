@@ -314,6 +314,15 @@ func TestDistributedMatchesSingleNode(t *testing.T) {
 			t.Fatalf("node %+v", n)
 		}
 		sum.Add(&n.Totals)
+		// The node's own series: connected, publishing, and (each node
+		// has a consumer) receiving with latencies.
+		var pub, recv, p99, conn bool
+		for _, p := range n.Series {
+			pub, recv, p99, conn = pub || p.PublishRate > 0, recv || p.ReceiveRate > 0, p99 || p.E2EP99Us > 0, conn || p.Connected == 51
+		}
+		if len(n.Series) < 5 || !pub || !recv || !p99 || !conn {
+			t.Fatalf("node %s series: %+v", n.Name, n.Series)
+		}
 	}
 	if sum.Published != m.Published || sum.Received != m.Received || sum.Expected != m.Expected {
 		t.Fatalf("per-node totals %+v do not add up to %+v", sum, m)

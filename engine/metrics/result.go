@@ -385,6 +385,24 @@ type NodeResult struct {
 	UnreportedDeliveries int64 `json:"unreported_deliveries,omitempty"`
 	// Totals holds the node's counters.
 	Totals Totals `json:"totals"`
+	// Series is the node's own time series (to spot a node that lags):
+	// one point per interval, or per several seconds for runs of many
+	// nodes.
+	Series []NodePoint `json:"series,omitempty"`
+}
+
+// NodePoint is one interval of one node of a distributed run.
+type NodePoint struct {
+	// T is the end of the interval, in whole seconds since the run start.
+	T int64 `json:"t"`
+	// Connected is the node's connected devices at the end.
+	Connected int64 `json:"connected"`
+	// PublishRate and ReceiveRate are messages per second in the interval.
+	PublishRate float64 `json:"publish_rate"`
+	ReceiveRate float64 `json:"receive_rate"`
+	// E2EP99Us is the 99th percentile of the e2e latencies the node's
+	// receivers recorded in the interval (0 without samples).
+	E2EP99Us int64 `json:"e2e_p99_us"`
 }
 
 // qosKey is the map key of a QoS level in result.json.
