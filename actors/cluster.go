@@ -531,19 +531,19 @@ func (c *cluster) result(close bool) *metrics.Result {
 	return res
 }
 
-// closeLoss closes loss accounting over the merged counters, publisher node
-// by publisher node: lost = what a node's publishers were expected to
-// deliver − the unique deliveries of their messages anywhere. A lost node
-// published for up to a second after its last report: deliveries of those
-// messages are seen by the others but were never reported as expected, so
-// they are added to expected (they were, by the plan) rather than
-// hiding that much real loss elsewhere.
+// closeLoss closes loss accounting over the merged counters: lost =
+// expected − unique received, over the whole fleet (publisher and receiver
+// may be on different nodes). A lost node published for up to a second
+// after its last report: the others received some of those messages,
+// which it never reported as expected. Receivers count deliveries by the
+// node of their publisher, so those deliveries are added to expected (by
+// the plan they were) instead of cancelling as much real loss elsewhere.
 func (c *cluster) closeLoss(cnt *metrics.Counts) {
 	from := make([][metrics.NumQoS]int64, len(c.nodes))
 	attributed := true
 	for _, n := range c.nodes {
 		if len(n.receivedFrom) != len(c.nodes)*metrics.NumQoS {
-			attributed = false
+			attributed = false // a node that never reported
 			continue
 		}
 		for src := range c.nodes {
@@ -553,21 +553,16 @@ func (c *cluster) closeLoss(cnt *metrics.Counts) {
 		}
 	}
 	for q := 0; q < metrics.NumQoS; q++ {
-		var lost int64
 		if attributed {
 			for src, n := range c.nodes {
-				expected := n.last.QoS[metrics.Expected][q]
-				if extra := from[src][q] - expected; extra > 0 && n.lost {
+				if extra := from[src][q] - n.last.QoS[metrics.Expected][q]; n.lost && extra > 0 {
 					n.unreported += extra
 					cnt.QoS[metrics.Expected][q] += extra
-					expected += extra
 				}
-				lost += max(0, expected-from[src][q])
 			}
-		} else { // a node that never reported: fleet-wide
-			lost = cnt.QoS[metrics.Expected][q] - (cnt.QoS[metrics.Received][q] - cnt.QoS[metrics.Duplicates][q])
 		}
-		if lost > 0 {
+		unique := cnt.QoS[metrics.Received][q] - cnt.QoS[metrics.Duplicates][q]
+		if lost := cnt.QoS[metrics.Expected][q] - unique; lost > 0 {
 			cnt.QoS[metrics.Lost][q] = lost
 		}
 	}

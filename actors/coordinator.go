@@ -85,6 +85,10 @@ type Config struct {
 	// Final, when set, receives the last interval snapshot when the run
 	// is over, before Done.
 	Final func(*metrics.Snapshot)
+	// Sample, when set, is called right before every snapshot (the final
+	// one included), from the coordinator: for counters kept beside the
+	// Recorder that should be read at the same moment.
+	Sample func()
 }
 
 // Span is a range [Lo, Hi) of a group's device indices.
@@ -558,6 +562,9 @@ func (c *coordinator) stopDevices(ctx actor.Context) {
 }
 
 func (c *coordinator) snapshot() {
+	if c.cfg.Sample != nil {
+		c.cfg.Sample()
+	}
 	snap := c.cfg.Env.Recorder.Snapshot(true)
 	pt := snap.Point(c.start)
 	pt.Tool = c.mon.Sample()
@@ -609,6 +616,9 @@ func (c *coordinator) finish(ctx actor.Context) {
 				rec.AddQoS(metrics.Lost, q, lost)
 			}
 		}
+	}
+	if c.cfg.Sample != nil {
+		c.cfg.Sample()
 	}
 	final := rec.Snapshot(true)
 	if c.cfg.Final != nil {

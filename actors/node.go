@@ -285,6 +285,16 @@ func (n *node) spawn(ctx actor.Context) {
 	}
 	sys, root, self := ctx.ActorSystem(), n.root, ctx.Self()
 	env := n.setup.Env
+	// The deliveries by publisher node are read just before each
+	// snapshot, so they match its counters as closely as a running node
+	// allows (Sample and report both run in the coordinator).
+	var from []int64
+	sample := func() {
+		from = make([]int64, len(env.Distributed.ReceivedFrom))
+		for i := range env.Distributed.ReceivedFrom {
+			from[i] = env.Distributed.ReceivedFrom[i].Load()
+		}
+	}
 	report := func(snap *metrics.Snapshot, final bool, p *Progress) {
 		w, err := toWireSnapshot(snap)
 		if err != nil {
@@ -293,11 +303,7 @@ func (n *node) spawn(ctx actor.Context) {
 		}
 		r := &remotepb.NodeReport{
 			NodeName: n.name, Seq: n.seq.Add(1), Final: final, Snapshot: w,
-			Groups: toWireGroups(env.Groups), FirstErrors: env.FirstErrors.Map(),
-			ReceivedFrom: make([]int64, len(env.Distributed.ReceivedFrom)),
-		}
-		for i := range env.Distributed.ReceivedFrom {
-			r.ReceivedFrom[i] = env.Distributed.ReceivedFrom[i].Load()
+			Groups: toWireGroups(env.Groups), FirstErrors: env.FirstErrors.Map(), ReceivedFrom: from,
 		}
 		if p != nil {
 			r.Phase, r.Spawned = string(p.Phase), int64(p.Spawned)
@@ -307,7 +313,7 @@ func (n *node) spawn(ctx actor.Context) {
 		}
 	}
 	cfg := Config{
-		Scenario: n.setup.Scenario, Env: env, Share: n.share, Node: true,
+		Scenario: n.setup.Scenario, Env: env, Share: n.share, Node: true, Sample: sample,
 		Progress: func(p Progress) { report(p.Snapshot, false, &p) },
 		Final: func(s *metrics.Snapshot) {
 			report(s, true, &Progress{Phase: PhaseDone})

@@ -120,6 +120,9 @@ func TestHTMLInBrowser(t *testing.T) {
 	head := makeResult(t, fixture{seed: 2, slowdown: 1.3, scenarioName: "telemetry-qos-mix"})
 	cmp := Compare([]*metrics.Result{res, head}, []string{"mochi v2.7.9", "mochi v2.8.0-rc1"}, CompareOptions{Version: "v0.1.0-test"})
 	writeFile(t, filepath.Join(dir, "compare.html"), func(w *os.File) error { return WriteCompareHTML(w, cmp) })
+	// A distributed run with a lost node: the per-node charts.
+	dist := distributedResult(t, fixture{})
+	writeFile(t, filepath.Join(dir, "nodes.html"), func(w *os.File) error { return WriteHTML(w, dist, opts) })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
@@ -154,6 +157,9 @@ func TestHTMLInBrowser(t *testing.T) {
 	}{
 		{FileHTML, []string{"chart-latency-connect", "chart-latency-subscribe", "chart-latency-publish_ack", "chart-latency-e2e",
 			"chart-latency-time", "chart-rates", "chart-connections", "chart-problems"}},
+		{"nodes.html", []string{"chart-latency-connect", "chart-latency-subscribe", "chart-latency-publish_ack", "chart-latency-e2e",
+			"chart-latency-time", "chart-rates", "chart-connections", "chart-problems",
+			"chart-node-rates", "chart-node-latency", "chart-node-connected"}},
 		{"compare.html", []string{"chart-compare-connect", "chart-compare-subscribe", "chart-compare-publish_ack", "chart-compare-e2e",
 			"chart-compare-e2e-time", "chart-compare-rate-time"}},
 	}
@@ -170,6 +176,12 @@ func TestHTMLInBrowser(t *testing.T) {
 			for _, id := range pg.wantCharts {
 				if _, ok := got[id]; !ok {
 					t.Errorf("chart %s is missing (have %d charts)", id, len(states))
+				}
+			}
+			// One line per node in each per-node chart.
+			for _, id := range nodeChartIDs {
+				if s, ok := got[id]; ok && s.Series != len(dist.Nodes) {
+					t.Errorf("chart %s has %d series, want one per node (%d)", id, s.Series, len(dist.Nodes))
 				}
 			}
 			if len(states) != len(pg.wantCharts) {

@@ -395,3 +395,82 @@ func problemsChart(id string, ps []problem) chartSpec {
 		Series:  []echSeries{{Name: "count", Type: "bar", Data: values, BarMaxWidth: 18, Label: &echLabel{Show: true, Position: "right"}}},
 	}}
 }
+
+// nodeLines holds one line per node of a distributed run that has a time
+// series, in the order of the result's nodes, with a colour each from the
+// run palette (the same node has the same colour in every per-node chart).
+type nodeLines struct {
+	names  []string
+	colors []string
+	series [][]metrics.NodePoint
+}
+
+func perNodeLines(nodes []metrics.NodeResult) nodeLines {
+	var nl nodeLines
+	for _, n := range nodes {
+		if len(n.Series) == 0 {
+			continue
+		}
+		nl.colors = append(nl.colors, runPalette[len(nl.names)%len(runPalette)])
+		nl.names = append(nl.names, orDash(n.Name))
+		nl.series = append(nl.series, n.Series)
+	}
+	return nl
+}
+
+// chart builds a time chart of one line per node, y from value (nil: a
+// gap).
+func (nl nodeLines) chart(id, kind string, y echAxis, step string, value func(metrics.NodePoint) any) chartSpec {
+	opt := echOption{
+		Color:   nl.colors,
+		Grid:    &echGrid{Left: 12, Right: 36, Top: 56, Bottom: 34, ContainLabel: true},
+		Legend:  &echLegend{Top: 2, Type: "scroll"},
+		Tooltip: &echTooltip{Trigger: "axis"},
+		XAxis:   []echAxis{timeAxis()},
+		YAxis:   []echAxis{y},
+	}
+	for i, pts := range nl.series {
+		data := make([]seriesPoint, 0, len(pts))
+		for _, p := range pts {
+			data = append(data, seriesPoint{p.T, value(p)})
+		}
+		opt.Series = append(opt.Series, echSeries{Name: nl.names[i], Type: "line", Data: data, Step: step, LineStyle: &echLineStyle{Width: 2}})
+	}
+	return chartSpec{ID: id, Kind: kind, Option: opt}
+}
+
+// nodeRateChart plots each node's publish rate per interval.
+func nodeRateChart(id string, nl nodeLines) chartSpec {
+	return nl.chart(id, chartRateTime, echAxis{Type: "value", Name: "published msg/s", Min: 0},
+		"", func(p metrics.NodePoint) any { return round6(p.PublishRate) })
+}
+
+// nodeLatencyChart plots each node's per-interval e2e p99; an interval
+// without samples is a gap, not 0.
+func nodeLatencyChart(id string, nl nodeLines) chartSpec {
+	return nl.chart(id, chartLatencyTime, echAxis{Type: "value", Name: "e2e p99", Min: 0},
+		"", func(p metrics.NodePoint) any {
+			if p.E2EP99Us <= 0 {
+				return nil
+			}
+			return float64(p.E2EP99Us) / 1000
+		})
+}
+
+// nodeConnectedChart plots each node's connected devices.
+func nodeConnectedChart(id string, nl nodeLines) chartSpec {
+	return nl.chart(id, chartConnections, echAxis{Type: "value", Name: "connected", Min: 0, MinInterval: 1},
+		"start", func(p metrics.NodePoint) any { return p.Connected })
+}
+
+// hasLatency reports whether any node recorded an e2e p99.
+func (nl nodeLines) hasLatency() bool {
+	for _, pts := range nl.series {
+		for _, p := range pts {
+			if p.E2EP99Us > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -36,6 +36,7 @@ type reportPage struct {
 	Counters    [2][]counterRow
 	Broker      []counterRow
 	Nodes       []nodeRow
+	NodeBox     []chartBox
 	NodesLost   bool
 	ClockBound  string
 	Groups      []groupRow
@@ -244,7 +245,8 @@ func addLostNodes(out *verdictView, res *metrics.Result) {
 // p99.999 on a log axis), latencies, rates and connections over time,
 // errors by reason, broker-side drops, the per-group table, the per-node
 // table of a distributed run (lost nodes highlighted, clock offsets and the
-// error bound of cross-node latencies) and the scenario source. Every string
+// error bound of cross-node latencies) with each node's publish rate, e2e
+// p99 and connected devices over time, and the scenario source. Every string
 // from the result is escaped.
 func WriteHTML(w io.Writer, res *metrics.Result, opts Options) error {
 	if res == nil {
@@ -362,6 +364,42 @@ func buildReportPage(res *metrics.Result, opts Options) (*reportPage, error) {
 		p.ClockBound = clockBoundLine(res)
 		p.NodesLost = len(lostNodes(res)) > 0
 	}
+	p.NodeBox = nodeCharts(p, res)
 	p.Groups = groupRows(res)
 	return p, nil
+}
+
+// nodeCharts adds the per-node time charts of a distributed run to the page
+// and returns their boxes: publish rate, e2e p99 and connected devices, one
+// line per node with a time series, the fault windows shaded as on the
+// run's own time charts. A single-node run has none.
+func nodeCharts(p *reportPage, res *metrics.Result) []chartBox {
+	nl := perNodeLines(res.Nodes)
+	if len(nl.names) == 0 {
+		return nil
+	}
+	boxes := []struct {
+		box   chartBox
+		chart func(string, nodeLines) chartSpec
+	}{
+		{chartBox{ID: "chart-node-rates", Title: "Publish rate per node", Desc: "messages published per second by each node's devices", Wide: true}, nodeRateChart},
+		{chartBox{ID: "chart-node-latency", Title: "E2E p99 per node", Desc: "per-interval e2e p99 of the messages each node's subscribers received; gaps: no samples"}, nodeLatencyChart},
+		{chartBox{ID: "chart-node-connected", Title: "Connected devices per node", Desc: "each node's connected devices"}, nodeConnectedChart},
+	}
+	var out []chartBox
+	for _, b := range boxes {
+		if b.box.ID == "chart-node-latency" && !nl.hasLatency() {
+			b.box.Empty = noSamples(metrics.E2E, "")
+			out = append(out, b.box)
+			continue
+		}
+		if len(res.Faults) > 0 {
+			b.box.Desc += "; shaded: injected faults"
+		}
+		spec := b.chart(b.box.ID, nl)
+		shadeFaults(&spec, res.Faults)
+		p.Charts = append(p.Charts, spec)
+		out = append(out, b.box)
+	}
+	return out
 }

@@ -36,6 +36,19 @@ func distributedResult(t testing.TB, f fixture) *metrics.Result {
 	res.ClockBoundUs = 180
 	end := res.EndedAt.Sub(res.StartedAt).Seconds()
 	res.Faults = append(res.Faults, metrics.FaultWindow{Kind: "node lost", FromS: worker.LostAtS, ToS: end, Target: lostNodeName, Devices: int(worker.Totals.Devices)})
+
+	// Each node's series: its share of the run's, the worker's dropping to
+	// zero (no samples) once it is lost.
+	for _, p := range res.Series {
+		local.Series = append(local.Series, metrics.NodePoint{T: p.T, Connected: p.Connected / 2,
+			PublishRate: p.PublishRate / 2, ReceiveRate: p.ReceiveRate / 2, E2EP99Us: p.E2EP99Us})
+		wp := metrics.NodePoint{T: p.T}
+		if float64(p.T) <= worker.LostAtS {
+			wp = metrics.NodePoint{T: p.T, Connected: p.Connected - p.Connected/2,
+				PublishRate: p.PublishRate / 2, ReceiveRate: p.ReceiveRate / 2, E2EP99Us: p.E2EP99Us * 11 / 10}
+		}
+		worker.Series = append(worker.Series, wp)
+	}
 	return res
 }
 
@@ -304,5 +317,188 @@ func TestLostNodeWarningUnreported(t *testing.T) {
 	}
 	if out := render(t, "text", res, Verdict{}); !strings.Contains(out, want) {
 		t.Fatalf("text summary lacks it:\n%s", out)
+	}
+}
+
+// nodeChartIDs are the per-node charts of a distributed run's HTML report.
+var nodeChartIDs = []string{"chart-node-rates", "chart-node-latency", "chart-node-connected"}
+
+// chartByID returns the chart id of a page's chart data, or nil.
+func chartByID(specs []chartSpec, id string) *chartSpec {
+	for i := range specs {
+		if specs[i].ID == id {
+			return &specs[i]
+		}
+	}
+	return nil
+}
+
+// chartYs returns the y values of one series of a decoded chart, nil where
+// the point is a gap.
+func chartYs(t *testing.T, s echSeries) (ts []float64, ys []any) {
+	t.Helper()
+	data, ok := s.Data.([]any)
+	if !ok {
+		t.Fatalf("series %q data is %T", s.Name, s.Data)
+	}
+	for _, d := range data {
+		pt, ok := d.([]any)
+		if !ok || len(pt) != 2 {
+			t.Fatalf("series %q point %v", s.Name, d)
+		}
+		ts = append(ts, pt[0].(float64))
+		ys = append(ys, pt[1])
+	}
+	return ts, ys
+}
+
+func TestNodesHTMLCharts(t *testing.T) {
+	t.Parallel()
+	res := distributedResult(t, fixture{})
+	worker := &res.Nodes[1]
+	page := renderHTML(t, res, Options{})
+	for _, want := range []string{`<h2 id="node-timeline">Per node `, `id="chart-node-rates"`, `id="chart-node-latency"`, `id="chart-node-connected"`,
+		`<h3>Publish rate per node</h3>`, `<h3>E2E p99 per node</h3>`, `<h3>Connected devices per node</h3>`, `gaps: no samples; shaded: injected faults`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	// The section follows the node table.
+	if i, j := strings.Index(page, `id="nodes"`), strings.Index(page, `id="node-timeline"`); i < 0 || j < i {
+		t.Errorf("per-node charts at %d, node table at %d", j, i)
+	}
+	specs := chartSpecs(t, page)
+	kinds := map[string]string{"chart-node-rates": chartRateTime, "chart-node-latency": chartLatencyTime, "chart-node-connected": chartConnections}
+	for _, id := range nodeChartIDs {
+		spec := chartByID(specs, id)
+		if spec == nil {
+			t.Errorf("no chart data for %s", id)
+			continue
+		}
+		if spec.Kind != kinds[id] {
+			t.Errorf("%s kind %q, want %q", id, spec.Kind, kinds[id])
+		}
+		var names []string
+		for _, s := range spec.Option.Series {
+			names = append(names, s.Name)
+			if _, ys := chartYs(t, s); len(ys) != len(res.Series) {
+				t.Errorf("%s/%s has %d points, want %d", id, s.Name, len(ys), len(res.Series))
+			}
+		}
+		if strings.Join(names, "|") != "local|"+lostNodeName {
+			t.Errorf("%s series %q, want one per node", id, names)
+		}
+		if len(spec.Option.Color) != 2 || spec.Option.Color[0] == spec.Option.Color[1] {
+			t.Errorf("%s colours %q", id, spec.Option.Color)
+		}
+		if x := spec.Option.XAxis[0]; x.Name != "seconds since start" || x.AxisLabel == nil || x.AxisLabel.Formatter != "{value}s" {
+			t.Errorf("%s x axis %+v is not the time axis", id, x)
+		}
+		ma := spec.Option.Series[0].MarkArea
+		if ma == nil || len(ma.Data) != len(res.Faults) || ma.Data[len(ma.Data)-1][0].Name != "node lost" || ma.Data[len(ma.Data)-1][0].XAxis != worker.LostAtS {
+			t.Errorf("%s does not shade the fault windows: %+v", id, ma)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+
+	// After the loss the worker publishes nothing and has nothing
+	// connected; its e2e p99 is a gap, never 0.
+	for _, id := range []string{"chart-node-rates", "chart-node-connected"} {
+		ts, ys := chartYs(t, chartByID(specs, id).Option.Series[1])
+		for i := range ts {
+			if lost := ts[i] > worker.LostAtS; lost != (ys[i] == 0.0) {
+				t.Errorf("%s: worker at %vs is %v (lost at %vs)", id, ts[i], ys[i], worker.LostAtS)
+			}
+		}
+	}
+	lat := chartByID(specs, "chart-node-latency")
+	for k, s := range lat.Option.Series {
+		ts, ys := chartYs(t, s)
+		for i := range ts {
+			lost := k == 1 && ts[i] > worker.LostAtS
+			switch v := ys[i].(type) {
+			case nil:
+				if !lost {
+					t.Errorf("%s at %vs is a gap", s.Name, ts[i])
+				}
+			case float64:
+				if lost || v <= 0 {
+					t.Errorf("%s at %vs is %v ms (lost at %vs)", s.Name, ts[i], v, worker.LostAtS)
+				}
+				if want := float64(res.Nodes[k].Series[i].E2EP99Us) / 1000; v != want {
+					t.Errorf("%s at %vs is %v ms, want %v", s.Name, ts[i], v, want)
+				}
+			default:
+				t.Errorf("%s at %vs is %T", s.Name, ts[i], v)
+			}
+		}
+	}
+
+	// Neither a single-node run nor a distributed one without node series
+	// has any of it.
+	noSeries := distributedResult(t, fixture{})
+	for i := range noSeries.Nodes {
+		noSeries.Nodes[i].Series = nil
+	}
+	for name, r := range map[string]*metrics.Result{"single-node": makeResult(t, fixture{}), "no node series": noSeries} {
+		page := renderHTML(t, r, Options{})
+		for _, unwanted := range append([]string{"node-timeline", "Per node", "per node"}, nodeChartIDs...) {
+			if strings.Contains(page, unwanted) {
+				t.Errorf("%s report contains %q", name, unwanted)
+			}
+		}
+	}
+}
+
+// TestNodesHTMLChartsNoLatency: without a single e2e sample on any node the
+// latency chart is a note, and the other two charts remain.
+func TestNodesHTMLChartsNoLatency(t *testing.T) {
+	t.Parallel()
+	res := distributedResult(t, fixture{seconds: 10, devices: 200})
+	for i := range res.Nodes {
+		for j := range res.Nodes[i].Series {
+			res.Nodes[i].Series[j].E2EP99Us = 0
+		}
+	}
+	page := renderHTML(t, res, Options{})
+	specs := chartSpecs(t, page)
+	if chartByID(specs, "chart-node-latency") != nil || strings.Contains(page, `id="chart-node-latency"`) {
+		t.Error("a latency chart without samples")
+	}
+	if !strings.Contains(page, `<h3>E2E p99 per node</h3>`) || !strings.Contains(page, noSamples(metrics.E2E, "")) {
+		t.Error("the latency box does not say there are no samples")
+	}
+	for _, id := range []string{"chart-node-rates", "chart-node-connected"} {
+		if s := chartByID(specs, id); s == nil || len(s.Option.Series) != 2 {
+			t.Errorf("chart %s missing or without its two series", id)
+		}
+	}
+}
+
+// TestNodesHTMLChartsEscapeNames: node names reach the chart data as JSON
+// strings, JS-escaped, never as markup.
+func TestNodesHTMLChartsEscapeNames(t *testing.T) {
+	t.Parallel()
+	const evil = `</script><script>alert(1)</script>"'&`
+	res := distributedResult(t, fixture{seconds: 10, devices: 200})
+	res.Nodes[1].Name = evil
+	page := clipPage(renderHTML(t, res, Options{}))
+	if strings.Contains(page, "alert(1)</script>") || strings.Contains(page, "<script>alert") {
+		t.Error("the report contains the node name unescaped")
+	}
+	if n := strings.Count(strings.ToLower(page), "<script"); n != 3 {
+		t.Errorf("%d <script> tags, want exactly the 3 of the page", n)
+	}
+	specs := chartSpecs(t, page)
+	for _, id := range nodeChartIDs {
+		spec := chartByID(specs, id)
+		if spec == nil || len(spec.Option.Series) != 2 || spec.Option.Series[1].Name != evil {
+			t.Errorf("chart %s does not carry the node name intact", id)
+		}
+	}
+	if !strings.Contains(page, `\u003c/script\u003e\u003cscript\u003ealert(1)\u003c/script\u003e`) {
+		t.Error("the chart data does not carry the node name JS-escaped")
 	}
 }
