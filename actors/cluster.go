@@ -106,7 +106,8 @@ type cluster struct {
 	start       time.Time // shared start, coordinator clock
 	started     time.Time
 	lastTick    time.Time
-	pending     metrics.Snapshot // intervals received since the last tick
+	pending     metrics.Snapshot  // intervals received since the last tick
+	total       metrics.Latencies // every interval received so far
 	series      []metrics.SeriesPoint
 	windows     []metrics.FaultWindow
 	mon         *metrics.ProcessMonitor
@@ -274,6 +275,7 @@ func (c *cluster) report(ctx actor.Context, r *remotepb.NodeReport) {
 	if err := n.total.Merge(&snap.Interval); err != nil {
 		c.cfg.Logger.Warn("node report not merged", "node", n.Name, "err", err)
 	}
+	_ = c.total.Merge(&snap.Interval) // same geometry: checked when decoded
 	n.pendPub += snap.Delta.Sum(metrics.Published)
 	n.pendRecv += snap.Delta.Sum(metrics.Received)
 	if e2e := snap.Interval.Kind(metrics.E2E); e2e.Count() > 0 {
@@ -361,6 +363,7 @@ func (c *cluster) closeInterval(now time.Time) metrics.Snapshot {
 	snap := c.pending
 	snap.Began, snap.Start, snap.Taken = c.start, c.lastTick, now
 	snap.Counts = c.counts()
+	snap.Total = c.total.Clone() // whole-run latencies for the live view (Prometheus)
 	pt := snap.Point(c.start)
 	pt.Tool = c.mon.Sample()
 	pt.Compact()

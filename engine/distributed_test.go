@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -70,6 +71,8 @@ type coordSpec struct {
 	Sets    []string
 	Dist    Distribution
 	Out     string
+	// MetricsAddr serves the live Prometheus metrics during the run.
+	MetricsAddr string
 }
 
 func testCoordinatorMain() int {
@@ -105,7 +108,7 @@ func testCoordinatorMain() int {
 	spec.Dist.Sets = spec.Sets
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	res, err := Run(ctx, sc, Options{Distributed: &spec.Dist, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	res, err := Run(ctx, sc, Options{Distributed: &spec.Dist, MetricsAddr: spec.MetricsAddr, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	if err != nil {
 		_ = os.WriteFile(spec.Out, []byte("error: "+err.Error()), 0o600)
 		return 0
@@ -581,5 +584,45 @@ devices:
 	res, errText = runCoordinator(t, coordSpec{File: file, Dist: dist}, nil, "FB_TEST_PK=pk1")
 	if errText != "" || res.Totals.Received == 0 {
 		t.Fatalf("the released worker: %q %+v", errText, res)
+	}
+}
+
+// TestDistributedMetricsEndpoint: --metrics-addr on a distributed run's
+// coordinator serves the merged live metrics, latency histograms included.
+func TestDistributedMetricsEndpoint(t *testing.T) {
+	const token = "t"
+	w, _ := startWorker(t, token)
+	addr := freeAddr(t)
+	var body string
+	res, errText := runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: []string{"duration=8s", "drain=1s", "devices[devices].count=20"},
+		MetricsAddr: addr, Dist: Distribution{Workers: []string{w}, Remote: RemoteOptions{Token: token}, Pings: 2}}, func() {
+		time.Sleep(6 * time.Second)
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+	})
+	if errText != "" {
+		t.Fatal(errText)
+	}
+	for _, want := range []string{"fleetbench_devices_connected 22", `fleetbench_latency_seconds_count{kind="e2e",qos="1"}`, `fleetbench_latency_seconds_count{kind="e2e_cross_node",qos="1"}`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("mid-run metrics lack %q", want)
+		}
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, `fleetbench_latency_seconds_count{kind="e2e",qos="1"}`) {
+			t.Log(line)
+			if strings.HasSuffix(line, " 0") {
+				t.Errorf("no e2e latencies mid-run: %s", line)
+			}
+		}
+	}
+	if res.Totals.Received == 0 {
+		t.Fatalf("%+v", res.Totals)
 	}
 }
