@@ -73,8 +73,7 @@ type (
 type clusterNode struct {
 	ClusterNode
 	devices int
-	last    metrics.Counts    // cumulative counters, last report
-	total   metrics.Latencies // merged intervals
+	last    metrics.Counts // cumulative counters, last report
 	groups  []*remotepb.GroupCounts
 	// receivedFrom counts the node's unique deliveries by publisher node
 	// and QoS ([node*NumQoS+qos]), as last reported.
@@ -272,10 +271,9 @@ func (c *cluster) report(ctx actor.Context, r *remotepb.NodeReport) {
 	}
 	n.seq, n.seen = r.Seq, time.Now()
 	n.last = snap.Counts
-	if err := n.total.Merge(&snap.Interval); err != nil {
+	if err := c.total.Merge(&snap.Interval); err != nil {
 		c.cfg.Logger.Warn("node report not merged", "node", n.Name, "err", err)
 	}
-	_ = c.total.Merge(&snap.Interval) // same geometry: checked when decoded
 	n.pendPub += snap.Delta.Sum(metrics.Published)
 	n.pendRecv += snap.Delta.Sum(metrics.Received)
 	if e2e := snap.Interval.Kind(metrics.E2E); e2e.Count() > 0 {
@@ -461,14 +459,7 @@ func (c *cluster) fault(k int, start bool) {
 // result builds the merged result; with close set, loss is closed over
 // the merged counters.
 func (c *cluster) result(close bool) *metrics.Result {
-	final := metrics.Snapshot{Began: c.start, Start: c.start, Taken: time.Now(), Counts: c.counts()}
-	for _, n := range c.nodes {
-		// Same geometry everywhere (checked when decoded): merging cannot
-		// drop values short of overflowing int64 counts.
-		if err := final.Total.Merge(&n.total); err != nil {
-			c.cfg.Logger.Warn("node latencies not merged", "node", n.Name, "err", err)
-		}
-	}
+	final := metrics.Snapshot{Began: c.start, Start: c.start, Taken: time.Now(), Counts: c.counts(), Total: c.total.Clone()}
 	if close {
 		c.closeLoss(&final.Counts)
 	}
