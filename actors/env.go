@@ -4,6 +4,13 @@
 // destroy), and the coordinator that spawns devices along the scenario's
 // ramp, snapshots the metrics every second, drains in-flight messages at the
 // end and builds the result.
+//
+// A distributed run adds two: a node actor on every worker (NewNodeProps),
+// which runs a coordinator over its share of the fleet and ships its
+// interval snapshots, and the run's cluster coordinator (NewClusterProps),
+// which starts the nodes together, merges their reports, watches them and
+// closes loss accounting over the fleet. Their messages are the protobuf
+// types of actors/remotepb.
 package actors
 
 import (

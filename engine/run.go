@@ -1,6 +1,9 @@
 // Package engine runs a scenario: it starts the target (the embedded broker
 // unless the scenario names one), the actor system and the coordinator, and
-// returns the result when the run is over or interrupted.
+// returns the result when the run is over or interrupted. With
+// Options.Distributed it spreads the run over workers (ServeWorker) on
+// Proto.Actor remote: token-checked gRPC, optional mutual TLS, clock-offset
+// estimation, partitioning by group and index range.
 package engine
 
 import (
