@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"math"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -114,10 +113,10 @@ type cluster struct {
 	finished    bool
 	self        *actor.PID
 	root        *actor.RootContext
-	ticks       int // series ticks so far
-	partials    int // partial results so far
-	mu          sync.Mutex
-	timers      map[string]*time.Timer // the pending timer of each kind of message
+	ticks       int                    // series ticks so far
+	partials    int                    // partial results so far
+	timers      map[string]*time.Timer // the pending timer of each kind of message (actor goroutine only)
+	faultWins   []metrics.FaultWindow  // the transport faults' windows, by fault, described once
 }
 
 // NewClusterProps returns the props of a distributed run's coordinator. It
@@ -201,10 +200,15 @@ func (c *cluster) begin(ctx actor.Context) {
 	}
 	c.self, c.root = ctx.Self(), ctx.ActorSystem().Root
 	c.at(c.cfg.Snapshot, clusterTick{})
+	// Described once (counting a fault's devices walks the fleet); the
+	// nodes apply transport faults, the coordinator broker outages.
+	c.faultWins = make([]metrics.FaultWindow, len(c.sc.Faults))
 	for k, f := range c.sc.Faults {
 		if f.BrokerOutage {
 			c.at(f.At, clusterFault{k, true})
 			c.at(f.At+f.For, clusterFault{k, false})
+		} else {
+			c.faultWins[k] = faultWindow(c.sc, k)
 		}
 	}
 	if c.cfg.Partial != nil {
@@ -229,8 +233,6 @@ func (c *cluster) at(d time.Duration, msg any) {
 	if f, ok := msg.(clusterFault); ok {
 		key = fmt.Sprintf("%s/%d/%t", key, f.k, f.start)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.timers == nil {
 		c.timers = make(map[string]*time.Timer)
 	}
@@ -241,8 +243,6 @@ func (c *cluster) at(d time.Duration, msg any) {
 }
 
 func (c *cluster) stopTimers() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	for _, t := range c.timers {
 		t.Stop()
 	}
@@ -471,7 +471,7 @@ func (c *cluster) result(close bool) *metrics.Result {
 	res.Faults = append(res.Faults, c.windows...)
 	for k, f := range c.sc.Faults {
 		if !f.BrokerOutage && f.At < res.EndedAt.Sub(c.start) {
-			res.Faults = append(res.Faults, faultWindow(c.sc, k))
+			res.Faults = append(res.Faults, c.faultWins[k])
 		}
 	}
 	end := res.EndedAt.Sub(c.start).Seconds()
@@ -501,11 +501,7 @@ func (c *cluster) result(close bool) *metrics.Result {
 			Totals: metrics.TotalsFrom(&n.last),
 			Series: append([]metrics.NodePoint(nil), n.series...),
 		}
-		for gi, s := range n.Share {
-			if s.Len() > 0 {
-				nr.Ranges = append(nr.Ranges, fmt.Sprintf("%s[%d,%d)", c.sc.Groups[gi].Name, s.Lo, s.Hi))
-			}
-		}
+		nr.Ranges = RangeNames(c.sc, n.Share)
 		if n.lost {
 			nr.Lost, nr.LostAtS, nr.LostReason = true, n.lostAt.Seconds(), n.lostWhy
 			nr.UnreportedDeliveries = n.unreported

@@ -242,6 +242,18 @@ func nodeOf(sc *scenarios.Scenario, partition [][]Span) func(int) int {
 	}
 }
 
+// RangeNames names a node's share for people: "group[lo,hi)" for every
+// group it has devices of.
+func RangeNames(sc *scenarios.Scenario, share []Span) []string {
+	var out []string
+	for gi, s := range share {
+		if s.Len() > 0 {
+			out = append(out, fmt.Sprintf("%s[%d,%d)", sc.Groups[gi].Name, s.Lo, s.Hi))
+		}
+	}
+	return out
+}
+
 func spanTotal(share []Span) int {
 	t := 0
 	for _, s := range share {

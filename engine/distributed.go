@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -71,25 +70,11 @@ type NodePlan struct {
 // capacity, measure its clock offset, partition the fleet — and reports
 // it, without connecting any device.
 func PlanWorkers(ctx context.Context, sc *scenarios.Scenario, d Distribution) ([]NodePlan, error) {
-	if d.Remote.Listen == "" {
-		d.Remote.Listen = "127.0.0.1:0"
-	}
-	if d.Pings <= 0 {
-		d.Pings = 16
-	}
-	if err := reachableFromWorkers(&d); err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
-	}
-	sys := newActorSystem()
-	defer sys.Shutdown()
-	r, _, err := startRemote(sys, &d.Remote)
+	sys, r, closeRemote, err := reachWorkers(ctx, &d, slog.New(slog.DiscardHandler))
 	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, err
 	}
-	defer r.Shutdown(false)
-	if err := probeWorkers(ctx, &d); err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
-	}
+	defer closeRemote()
 	nodes, err := spawnNodes(sys, r, &d, slog.New(slog.DiscardHandler))
 	defer releaseNodes(sys, nodes)
 	if err != nil {
@@ -101,18 +86,44 @@ func PlanWorkers(ctx context.Context, sc *scenarios.Scenario, d Distribution) ([
 	perr := partition(sc, nodes)
 	out := make([]NodePlan, len(nodes))
 	for i, n := range nodes {
-		out[i] = NodePlan{Name: n.Name, Host: n.host, CPUs: n.cpus, MaxDevices: n.max, Offset: n.Offset, Uncertainty: n.Uncertainty}
-		for gi, s := range n.Share {
+		out[i] = NodePlan{Name: n.Name, Host: n.host, CPUs: n.cpus, MaxDevices: n.max, Offset: n.Offset, Uncertainty: n.Uncertainty,
+			Ranges: actors.RangeNames(sc, n.Share)}
+		for _, s := range n.Share {
 			out[i].Devices += s.Len()
-			if s.Len() > 0 {
-				out[i].Ranges = append(out[i].Ranges, fmt.Sprintf("%s[%d,%d)", sc.Groups[gi].Name, s.Lo, s.Hi))
-			}
 		}
 	}
 	if perr != nil {
 		return out, fmt.Errorf("engine: %w", perr)
 	}
 	return out, nil
+}
+
+// reachWorkers starts this machine's remote transport (Listen defaults to
+// 127.0.0.1:0) and checks that every worker answers and takes the token,
+// before anything else happens. closeRemote ends the transport.
+func reachWorkers(ctx context.Context, d *Distribution, log *slog.Logger) (sys *actor.ActorSystem, r *remote.Remote, closeRemote func(), err error) {
+	if d.Remote.Listen == "" {
+		d.Remote.Listen = "127.0.0.1:0"
+	}
+	if d.Pings <= 0 {
+		d.Pings = 16
+	}
+	if err := reachableFromWorkers(d); err != nil {
+		return nil, nil, nil, fmt.Errorf("engine: %w", err)
+	}
+	sys = newActorSystem()
+	r, self, err := startRemote(sys, &d.Remote)
+	if err != nil {
+		sys.Shutdown()
+		return nil, nil, nil, fmt.Errorf("engine: %w", err)
+	}
+	closeRemote = func() { r.Shutdown(false); sys.Shutdown() }
+	log.Info("coordinator listening", "addr", self, "workers", len(d.Workers))
+	if err := probeWorkers(ctx, d); err != nil {
+		closeRemote()
+		return nil, nil, nil, fmt.Errorf("engine: %w", err)
+	}
+	return sys, r, closeRemote, nil
 }
 
 // probeWorkers checks, in parallel, that every worker answers and takes
@@ -152,28 +163,11 @@ func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, l
 	if opts.Memory {
 		return nil, errors.New("engine: --memory cannot be used with workers (devices on other machines need TCP)")
 	}
-	if d.Remote.Listen == "" {
-		d.Remote.Listen = "127.0.0.1:0"
-	}
-	if d.Pings <= 0 {
-		d.Pings = 16
-	}
-	if err := reachableFromWorkers(d); err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
-	}
-	sys := newActorSystem()
-	defer sys.Shutdown()
-	r, self, err := startRemote(sys, &d.Remote)
+	sys, r, closeRemote, err := reachWorkers(ctx, d, log)
 	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, err
 	}
-	defer r.Shutdown(false)
-	log.Info("coordinator listening", "addr", self, "workers", len(d.Workers))
-
-	// Every worker must answer, and take our token, before anything else.
-	if err := probeWorkers(ctx, d); err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
-	}
+	defer closeRemote()
 
 	_, auth := plan(sc)
 	var emb *embedded
@@ -194,10 +188,8 @@ func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, l
 		}
 		ep = hal.Endpoint{Transport: hal.TCP, Host: adv, Port: uint16(emb.Port())}
 	} else {
-		for _, f := range sc.Faults {
-			if f.BrokerOutage {
-				return nil, fmt.Errorf("engine: %s: broker_outage needs the embedded broker (fleetbench cannot stop %s)", f.Pos, sc.Broker.URL)
-			}
+		if err := checkOutages(sc); err != nil {
+			return nil, err
 		}
 		if ep, err = externalEndpoint(sc, &hal.NetDialer{}); err != nil {
 			return nil, err
@@ -242,22 +234,12 @@ func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, l
 		return nil, errors.New("engine: interrupted before the run started")
 	}
 
-	var latest atomic.Pointer[metrics.Snapshot]
-	progress := opts.Progress
-	if opts.MetricsAddr != "" {
-		stop, err := serveMetrics(opts.MetricsAddr, &latest, log)
-		if err != nil {
-			release()
-			return nil, err
-		}
-		defer stop()
-		progress = func(p actors.Progress) {
-			latest.Store(p.Snapshot)
-			if opts.Progress != nil {
-				opts.Progress(p)
-			}
-		}
+	progress, stop, err := liveProgress(opts, log)
+	if err != nil {
+		release()
+		return nil, err
 	}
+	defer stop()
 	finished := make(chan *metrics.Result, 1)
 	cfg := actors.ClusterConfig{
 		Scenario: sc, Logger: log, Progress: progress,
@@ -271,19 +253,7 @@ func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, l
 		cfg.Broker = emb
 	}
 	coord := sys.Root.Spawn(actors.NewClusterProps(cfg))
-	var res *metrics.Result
-	select {
-	case res = <-finished:
-	case <-ctx.Done():
-		log.Info("interrupted: draining every node")
-		sys.Root.Send(coord, actors.Interrupt{})
-		select {
-		case res = <-finished:
-		case <-opts.Abort:
-			sys.Root.Send(coord, actors.Interrupt{})
-			res = <-finished
-		}
-	}
+	res := await(ctx, sys, coord, finished, opts.Abort, log)
 	finishMeta(res, sc, emb, ep)
 	res.Meta.Host += fmt.Sprintf(" (coordinator of %d nodes)", len(nodes))
 	return res, nil

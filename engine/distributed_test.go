@@ -133,12 +133,14 @@ type child struct {
 	err    error
 }
 
-// startChild starts this test binary in a role; its stderr is kept and
-// logged if the test fails; a non-zero exit fails the test unless killed.
-func startChild(t *testing.T, role string, env ...string) (*child, *bufio.Reader) {
+// startChild starts this test binary in a role. With firstLine it waits
+// for the child's first line of output and returns it. The rest of the
+// output is drained, and the child is waited for only once it is drained.
+// Its stderr is kept for the failure log.
+func startChild(t *testing.T, role string, firstLine bool, env ...string) (*child, string) {
 	t.Helper()
 	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$"), done: make(chan struct{})}
-	c.cmd.Env = append(os.Environ(), append([]string{"FLEETBENCH_TEST_ROLE=" + role}, env...)...)
+	c.cmd.Env = append(append(os.Environ(), "FLEETBENCH_TEST_ROLE="+role), env...)
 	c.cmd.Stderr = &syncWriter{w: &c.stderr}
 	out, err := c.cmd.StdoutPipe()
 	if err != nil {
@@ -148,11 +150,20 @@ func startChild(t *testing.T, role string, env ...string) (*child, *bufio.Reader
 		t.Fatal(err)
 	}
 	rd := bufio.NewReader(out)
+	line := ""
+	if firstLine {
+		if line, err = rd.ReadString('\n'); err != nil {
+			_ = c.cmd.Process.Kill()
+			_ = c.cmd.Wait()
+			t.Fatalf("%s did not start: %v\n%s", role, err, c.stderr.String())
+		}
+	}
 	go func() {
-		_, _ = io.Copy(io.Discard, rd) // keep the pipe drained
+		_, _ = io.Copy(io.Discard, rd)
+		c.err = c.cmd.Wait()
+		close(c.done)
 	}()
-	go func() { c.err = c.cmd.Wait(); close(c.done) }()
-	return c, rd
+	return c, strings.TrimSpace(line)
 }
 
 // syncWriter serialises writes into a buffer read after the child ends.
@@ -188,35 +199,18 @@ func (c *child) wait(t *testing.T, name string, killed bool) {
 // stopped (SIGTERM) and checked when the test ends.
 func startWorker(t *testing.T, token string, env ...string) (string, *child) {
 	t.Helper()
-	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$"), done: make(chan struct{})}
-	c.cmd.Env = append(append(os.Environ(), "FLEETBENCH_TEST_ROLE=worker", "FLEETBENCH_TEST_TOKEN="+token), env...)
-	c.cmd.Stderr = &syncWriter{w: &c.stderr}
-	out, err := c.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	rd := bufio.NewReader(out)
-	line, err := rd.ReadString('\n')
-	if err != nil {
-		_ = c.cmd.Process.Kill()
-		_ = c.cmd.Wait()
-		t.Fatalf("worker did not start: %v\n%s", err, c.stderr.String())
-	}
-	go func() { c.err = c.cmd.Wait(); close(c.done) }()
-	killed := false
+	c, addr := startChild(t, "worker", true, append([]string{"FLEETBENCH_TEST_TOKEN=" + token}, env...)...)
 	t.Cleanup(func() {
+		killed := false
 		select {
 		case <-c.done:
 			killed = true // killed by the test itself
 		default:
 			_ = c.cmd.Process.Signal(syscall.SIGTERM)
 		}
-		c.wait(t, "worker "+strings.TrimSpace(line), killed)
+		c.wait(t, "worker "+addr, killed)
 	})
-	return strings.TrimSpace(line), c
+	return addr, c
 }
 
 // runCoordinator runs a distributed run in a coordinator process and
@@ -228,7 +222,7 @@ func runCoordinator(t *testing.T, spec coordSpec, during func(), env ...string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _ := startChild(t, "coordinator", append([]string{"FLEETBENCH_TEST_SPEC=" + string(b)}, env...)...)
+	c, _ := startChild(t, "coordinator", false, append([]string{"FLEETBENCH_TEST_SPEC=" + string(b)}, env...)...)
 	if during != nil {
 		during()
 	}

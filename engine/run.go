@@ -97,35 +97,20 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 		}
 		log.Debug("embedded broker started", "addr", emb.addr, "auth", auth.String())
 	} else {
-		for _, f := range sc.Faults {
-			if f.BrokerOutage {
-				return nil, fmt.Errorf("engine: %s: broker_outage needs the embedded broker (fleetbench cannot stop %s)", f.Pos, sc.Broker.URL)
-			}
+		if err := checkOutages(sc); err != nil {
+			return nil, err
 		}
 		if env.Endpoint, err = externalEndpoint(sc, dialer); err != nil {
 			return nil, err
 		}
 	}
 
-	var latest atomic.Pointer[metrics.Snapshot]
-	progress := opts.Progress
-	if opts.MetricsAddr != "" {
-		stop, err := serveMetrics(opts.MetricsAddr, &latest, log)
-		if err != nil {
-			return nil, err
-		}
-		defer stop()
-		progress = func(p actors.Progress) {
-			latest.Store(p.Snapshot)
-			if opts.Progress != nil {
-				opts.Progress(p)
-			}
-		}
+	progress, stop, err := liveProgress(opts, log)
+	if err != nil {
+		return nil, err
 	}
-
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
+	defer stop()
+	sys := newActorSystem()
 	defer sys.Shutdown()
 	done := make(chan *metrics.Result, 1)
 	cfg := actors.Config{
@@ -137,21 +122,59 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 		cfg.Broker = emb
 	}
 	coord := sys.Root.Spawn(actors.NewCoordinatorProps(cfg))
-	var res *metrics.Result
-	select {
-	case res = <-done:
-	case <-ctx.Done():
-		log.Info("interrupted: draining")
-		sys.Root.Send(coord, actors.Interrupt{})
-		select {
-		case res = <-done:
-		case <-opts.Abort:
-			sys.Root.Send(coord, actors.Interrupt{})
-			res = <-done
-		}
-	}
+	res := await(ctx, sys, coord, done, opts.Abort, log)
 	finishMeta(res, sc, emb, env.Endpoint)
 	return res, nil
+}
+
+// liveProgress returns the progress callback of a run: opts.Progress and,
+// with opts.MetricsAddr, the Prometheus endpoint serving the latest
+// snapshot (stop ends it).
+func liveProgress(opts Options, log *slog.Logger) (progress func(actors.Progress), stop func(), err error) {
+	if opts.MetricsAddr == "" {
+		return opts.Progress, func() {}, nil
+	}
+	var latest atomic.Pointer[metrics.Snapshot]
+	if stop, err = serveMetrics(opts.MetricsAddr, &latest, log); err != nil {
+		return nil, nil, err
+	}
+	return func(p actors.Progress) {
+		latest.Store(p.Snapshot)
+		if opts.Progress != nil {
+			opts.Progress(p)
+		}
+	}, stop, nil
+}
+
+// await waits for the result of the coordinator coord. Cancelling ctx
+// interrupts the run (publishing stops, in-flight messages drain); abort,
+// closed after that, ends the drain at once.
+func await(ctx context.Context, sys *actor.ActorSystem, coord *actor.PID, done <-chan *metrics.Result, abort <-chan struct{}, log *slog.Logger) *metrics.Result {
+	select {
+	case res := <-done:
+		return res
+	case <-ctx.Done():
+	}
+	log.Info("interrupted: draining")
+	sys.Root.Send(coord, actors.Interrupt{})
+	select {
+	case res := <-done:
+		return res
+	case <-abort:
+		sys.Root.Send(coord, actors.Interrupt{})
+		return <-done
+	}
+}
+
+// checkOutages refuses broker_outage faults against a broker fleetbench
+// does not run.
+func checkOutages(sc *scenarios.Scenario) error {
+	for _, f := range sc.Faults {
+		if f.BrokerOutage {
+			return fmt.Errorf("engine: %s: broker_outage needs the embedded broker (fleetbench cannot stop %s)", f.Pos, sc.Broker.URL)
+		}
+	}
+	return nil
 }
 
 // finishMeta fills in the broker's counters and where the run ran.
