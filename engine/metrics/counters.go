@@ -48,6 +48,12 @@ const (
 	// runs on another node of a distributed run (their latency is corrected
 	// by the measured clock offsets; see Result.ClockBoundUs).
 	CrossNode
+	// SubscribeTimeout counts subscriptions (part of SubscribeFailed) whose
+	// SUBACK did not come within the request timeout.
+	SubscribeTimeout
+	// ProtocolErrors counts packets from the broker that break the protocol
+	// on an established connection (an ack for an unknown packet id, …).
+	ProtocolErrors
 	// NumCounters is the number of node-wide counters.
 	NumCounters
 )
@@ -69,6 +75,8 @@ var counterNames = [NumCounters]string{
 	LatencyNegative:  "latency_negative",
 	LatencyDropped:   "latency_dropped",
 	CrossNode:        "cross_node_received",
+	SubscribeTimeout: "subscribe_timeout",
+	ProtocolErrors:   "protocol_errors",
 }
 
 // String returns the counter's snake_case name.
@@ -141,6 +149,13 @@ const (
 	ReasonTLS
 	// ReasonDNS is a name resolution error.
 	ReasonDNS
+	// ReasonNotMQTT is a server that does not speak MQTT: its first bytes
+	// are not a CONNACK (an HTTP server, a TLS port spoken to in plain
+	// TCP, …).
+	ReasonNotMQTT
+	// ReasonProtocol is a CONNACK that breaks the protocol: a return code
+	// MQTT 3.1.1 does not define (6–255) or a malformed packet.
+	ReasonProtocol
 	// ReasonOther is anything not classified above.
 	ReasonOther
 	// NumFailReasons is the number of failure reasons.
@@ -154,6 +169,8 @@ var failReasonNames = [NumFailReasons]string{
 	ReasonNetwork:      "network",
 	ReasonTLS:          "tls",
 	ReasonDNS:          "dns",
+	ReasonNotMQTT:      "not_mqtt",
+	ReasonProtocol:     "protocol",
 	ReasonOther:        "other",
 }
 
@@ -175,6 +192,27 @@ type Counts struct {
 	QoS [NumQoSCounters][NumQoS]int64
 	// ConnectFailed holds failed connects, indexed by FailReason.
 	ConnectFailed [NumFailReasons]int64
+	// QoSMismatch counts stamped deliveries that arrived at another QoS
+	// than the plan's delivery QoS, indexed [expected][delivered]. They are
+	// in Received (at the expected QoS), never in Lost.
+	QoSMismatch [NumQoS][NumQoS]int64
+}
+
+// MismatchKey names a QoS mismatch pair in result.json: "1->0" is a
+// delivery expected at QoS 1 that arrived at QoS 0.
+func MismatchKey(expected, delivered int) string {
+	return qosKey(expected) + "->" + qosKey(delivered)
+}
+
+// MismatchTotal returns the QoS-mismatched deliveries over all pairs.
+func (c *Counts) MismatchTotal() int64 {
+	var n int64
+	for e := range c.QoSMismatch {
+		for _, v := range c.QoSMismatch[e] {
+			n += v
+		}
+	}
+	return n
 }
 
 // Get returns a node-wide counter (0 for an unknown counter).
@@ -227,6 +265,11 @@ func (c *Counts) Add(o *Counts) {
 	for i := range c.ConnectFailed {
 		c.ConnectFailed[i] += o.ConnectFailed[i]
 	}
+	for e := range c.QoSMismatch {
+		for g := range c.QoSMismatch[e] {
+			c.QoSMismatch[e][g] += o.QoSMismatch[e][g]
+		}
+	}
 }
 
 // Sub returns c − o, counter by counter.
@@ -243,6 +286,11 @@ func (c *Counts) Sub(o *Counts) Counts {
 	for i := range d.ConnectFailed {
 		d.ConnectFailed[i] -= o.ConnectFailed[i]
 	}
+	for e := range d.QoSMismatch {
+		for g := range d.QoSMismatch[e] {
+			d.QoSMismatch[e][g] -= o.QoSMismatch[e][g]
+		}
+	}
 	return d
 }
 
@@ -252,6 +300,7 @@ type countsJSON struct {
 	Counters      map[string]int64         `json:"counters"`
 	QoS           map[string][NumQoS]int64 `json:"qos"`
 	ConnectFailed map[string]int64         `json:"connect_failed"`
+	QoSMismatch   map[string]int64         `json:"qos_mismatch,omitempty"`
 }
 
 // MarshalJSON encodes the counters by name.
@@ -269,6 +318,16 @@ func (c Counts) MarshalJSON() ([]byte, error) {
 	}
 	for i, v := range c.ConnectFailed {
 		w.ConnectFailed[FailReason(i).String()] = v
+	}
+	for e := range c.QoSMismatch {
+		for g, v := range c.QoSMismatch[e] {
+			if v != 0 {
+				if w.QoSMismatch == nil {
+					w.QoSMismatch = make(map[string]int64)
+				}
+				w.QoSMismatch[MismatchKey(e, g)] = v
+			}
+		}
 	}
 	return json.Marshal(w)
 }
@@ -303,6 +362,13 @@ func (c *Counts) UnmarshalJSON(data []byte) error {
 		}
 		out.ConnectFailed[i] = v
 	}
+	for name, v := range w.QoSMismatch {
+		e, g, ok := parseMismatchKey(name)
+		if !ok {
+			return fmt.Errorf("metrics: decode counts: unknown QoS mismatch %q", name)
+		}
+		out.QoSMismatch[e][g] = v
+	}
 	*c = out
 	return nil
 }
@@ -314,4 +380,12 @@ func indexOf(names []string, name string) int {
 		}
 	}
 	return -1
+}
+
+// parseMismatchKey reads a MismatchKey.
+func parseMismatchKey(k string) (expected, delivered int, ok bool) {
+	if len(k) != 4 || k[1:3] != "->" || k[0] < '0' || k[0] > '2' || k[3] < '0' || k[3] > '2' {
+		return 0, 0, false
+	}
+	return int(k[0] - '0'), int(k[3] - '0'), true
 }

@@ -82,6 +82,10 @@ type Recorder struct {
 	counters [NumCounters]paddedInt64
 	qos      [NumQoSCounters][NumQoS]paddedInt64
 	reasons  [NumFailReasons]paddedInt64
+	mismatch [NumQoS][NumQoS]atomic.Int64 // rare: no padding
+	// spans holds, per stripe, the first and last intended publish time
+	// (ns since the run's epoch, plus one: 0 means none).
+	spans []publishSpan
 
 	snapMu        sync.Mutex // serialises Snapshot; guards the fields below
 	began         time.Time
@@ -111,6 +115,7 @@ func NewRecorder(opts Options) (*Recorder, error) {
 	return &Recorder{
 		mask:          uint(n - 1),
 		stripes:       make([]lockStripe, n),
+		spans:         make([]publishSpan, n),
 		now:           now,
 		began:         t,
 		intervalStart: t,
@@ -218,6 +223,59 @@ func (r *Recorder) ConnectFailed(reason FailReason) {
 	r.reasons[reason].Add(1)
 }
 
+// QoSMismatch counts one stamped delivery expected at QoS expected that
+// arrived at QoS delivered. Out-of-range levels are ignored.
+func (r *Recorder) QoSMismatch(expected, delivered int) {
+	if uint(expected) < NumQoS && uint(delivered) < NumQoS {
+		r.mismatch[expected][delivered].Add(1)
+	}
+}
+
+// publishSpan is one stripe's first and last intended publish time.
+type publishSpan struct {
+	first, last atomic.Int64
+	_           [48]byte
+}
+
+// NotePublish records the intended time of a publish (since the run's
+// epoch), so the load phase can be bounded by the first and last intended
+// publish (see Snapshot.FirstPublish). stripe spreads concurrent devices as
+// in Record.
+func (r *Recorder) NotePublish(stripe int, intended time.Duration) {
+	if intended < 0 {
+		intended = 0
+	}
+	v := int64(intended) + 1
+	s := &r.spans[uint(stripe)&r.mask]
+	if f := s.first.Load(); f == 0 || v < f {
+		s.first.CompareAndSwap(f, v) // a lost race keeps a value just as early
+	}
+	for {
+		l := s.last.Load()
+		if v <= l || s.last.CompareAndSwap(l, v) {
+			return
+		}
+	}
+}
+
+// publishSpan returns the earliest and latest intended publish over every
+// stripe (ok false when nothing was published).
+func (r *Recorder) publishSpan() (first, last time.Duration, ok bool) {
+	var f, l int64
+	for i := range r.spans {
+		if v := r.spans[i].first.Load(); v != 0 && (f == 0 || v < f) {
+			f = v
+		}
+		if v := r.spans[i].last.Load(); v > l {
+			l = v
+		}
+	}
+	if f == 0 {
+		return 0, 0, false
+	}
+	return time.Duration(f - 1), time.Duration(l - 1), true
+}
+
 // Get returns the current value of a node-wide counter.
 func (r *Recorder) Get(c Counter) int64 {
 	if c >= NumCounters {
@@ -250,6 +308,11 @@ func (r *Recorder) counts() Counts {
 	for i := range r.reasons {
 		c.ConnectFailed[i] = r.reasons[i].Load()
 	}
+	for e := range r.mismatch {
+		for g := range r.mismatch[e] {
+			c.QoSMismatch[e][g] = r.mismatch[e][g].Load()
+		}
+	}
 	return c
 }
 
@@ -276,6 +339,7 @@ func (r *Recorder) Snapshot(reset bool) Snapshot {
 		Delta:    counts.Sub(&r.last),
 		Interval: r.interval.Clone(),
 	}
+	snap.FirstPublish, snap.LastPublish, snap.Publishing = r.publishSpan()
 	total := r.total.Clone()
 	// Same geometry on both sides: the merge cannot drop values short of
 	// overflowing int64 counts.

@@ -32,6 +32,21 @@ type Result struct {
 	// Partial marks a result written while the run was still going
 	// (result.partial.json): everything measured up to EndedAt.
 	Partial bool `json:"partial,omitempty"`
+	// Verdict is the run's outcome, computed once (see Result.Judge) and
+	// rendered by every output; the exit code derives from it.
+	Verdict Verdict `json:"verdict"`
+	// FirstPublishS and LastPublishS bound the load phase: the intended
+	// times of the first and last publish, in seconds since StartedAt
+	// (both 0 when nothing was published). DrainS is how long the drain
+	// after the load lasted.
+	FirstPublishS float64 `json:"first_publish_s,omitempty"`
+	LastPublishS  float64 `json:"last_publish_s,omitempty"`
+	DrainS        float64 `json:"drain_s,omitempty"`
+	// QoSMismatch counts stamped deliveries that arrived at another QoS
+	// than the plan's delivery QoS, by MismatchKey ("1->0": expected at
+	// QoS 1, delivered at QoS 0). They count as received at the expected
+	// QoS, never as lost: a finding about the broker, not loss.
+	QoSMismatch map[string]int64 `json:"qos_mismatch,omitempty"`
 	// Groups breaks the main counters down per device group.
 	Groups []GroupResult `json:"groups,omitempty"`
 	// Faults lists the fault windows the scenario injected (for shading
@@ -132,8 +147,12 @@ type ScenarioInfo struct {
 type Totals struct {
 	// Devices is the number of devices started.
 	Devices int64 `json:"devices"`
-	// Connected is the connected-devices gauge at the end of the run.
+	// Connected is the connected-devices gauge at the end of the run
+	// (normally 0: the devices disconnect when the run ends).
 	Connected int64 `json:"connected"`
+	// ConnectedPeak is the highest connected-devices gauge seen at the
+	// one-second samples of the run.
+	ConnectedPeak int64 `json:"connected_peak"`
 	// ConnectOK and ConnectFailed count connect attempts by outcome.
 	ConnectOK     int64 `json:"connect_ok"`
 	ConnectFailed int64 `json:"connect_failed"`
@@ -164,6 +183,15 @@ type Totals struct {
 	// CrossNodeReceived counts deliveries whose publisher ran on another
 	// node (distributed runs only).
 	CrossNodeReceived int64 `json:"cross_node_received,omitempty"`
+	// SubscribeTimeout is the part of SubscribeFailed that was never
+	// acknowledged within the request timeout.
+	SubscribeTimeout int64 `json:"subscribe_timeout"`
+	// ProtocolErrors counts broker packets that broke the protocol on an
+	// established connection.
+	ProtocolErrors int64 `json:"protocol_errors"`
+	// QoSMismatch counts stamped deliveries at another QoS than planned
+	// (in Received; see Result.QoSMismatch for the pairs).
+	QoSMismatch int64 `json:"qos_mismatch"`
 }
 
 func (t *Totals) fields() []*int64 {
@@ -173,7 +201,8 @@ func (t *Totals) fields() []*int64 {
 		&t.Expected, &t.Received, &t.Lost, &t.Duplicates, &t.Reordered,
 		&t.Foreign, &t.Lagged, &t.Disconnects, &t.Reconnects, &t.BytesOut,
 		&t.BytesIn, &t.PublishErrors, &t.LatencySaturated, &t.LatencyNegative,
-		&t.LatencyDropped, &t.CrossNodeReceived,
+		&t.LatencyDropped, &t.CrossNodeReceived, &t.SubscribeTimeout,
+		&t.ProtocolErrors, &t.QoSMismatch, &t.ConnectedPeak,
 	}
 }
 
@@ -213,6 +242,10 @@ func TotalsFrom(c *Counts) Totals {
 		LatencyNegative:   c.Get(LatencyNegative),
 		LatencyDropped:    c.Get(LatencyDropped),
 		CrossNodeReceived: c.Get(CrossNode),
+		SubscribeTimeout:  c.Get(SubscribeTimeout),
+		ProtocolErrors:    c.Get(ProtocolErrors),
+		QoSMismatch:       c.MismatchTotal(),
+		ConnectedPeak:     c.Get(Connected),
 	}
 }
 
@@ -408,6 +441,47 @@ type NodePoint struct {
 // qosKey is the map key of a QoS level in result.json.
 func qosKey(q int) string { return strconv.Itoa(q) }
 
+// mismatchMap lists the non-zero QoS mismatch pairs of c (nil if none).
+func mismatchMap(c *Counts) map[string]int64 {
+	var m map[string]int64
+	for e := range c.QoSMismatch {
+		for g, v := range c.QoSMismatch[e] {
+			if v != 0 {
+				if m == nil {
+					m = make(map[string]int64)
+				}
+				m[MismatchKey(e, g)] = v
+			}
+		}
+	}
+	return m
+}
+
+// LoadSeconds returns the length of the load phase: from the first to the
+// last intended publish (0 when fewer than two publishes were planned
+// apart in time).
+func (r *Result) LoadSeconds() float64 {
+	return max(0, r.LastPublishS-r.FirstPublishS)
+}
+
+// PublishRate returns the messages published per second of the load
+// phase (first to last intended publish), so the drain and the ramp
+// before the first publish do not dilute it. ok is false when the load
+// phase has no length (nothing or everything at one instant published);
+// results of older versions without the load phase fall back to the whole
+// run.
+func (r *Result) PublishRate() (rate float64, ok bool) {
+	if span := r.LoadSeconds(); span > 0 {
+		return float64(r.Totals.Published) / span, true
+	}
+	if r.FirstPublishS == 0 && r.LastPublishS == 0 && r.Totals.Published > 0 {
+		if d := r.EndedAt.Sub(r.StartedAt).Seconds(); d > 0 {
+			return float64(r.Totals.Published) / d, true
+		}
+	}
+	return 0, false
+}
+
 // NewResult builds a result from the final snapshot (its Total latencies and
 // Counts) and the time series. StartedAt and EndedAt default to the
 // snapshot's Began and Taken. The result shares histograms with final and
@@ -427,6 +501,10 @@ func NewResult(final *Snapshot, series []SeriesPoint) *Result {
 		r.ConnectFailedByReason[FailReason(i).String()] = v
 	}
 	c := &final.Counts
+	r.QoSMismatch = mismatchMap(c)
+	for _, pt := range series {
+		r.Totals.ConnectedPeak = max(r.Totals.ConnectedPeak, pt.Connected)
+	}
 	for q := 0; q < NumQoS; q++ {
 		r.ByQoS[qosKey(q)] = QoSTotals{
 			Published:  c.GetQoS(Published, q),
@@ -460,7 +538,14 @@ func (r *Result) Merge(o *Result) error {
 	r.StartedAt = earlier(r.StartedAt, o.StartedAt)
 	r.EndedAt = later(r.EndedAt, o.EndedAt)
 	r.Interrupted = r.Interrupted || o.Interrupted
+	r.Partial = r.Partial || o.Partial
 	r.Totals.Add(&o.Totals)
+	for k, v := range o.QoSMismatch {
+		if r.QoSMismatch == nil {
+			r.QoSMismatch = make(map[string]int64, len(o.QoSMismatch))
+		}
+		r.QoSMismatch[k] += v
+	}
 	r.Groups = mergeGroups(r.Groups, o.Groups)
 	if r.ConnectFailedByReason == nil {
 		r.ConnectFailedByReason = make(map[string]int64, len(o.ConnectFailedByReason))
@@ -498,7 +583,14 @@ func (r *Result) Merge(o *Result) error {
 		return fmt.Errorf("metrics: merge results: %w", err)
 	}
 	r.Series = series
+	if len(series) > 0 { // the peak of the sum, not the sum of the peaks
+		r.Totals.ConnectedPeak = 0
+		for _, pt := range series {
+			r.Totals.ConnectedPeak = max(r.Totals.ConnectedPeak, pt.Connected)
+		}
+	}
 	r.Nodes = append(r.Nodes, o.Nodes...)
+	r.Verdict = Verdict{} // judge the merged result again
 	return nil
 }
 
@@ -530,6 +622,14 @@ func (r *Result) clone() *Result {
 		c.LatencyByQoS[k] = v
 	}
 	c.Series = append([]SeriesPoint(nil), r.Series...)
+	if r.QoSMismatch != nil {
+		c.QoSMismatch = make(map[string]int64, len(r.QoSMismatch))
+		for k, v := range r.QoSMismatch {
+			c.QoSMismatch[k] = v
+		}
+	}
+	c.Verdict.Reasons = append([]Reason(nil), r.Verdict.Reasons...)
+	c.Verdict.Thresholds = append([]ThresholdOutcome(nil), r.Verdict.Thresholds...)
 	c.Nodes = append([]NodeResult(nil), r.Nodes...)
 	c.Meta.Thresholds = append([]string(nil), r.Meta.Thresholds...)
 	c.Faults = append([]FaultWindow(nil), r.Faults...)

@@ -25,6 +25,13 @@ type Snapshot struct {
 	Interval Latencies `json:"interval"`
 	// Total holds the latencies recorded since Began.
 	Total Latencies `json:"total"`
+	// FirstPublish and LastPublish are the intended times of the first
+	// and last publish since Began (durations since the run's epoch, see
+	// Recorder.NotePublish); Publishing is false when nothing was
+	// published.
+	FirstPublish time.Duration `json:"first_publish,omitempty"`
+	LastPublish  time.Duration `json:"last_publish,omitempty"`
+	Publishing   bool          `json:"publishing,omitempty"`
 }
 
 // Clone returns an independent copy of s.
@@ -44,6 +51,15 @@ func (s *Snapshot) Merge(o *Snapshot) error {
 	s.Taken = later(s.Taken, o.Taken)
 	s.Counts.Add(&o.Counts)
 	s.Delta.Add(&o.Delta)
+	if o.Publishing {
+		if !s.Publishing || o.FirstPublish < s.FirstPublish {
+			s.FirstPublish = o.FirstPublish
+		}
+		if !s.Publishing || o.LastPublish > s.LastPublish {
+			s.LastPublish = o.LastPublish
+		}
+		s.Publishing = true
+	}
 	if err := s.Interval.Merge(&o.Interval); err != nil {
 		return fmt.Errorf("metrics: merge snapshot interval: %w", err)
 	}
