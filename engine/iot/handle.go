@@ -18,6 +18,11 @@ import (
 // waiting for paho to deliver their message.
 const maxArrivals = 4096
 
+// maxEarlyAcks bounds the acks kept for publishes not yet registered
+// (an ack can overtake Publish's bookkeeping); beyond it, an unmatched ack
+// counts as an unknown packet id at once.
+const maxEarlyAcks = 64
+
 // writeTimeout bounds how long one packet write may block before the
 // connection is considered broken.
 const writeTimeout = 10 * time.Second
@@ -49,6 +54,12 @@ type Handle struct {
 	destroyed  bool
 	backoff    time.Duration
 	timer      *time.Timer
+	// breach is the protocol breach that ended the current connection
+	// attempt (not MQTT, an undefined CONNACK code), nil otherwise.
+	breach error
+	// unknownAcks counts PUBACK/PUBCOMPs for packet ids never published
+	// beyond what earlyAck holds (see maxEarlyAcks).
+	unknownAcks int64
 
 	subMu sync.RWMutex
 	subs  []subscription
@@ -150,6 +161,7 @@ func (h *Handle) open(*url.URL, paho.ClientOptions) (net.Conn, error) {
 	}
 	w := newWireConn(c, h)
 	h.mu.Lock()
+	h.breach = nil
 	h.conn = w
 	h.arrivals = h.arrivals[:0]
 	h.mu.Unlock()
@@ -171,9 +183,25 @@ func (h *Handle) connect(ctx context.Context) error {
 		return fmt.Errorf("iot: connect %s: %w", h.p.Endpoint, ErrConnectTimeout)
 	}
 	if err := tok.Error(); err != nil {
+		h.mu.Lock()
+		breach := h.breach
+		h.mu.Unlock()
+		if breach != nil {
+			return fmt.Errorf("iot: connect %s as %q: %w", h.p.Endpoint, h.p.ClientID, breach)
+		}
 		return fmt.Errorf("iot: connect %s as %q: %w", h.p.Endpoint, h.p.ClientID, classifyConnectError(err))
 	}
 	return nil
+}
+
+// noteBreach records why the connection was closed for breaking the
+// protocol (called from the network side).
+func (h *Handle) noteBreach(err error) {
+	h.mu.Lock()
+	if h.breach == nil {
+		h.breach = err
+	}
+	h.mu.Unlock()
 }
 
 func classifyConnectError(err error) error {
@@ -224,16 +252,22 @@ type Stats struct {
 	// ArrivalMisses counts messages whose transport arrival stamp was not
 	// found (they are stamped when paho delivers them instead).
 	ArrivalMisses int64
+	// UnknownAcks counts PUBACK/PUBCOMPs for packet ids that were never
+	// published (or no longer awaited): a protocol error of the broker.
+	// Acks that may still be claimed by a publish in progress are
+	// included, so read it when the handle no longer publishes.
+	UnknownAcks int64
 }
 
 // Stats returns the handle's counters.
 func (h *Handle) Stats() Stats {
 	h.mu.Lock()
 	inflight := len(h.pendingPub)
+	unknown := h.unknownAcks + int64(len(h.earlyAck))
 	h.mu.Unlock()
 	return Stats{
 		BytesIn: h.bytesIn.Load(), BytesOut: h.bytesOut.Load(), Inflight: inflight,
-		Unacked: h.unacked.Load(), ArrivalMisses: h.arrivalMisses.Load(),
+		Unacked: h.unacked.Load(), ArrivalMisses: h.arrivalMisses.Load(), UnknownAcks: unknown,
 	}
 }
 
@@ -280,9 +314,12 @@ func (h *Handle) Yield(timeout time.Duration) error {
 	}
 }
 
-// deliver runs the handlers of everything queued so far.
+// deliver runs the handlers of everything queued so far, after failing the
+// SUBSCRIBE/UNSUBSCRIBE requests that waited longer than the request
+// timeout for their ack (the SDK checks them in yield, too).
 func (h *Handle) deliver() {
 	h.mu.Lock()
+	h.expireRequests()
 	batch := h.inbox
 	h.inbox = h.spare[:0]
 	h.notified = false
@@ -302,7 +339,7 @@ func (h *Handle) dispatch(q *queued) {
 	ev := &q.ev
 	if ev.Type != EventPublishReceived {
 		if ev.PacketID != 0 && ev.PacketID == h.sync.id &&
-			(ev.Type == EventSubscribeSuccess || ev.Type == EventSubscribeNack) {
+			(ev.Type == EventSubscribeSuccess || ev.Type == EventSubscribeNack || ev.Type == EventSubscribeTimeout) {
 			h.sync.result = ev.Type
 		}
 		if h.p.EventHandler != nil {
@@ -577,6 +614,47 @@ func (h *Handle) addSub(filter string, qos QoS, handler Handler) {
 	h.subs = append(h.subs, subscription{filter: filter, match: match, qos: qos, handler: handler})
 }
 
+// expireRequests queues an EventSubscribeTimeout (or
+// EventUnsubscribeTimeout) event, with Err wrapping ErrSubscribeTimeout,
+// for every request older than the request timeout; a late ack for it is
+// ignored.
+// It must be called with h.mu held.
+func (h *Handle) expireRequests() {
+	if len(h.requests) == 0 {
+		return
+	}
+	now := h.clock.Now()
+	kept := h.requests[:0]
+	for _, r := range h.requests {
+		if now.Sub(r.sent) < h.p.RequestTimeout {
+			kept = append(kept, r)
+			continue
+		}
+		typ := EventSubscribeTimeout
+		if r.unsub {
+			typ = EventUnsubscribeTimeout
+		}
+		err := fmt.Errorf("iot: %w: no ack for %q within %v", ErrSubscribeTimeout, r.filter, h.p.RequestTimeout)
+		h.inbox = append(h.inbox, queued{ev: Event{Type: typ, PacketID: r.id, QoS: r.qos, Filter: r.filter, Sent: r.sent, At: now, Err: err}})
+	}
+	clear(h.requests[len(kept):])
+	h.requests = kept
+}
+
+// NextDeadline returns when the oldest outstanding SUBSCRIBE/UNSUBSCRIBE
+// request times out (ok false when none is outstanding): the owner should
+// Yield then, so the timeout is reported on time.
+func (h *Handle) NextDeadline() (at time.Time, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range h.requests {
+		if d := r.sent.Add(h.p.RequestTimeout); !ok || d.Before(at) {
+			at, ok = d, true
+		}
+	}
+	return at, ok
+}
+
 func (h *Handle) newRequest(filter string, unsub bool, qos QoS) uint16 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -641,9 +719,13 @@ func (h *Handle) onInboundFrame(w *wireConn, f *frame, at time.Time) {
 	case pktPuback, pktPubcomp:
 		h.mu.Lock()
 		pp, ok := h.pendingPub[f.pid]
-		if ok {
+		switch {
+		case ok:
 			delete(h.pendingPub, f.pid)
-		} else {
+		case len(h.earlyAck) >= maxEarlyAcks:
+			h.unknownAcks++ // a broker acking ids we never sent: bounded
+		default:
+			// The ack may have overtaken Publish's own bookkeeping.
 			if h.earlyAck == nil {
 				h.earlyAck = make(map[uint16]time.Time)
 			}

@@ -162,6 +162,10 @@ type Params struct {
 	OnReady func()
 	// Logger receives connection-level logs; nil discards them.
 	Logger *slog.Logger
+	// CountBytes, when set, is told of every transport read (in) and write
+	// (out) as it happens, from the network goroutines: the node's live
+	// traffic counters. It must be cheap and safe for concurrent use.
+	CountBytes func(in, out int64)
 }
 
 // Errors returned by the handle. They can be tested with errors.Is.
@@ -180,6 +184,12 @@ var (
 	ErrSubscribeTimeout = errors.New("iot: subscribe timed out")
 	// ErrSubscribeNack: the broker refused a subscription (SUBACK 0x80).
 	ErrSubscribeNack = errors.New("iot: subscription refused by the broker")
+	// ErrNotMQTT: the server's first bytes were not a CONNACK: it does not
+	// speak MQTT (an HTTP server, a TLS port spoken to in plain TCP, …).
+	ErrNotMQTT = errors.New("iot: not an MQTT server")
+	// ErrProtocol: the broker broke the protocol (a CONNACK return code
+	// MQTT 3.1.1 does not define, …); the connection was closed.
+	ErrProtocol = errors.New("iot: MQTT protocol error")
 	// ErrInvalidArgument: a bad argument (IOTX_ERR_MQTT_USER_INPUT_INVALID).
 	ErrInvalidArgument = errors.New("iot: invalid argument")
 )

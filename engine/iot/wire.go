@@ -1,7 +1,9 @@
 package iot
 
 import (
+	"fmt"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,6 +11,7 @@ import (
 
 // MQTT 3.1.1 control packet types the handle watches on the wire.
 const (
+	pktConnack     = 2
 	pktPublish     = 3
 	pktPuback      = 4
 	pktPubcomp     = 7
@@ -33,6 +36,7 @@ type frame struct {
 	codes    [4]byte
 	ncodes   int
 	filter   []byte // SUBSCRIBE/UNSUBSCRIBE: the first topic filter (a view, valid during the callback)
+	rc       byte   // CONNACK: the return code
 }
 
 // wireParser follows the MQTT framing of one direction of a byte stream and
@@ -114,7 +118,7 @@ func (p *wireParser) body(b []byte) int {
 // parser needs.
 func (p *wireParser) interesting() bool {
 	switch p.typ {
-	case pktPuback, pktPubcomp, pktUnsuback:
+	case pktPuback, pktPubcomp, pktUnsuback, pktConnack:
 		return p.off < 2
 	case pktSuback:
 		return true
@@ -145,6 +149,10 @@ func (p *wireParser) nextInteresting() int {
 
 func (p *wireParser) byteAt(c byte) {
 	switch p.typ {
+	case pktConnack:
+		if p.off == 1 {
+			p.f.rc = c
+		}
 	case pktPuback, pktPubcomp, pktUnsuback:
 		p.f.pid = p.f.pid<<8 | uint16(c)
 	case pktSuback:
@@ -183,7 +191,7 @@ func (p *wireParser) byteAt(c byte) {
 func (p *wireParser) done() {
 	p.state = 0
 	switch p.typ {
-	case pktPublish, pktPuback, pktPubcomp, pktSuback, pktUnsuback, pktSubscribe, pktUnsubscribe:
+	case pktConnack, pktPublish, pktPuback, pktPubcomp, pktSuback, pktUnsuback, pktSubscribe, pktUnsubscribe:
 		if p.typ == pktSubscribe || p.typ == pktUnsubscribe {
 			p.f.filter = p.buf
 		}
@@ -210,6 +218,15 @@ type wireConn struct {
 	// only while it holds bytes, so an idle connection holds none.
 	rbuf   *[]byte
 	rr, rw int
+	// first is false until the first inbound byte was seen; fail, once
+	// set, is what every further Read returns: the peer broke the protocol
+	// (not MQTT, an undefined CONNACK code), and the bytes it sent are not
+	// handed to the client.
+	first bool
+	fail  error
+	// count, when set, is told of every byte read and written (the node's
+	// live traffic counters).
+	count func(in, out int64)
 }
 
 // readBufSize is the transport read size: a typical load-test packet fits;
@@ -220,7 +237,7 @@ const readBufSize = 512
 var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
 
 func newWireConn(c net.Conn, h *Handle) *wireConn {
-	w := &wireConn{Conn: c, h: h, bytesIn: &h.bytesIn, bytesOut: &h.bytesOut}
+	w := &wireConn{Conn: c, h: h, bytesIn: &h.bytesIn, bytesOut: &h.bytesOut, count: h.p.CountBytes}
 	w.in.emit = w.inbound
 	w.out.emit = w.outbound
 	return w
@@ -230,6 +247,9 @@ func newWireConn(c net.Conn, h *Handle) *wireConn {
 // read is stamped and parsed as it happens; small reads are served from
 // the bytes of the last transport read.
 func (w *wireConn) Read(b []byte) (int, error) {
+	if w.fail != nil {
+		return 0, w.fail
+	}
 	if w.rr < w.rw {
 		n := copy(b, (*w.rbuf)[w.rr:w.rw])
 		w.rr += n
@@ -242,11 +262,18 @@ func (w *wireConn) Read(b []byte) (int, error) {
 	if len(b) >= readBufSize {
 		n, err := w.Conn.Read(b)
 		w.took(b[:n])
+		if w.fail != nil {
+			return 0, w.fail
+		}
 		return n, err
 	}
 	buf := readBufs.Get().(*[]byte)
 	n, err := w.Conn.Read(*buf)
 	w.took((*buf)[:n])
+	if w.fail != nil {
+		readBufs.Put(buf)
+		return 0, w.fail
+	}
 	c := copy(b, (*buf)[:n])
 	if c < n {
 		w.rbuf, w.rr, w.rw = buf, c, n
@@ -266,7 +293,49 @@ func (w *wireConn) took(p []byte) {
 	}
 	w.readAt = w.h.clock.Now()
 	w.bytesIn.Add(int64(len(p)))
+	if w.count != nil {
+		w.count(int64(len(p)), 0)
+	}
+	if !w.first {
+		w.first = true
+		if p[0] != pktConnack<<4 {
+			w.breach(fmt.Errorf("%w: the server's first bytes are not an MQTT CONNACK: %s", ErrNotMQTT, quoteStart(p)))
+			return
+		}
+	}
 	w.in.feed(p)
+}
+
+// breach ends the connection because the peer broke the protocol: the
+// error is kept for the handle (it classifies the connect failure) and
+// returned by every further Read.
+func (w *wireConn) breach(err error) {
+	if w.fail != nil {
+		return
+	}
+	w.fail = err
+	w.h.noteBreach(err)
+	w.Conn.Close()
+}
+
+// quoteStart shows the first bytes of p for an error message: printable
+// ASCII as text ("HTTP/1.1 400 Bad Request"), anything else in hex.
+func quoteStart(p []byte) string {
+	const max = 24
+	if len(p) > max {
+		p = p[:max]
+	}
+	text := true
+	for _, c := range p {
+		if c < 0x20 && c != '\r' && c != '\n' || c > 0x7e {
+			text = false
+			break
+		}
+	}
+	if text {
+		return strconv.Quote(string(p))
+	}
+	return fmt.Sprintf("% x", p)
 }
 
 // Write is called only by paho's single writer goroutine (and once by the
@@ -276,9 +345,21 @@ func (w *wireConn) Write(b []byte) (int, error) {
 	w.out.feed(b)
 	n, err := w.Conn.Write(b)
 	w.bytesOut.Add(int64(n))
+	if w.count != nil && n > 0 {
+		w.count(0, int64(n))
+	}
 	return n, err
 }
 
-func (w *wireConn) inbound(f *frame) { w.h.onInboundFrame(w, f, w.readAt) }
+func (w *wireConn) inbound(f *frame) {
+	if f.typ == pktConnack && f.rc > maxConnackCode {
+		w.breach(fmt.Errorf("%w: CONNACK return code %d, which MQTT 3.1.1 does not define (0–5)", ErrProtocol, f.rc))
+		return
+	}
+	w.h.onInboundFrame(w, f, w.readAt)
+}
+
+// maxConnackCode is the highest CONNACK return code of MQTT 3.1.1.
+const maxConnackCode = 5
 
 func (w *wireConn) outbound(f *frame) { w.h.onOutboundFrame(f) }

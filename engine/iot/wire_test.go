@@ -28,7 +28,10 @@ func testStream(t testing.TB) ([]byte, []string) {
 		p.TopicName, p.Qos, p.MessageID, p.Payload = topic, qos, id, bytes.Repeat([]byte{0x30}, size)
 		return p
 	}
-	write(packets.NewControlPacket(packets.Connack), "")
+	write(packets.NewControlPacket(packets.Connack), "connack rc=0")
+	ca := packets.NewControlPacket(packets.Connack).(*packets.ConnackPacket)
+	ca.ReturnCode = 200
+	write(ca, "connack rc=200")
 	write(pub("/pk/dn/user/get", 0, 0, 5), "publish tl=15 pid=0 qos=0")
 	write(pub("/pk/dn/user/get", 1, 7, 300), "publish tl=15 pid=7 qos=1")
 	write(pub(strings.Repeat("t", 200), 2, 65535, 20000), "publish tl=200 pid=65535 qos=2")
@@ -59,6 +62,8 @@ func testStream(t testing.TB) ([]byte, []string) {
 
 func describe(f *frame) string {
 	switch f.typ {
+	case pktConnack:
+		return fmt.Sprintf("connack rc=%d", f.rc)
 	case pktPublish:
 		return fmt.Sprintf("publish tl=%d pid=%d qos=%d", f.topicLen, f.pid, (f.flags>>1)&3)
 	case pktPuback:
