@@ -409,7 +409,7 @@ func (c *cluster) progress(snap *metrics.Snapshot) Progress {
 	p := Progress{
 		Phase: PhaseDone, Elapsed: elapsed, Total: c.sc.Duration, Point: c.series[len(c.series)-1],
 		Totals: metrics.TotalsFrom(&snap.Counts), Target: c.sc.TargetAt(min(max(elapsed, 0), c.sc.Duration)),
-		Snapshot: snap,
+		Snapshot: snap, Fleet: c.sc.Total(),
 	}
 	order := map[Phase]int{PhaseRamp: 0, PhaseDrain: 1, PhaseStopping: 2, PhaseDone: 3}
 	p.Nodes = len(c.nodes)

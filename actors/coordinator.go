@@ -44,6 +44,9 @@ type Progress struct {
 	// Nodes is the number of nodes of a distributed run (0 otherwise),
 	// NodesLost how many of them were lost.
 	Nodes, NodesLost int
+	// Fleet is the number of devices of the whole run (the coordinator's
+	// share on a node), the size Target ramps towards.
+	Fleet int
 }
 
 // Config configures a coordinator.
@@ -128,6 +131,9 @@ type (
 	faultStart   struct{ k int }
 	faultEnd     struct{ k int }
 	churnTick    struct{ k, cycle int }
+	// deviceDone: the device of a global index has sent every message of
+	// its plan (or has none to send) once connected and subscribed.
+	deviceDone struct{ index int }
 )
 
 // coordinator spawns and stops device actors along the ramp and owns the
@@ -159,6 +165,13 @@ type coordinator struct {
 	self      *actor.PID
 	root      *actor.RootContext
 	finished  bool
+	// done holds the global indices of the devices that have sent all
+	// their messages (see deviceDone), for ending the run early.
+	done map[int]struct{}
+	// drainAt is when the drain began (zero before), drainLen how long it
+	// lasted (zero until it ended).
+	drainAt  time.Time
+	drainLen time.Duration
 }
 
 // NewCoordinatorProps returns the props of a coordinator for cfg. Its
@@ -232,6 +245,12 @@ func (c *coordinator) Receive(ctx actor.Context) {
 				}
 			}
 		}
+	case deviceDone:
+		if c.done == nil {
+			c.done = make(map[int]struct{})
+		}
+		c.done[msg.index] = struct{}{}
+		c.maybeEndEarly(ctx)
 	case drainDone:
 		c.stopDevices(ctx)
 	case *actor.Terminated:
@@ -423,6 +442,7 @@ func (c *coordinator) partial() {
 	}
 	res := metrics.NewResult(c.lastSnap, append([]metrics.SeriesPoint(nil), c.series...))
 	c.fill(res)
+	c.fillLoad(res, c.lastSnap)
 	res.Partial = true
 	res.EndedAt = time.Now()
 	c.cfg.Partial(res)
@@ -443,6 +463,26 @@ func (c *coordinator) fill(res *metrics.Result) {
 			res.Groups[i] = c.cfg.Env.Groups[i].Result(g.Name)
 		}
 	}
+}
+
+// drainEnd notes the end of the drain (once).
+func (c *coordinator) drainEnd() {
+	if !c.drainAt.IsZero() && c.drainLen == 0 {
+		c.drainLen = max(time.Nanosecond, c.cfg.Env.Clock.Now().Sub(c.drainAt))
+	}
+}
+
+// fillLoad sets the load phase (first to last intended publish, on the
+// run's clock) and the drain's length.
+func (c *coordinator) fillLoad(res *metrics.Result, snap *metrics.Snapshot) {
+	if snap.Publishing {
+		// Intended times count from the node's epoch; the result's times
+		// from the coordinator's start.
+		offset := c.cfg.Env.Epoch.Sub(c.start)
+		res.FirstPublishS = max(0, (offset + snap.FirstPublish).Seconds())
+		res.LastPublishS = max(0, (offset + snap.LastPublish).Seconds())
+	}
+	res.DrainS = c.drainLen.Seconds()
 }
 
 // spawn brings the number of device actors of each group to the ramp's
@@ -503,6 +543,12 @@ func (c *coordinator) spawn(ctx actor.Context) {
 		}
 		c.devices[gi] = pids
 	}
+	if len(c.done) > 0 {
+		c.maybeEndEarly(ctx)
+		if c.phase != PhaseRamp {
+			return
+		}
+	}
 	next := c.cfg.Tick
 	if left := c.sc.Duration - elapsed; left < next {
 		next = left
@@ -531,12 +577,63 @@ func (c *coordinator) share(gi, target int) int {
 	return target*s.Hi/n - target*s.Lo/n
 }
 
+// maybeEndEarly starts the drain before the scenario's duration when
+// nothing is left to publish: the ramp is complete (no stage left to
+// change the target and every group at it), and every device has sent
+// its planned count. A scenario with hold: true, a publish without a count
+// or a node of a distributed run (whose share must end with the others)
+// runs its whole duration.
+func (c *coordinator) maybeEndEarly(ctx actor.Context) {
+	if c.phase != PhaseRamp || c.sc.Hold || c.cfg.Node || !c.rampComplete() {
+		return
+	}
+	spawned := 0
+	for _, pids := range c.devices {
+		spawned += len(pids)
+	}
+	if spawned == 0 || len(c.done) < spawned {
+		return
+	}
+	for gi, pids := range c.devices {
+		first := c.sc.Groups[gi].First + c.span(gi).Lo
+		for i := range pids {
+			if _, ok := c.done[first+i]; !ok {
+				return
+			}
+		}
+	}
+	c.cfg.Env.Logger.Info("every device has sent its messages: draining early",
+		"elapsed", c.cfg.Env.Clock.Now().Sub(c.start).Round(time.Millisecond), "duration", c.sc.Duration)
+	c.drain(ctx)
+}
+
+// rampComplete reports whether every group has reached the target it
+// will hold until the end of the run.
+func (c *coordinator) rampComplete() bool {
+	elapsed := c.cfg.Env.Clock.Now().Sub(c.start)
+	var stages time.Duration
+	for _, st := range c.sc.Stages {
+		stages += st.Duration
+	}
+	if elapsed < min(stages, c.sc.Duration) {
+		return false
+	}
+	final := c.sc.GroupTargetsAt(c.sc.Duration, nil)
+	for gi := range c.sc.Groups {
+		if len(c.devices[gi]) != c.share(gi, final[gi]) {
+			return false
+		}
+	}
+	return true
+}
+
 // drain stops publishing and waits the drain period for in-flight messages.
 func (c *coordinator) drain(ctx actor.Context) {
 	if c.phase != PhaseRamp {
 		return
 	}
 	c.phase = PhaseDrain
+	c.drainAt = c.cfg.Env.Clock.Now()
 	for _, pids := range c.devices {
 		for _, pid := range pids {
 			ctx.Send(pid, stopPublishing{})
@@ -551,6 +648,7 @@ func (c *coordinator) stopDevices(ctx actor.Context) {
 		return
 	}
 	c.phase = PhaseStopping
+	c.drainEnd()
 	for _, child := range ctx.Children() {
 		ctx.Stop(child)
 	}
@@ -581,8 +679,12 @@ func (c *coordinator) progress(snap *metrics.Snapshot) Progress {
 	elapsed := c.cfg.Env.Clock.Now().Sub(c.start)
 	p := Progress{
 		Phase: c.phase, Elapsed: elapsed, Total: c.sc.Duration, Point: c.lastPt,
-		Totals: metrics.TotalsFrom(&snap.Counts), Target: c.sc.TargetAt(min(elapsed, c.sc.Duration)),
-		Snapshot: snap,
+		Totals: metrics.TotalsFrom(&snap.Counts), Snapshot: snap,
+	}
+	targets := c.sc.GroupTargetsAt(min(elapsed, c.sc.Duration), nil)
+	for gi := range c.sc.Groups {
+		p.Target += c.share(gi, targets[gi])
+		p.Fleet += c.span(gi).Len()
 	}
 	for _, pids := range c.devices {
 		p.Spawned += len(pids)
@@ -629,8 +731,10 @@ func (c *coordinator) finish(ctx actor.Context) {
 	if pt.Seconds > 0.01 {
 		c.series = append(c.series, pt)
 	}
+	c.drainEnd()
 	res := metrics.NewResult(&final, c.series)
 	c.fill(res)
+	c.fillLoad(res, &final)
 	res.EndedAt = time.Now()
 	if c.cfg.Done != nil {
 		c.cfg.Done(res)

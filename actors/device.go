@@ -51,6 +51,12 @@ type device struct {
 	churned bool
 	// dialer is the device's own transport dialer (fault injection).
 	dialer hal.Dialer
+	// reqTimer wakes the device when an outstanding SUBSCRIBE times out.
+	reqTimer *time.Timer
+	// parent is the coordinator, told when the device has sent everything.
+	parent *actor.PID
+	// finished is set once every stream has sent its count.
+	finished bool
 }
 
 // stream is one publish entry of the device's plan.
@@ -73,7 +79,7 @@ func newDevice(env *Env, plan scenarios.DevicePlan) actor.Producer {
 func (d *device) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		d.self, d.root = ctx.Self(), ctx.ActorSystem().Root
+		d.self, d.root, d.parent = ctx.Self(), ctx.ActorSystem().Root, ctx.Parent()
 		if gi := d.plan.Group.Index; gi < len(d.env.Groups) {
 			d.grp = &d.env.Groups[gi]
 		} else {
@@ -91,6 +97,9 @@ func (d *device) Receive(ctx actor.Context) {
 	case yieldDevice:
 		if d.h != nil {
 			d.h.Yield(0)
+			if d.awaiting > 0 {
+				d.armRequestTimeout()
+			}
 		}
 	case publishTick:
 		d.publish(m.stream)
@@ -172,6 +181,7 @@ func (d *device) connect() error {
 			EventHandler: d.onEvent,
 			OnReady:      func() { d.root.Send(d.self, yieldDevice{}) },
 			Logger:       env.Logger,
+			CountBytes:   env.countBytes,
 		})
 		cancel()
 	}
@@ -198,11 +208,12 @@ func (d *device) connect() error {
 	d.awaiting = 0
 	for i := range d.plan.Subscriptions {
 		s := &d.plan.Subscriptions[i]
-		handler := d.onMessage
+		subQoS := int(s.QoS)
+		handler := func(_ *iot.Handle, ev *iot.Event) { d.receive(ev, subQoS) }
 		if s.Reply != nil {
 			reply := s.Reply
-			handler = func(h *iot.Handle, ev *iot.Event) {
-				d.onMessage(h, ev)
+			handler = func(_ *iot.Handle, ev *iot.Event) {
+				d.receive(ev, subQoS)
 				d.sendReply(reply, ev.Message)
 			}
 		}
@@ -215,8 +226,30 @@ func (d *device) connect() error {
 	}
 	if d.awaiting == 0 {
 		d.startPublishing()
+	} else {
+		d.armRequestTimeout()
 	}
 	return nil
+}
+
+// armRequestTimeout makes the device yield when its oldest outstanding
+// SUBSCRIBE times out, so a broker that never acknowledges is reported
+// (as subscribe_failed, reason timeout) instead of silently holding the
+// device back.
+func (d *device) armRequestTimeout() {
+	if d.h == nil {
+		return
+	}
+	at, ok := d.h.NextDeadline()
+	if !ok {
+		return
+	}
+	wait := max(0, at.Sub(d.env.Clock.Now())) + time.Millisecond
+	if d.reqTimer == nil {
+		d.reqTimer = time.AfterFunc(wait, func() { d.root.Send(d.self, yieldDevice{}) })
+		return
+	}
+	d.reqTimer.Reset(wait)
 }
 
 // onEvent handles the events Yield delivers.
@@ -228,12 +261,17 @@ func (d *device) onEvent(_ *iot.Handle, ev *iot.Event) {
 		d.grp.Acked.Add(1)
 		rec.Record(metrics.PublishAck, int(ev.QoS), d.stripe(), ev.Latency())
 	case iot.EventPublishReceived:
-		d.onMessage(nil, ev)
-	case iot.EventSubscribeSuccess, iot.EventSubscribeNack:
-		if ev.Type == iot.EventSubscribeSuccess {
+		d.receive(ev, -1) // no subscription of ours matched
+	case iot.EventSubscribeSuccess, iot.EventSubscribeNack, iot.EventSubscribeTimeout:
+		switch ev.Type {
+		case iot.EventSubscribeSuccess:
 			rec.Inc(metrics.SubscribeOK)
 			rec.Record(metrics.Subscribe, int(ev.QoS), d.stripe(), ev.Latency())
-		} else {
+		case iot.EventSubscribeTimeout:
+			rec.Inc(metrics.SubscribeFailed)
+			rec.Inc(metrics.SubscribeTimeout)
+			d.env.Logger.Debug("subscribe timed out", "device", d.plan.GlobalIndex, "filter", ev.Filter, "err", ev.Err)
+		default:
 			rec.Inc(metrics.SubscribeFailed)
 		}
 		if d.awaiting > 0 {
@@ -262,19 +300,28 @@ func (d *device) onEvent(_ *iot.Handle, ev *iot.Event) {
 // sends the request's payload back with it set.
 const replyFlag = 0x80
 
-// onMessage records a received message: e2e latency from the intended
-// send time in its stamp to its arrival at the transport (or, for the
-// reply to one of this device's requests, the round trip).
-func (d *device) onMessage(_ *iot.Handle, ev *iot.Event) {
+// receive records a message delivered on a subscription of QoS subQoS
+// (-1 when no subscription of the device matched): e2e latency from the
+// intended send time in its stamp to its arrival at the transport (or, for
+// the reply to one of this device's requests, the round trip). Only
+// stamped messages are received; foreign ones are counted apart. A
+// delivery at another QoS than the plan's (min of publish and subscription
+// QoS) counts as received at the planned QoS plus a QoS-mismatch finding,
+// so a broker that downgrades shows as a finding, not as loss.
+func (d *device) receive(ev *iot.Event, subQoS int) {
 	rec, m := d.env.Recorder, ev.Message
-	qos := int(m.QoS)
-	rec.IncQoS(metrics.Received, qos)
-	d.grp.Received.Add(1)
 	st, ok := d.decode(m.Payload)
 	if !ok {
 		rec.Inc(metrics.Foreign)
 		return
 	}
+	qos := int(m.QoS)
+	if want, ok := d.plannedQoS(st, subQoS); ok && want != qos {
+		rec.QoSMismatch(want, qos)
+		qos = want
+	}
+	rec.IncQoS(metrics.Received, qos)
+	d.grp.Received.Add(1)
 	kind := metrics.E2E
 	if st.Publisher == uint32(d.plan.GlobalIndex) && (st.Stream&replyFlag != 0 || !d.publishesTo(m.Topic)) {
 		kind = metrics.RoundTrip
@@ -291,6 +338,21 @@ func (d *device) onMessage(_ *iot.Handle, ev *iot.Event) {
 			rec.Record(metrics.E2ECrossNode, qos, d.stripe(), latency)
 		}
 	}
+}
+
+// plannedQoS returns the QoS the plan expects a stamped delivery at: the
+// lower of its publication's QoS and the subscription's. Replies (whose
+// QoS is the responder's) and deliveries outside the device's own
+// subscriptions are not judged.
+func (d *device) plannedQoS(st metrics.Stamp, subQoS int) (int, bool) {
+	if subQoS < 0 || st.Stream&replyFlag != 0 || d.env.PublishQoS == nil {
+		return 0, false
+	}
+	pub, ok := d.env.PublishQoS(int(st.Publisher), int(st.Stream))
+	if !ok {
+		return 0, false
+	}
+	return min(pub, subQoS), true
 }
 
 // decode reads the stamp of a binary payload or of a JSON template.
@@ -327,6 +389,7 @@ func (d *device) sendReply(r *scenarios.Reply, m *iot.TopicInfo) {
 	topic, ok := r.Topic(m.Topic)
 	if !ok {
 		rec.Inc(metrics.PublishErrors)
+		d.grp.PublishErrors.Add(1)
 		return
 	}
 	payload := bytes.Clone(m.Payload)
@@ -389,6 +452,10 @@ func (d *device) startPublishing() {
 		return
 	}
 	d.streams = make([]stream, len(d.plan.Publishes))
+	if len(d.streams) == 0 {
+		d.finish() // nothing to publish: done once connected and subscribed
+		return
+	}
 	for i := range d.plan.Publishes {
 		p := &d.plan.Publishes[i]
 		s := &d.streams[i]
@@ -432,6 +499,7 @@ func (d *device) publish(i int) {
 		env.Logger.Debug("publish failed", "device", d.plan.GlobalIndex, "topic", topic, "err", err)
 	} else {
 		rec.IncQoS(metrics.Published, qos)
+		rec.NotePublish(d.stripe(), intended.Sub(env.Epoch))
 		d.grp.Published.Add(1)
 		if p.Targets != nil {
 			d.addExpected(topic, iot.QoS(p.QoS))
@@ -447,6 +515,12 @@ func (d *device) publish(i int) {
 	s.sent++
 	if p.Count > 0 && s.sent >= p.Count {
 		s.done = true
+		for i := range d.streams {
+			if !d.streams[i].done {
+				return
+			}
+		}
+		d.finish()
 		return
 	}
 	s.next = intended.Add(p.Interval)
@@ -467,7 +541,19 @@ func (d *device) payload(i int, s *stream, intended time.Time) []byte {
 	return metrics.AppendStamp(make([]byte, 0, max(pl.Size, metrics.StampSize)), st, pl.Size)
 }
 
+// finish tells the coordinator that the device has sent its whole plan.
+func (d *device) finish() {
+	if d.finished || d.parent == nil {
+		return
+	}
+	d.finished = true
+	d.root.Send(d.parent, deviceDone{index: d.plan.GlobalIndex})
+}
+
 func (d *device) stopTimers() {
+	if d.reqTimer != nil {
+		d.reqTimer.Stop()
+	}
 	for i := range d.streams {
 		if t := d.streams[i].timer; t != nil {
 			t.Stop()
@@ -482,10 +568,10 @@ func (d *device) shutdown() {
 		return
 	}
 	d.h.Yield(0) // record what already arrived
-	st := d.h.Stats()
 	rec := d.env.Recorder
-	rec.Add(metrics.BytesIn, st.BytesIn)
-	rec.Add(metrics.BytesOut, st.BytesOut)
+	if n := d.h.Stats().UnknownAcks; n > 0 {
+		rec.Add(metrics.ProtocolErrors, n)
+	}
 	d.h.Destroy()
 	d.h = nil
 	if d.connected {

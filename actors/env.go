@@ -61,6 +61,21 @@ type Env struct {
 	Distributed *NodeMap
 	// SignOptions are passed to devsign.Sign for auth: alibaba groups.
 	SignOptions devsign.Options
+	// PublishQoS returns the QoS of publish entry stream of the device of
+	// a global index (ok false if there is none): how a receiver knows the
+	// QoS a stamped delivery was planned at. nil disables QoS-mismatch
+	// findings.
+	PublishQoS func(globalIndex, stream int) (qos int, ok bool)
+}
+
+// countBytes adds live transport traffic to the node's counters.
+func (e *Env) countBytes(in, out int64) {
+	if in != 0 {
+		e.Recorder.Add(metrics.BytesIn, in)
+	}
+	if out != 0 {
+		e.Recorder.Add(metrics.BytesOut, out)
+	}
 }
 
 // NodeMap tells a node of a distributed run where every device runs, and
@@ -97,6 +112,10 @@ func failReason(err error) metrics.FailReason {
 		return metrics.ReasonRefusedAuth
 	case errors.Is(err, iot.ErrConnectRefused):
 		return metrics.ReasonRefusedOther
+	case errors.Is(err, iot.ErrNotMQTT):
+		return metrics.ReasonNotMQTT
+	case errors.Is(err, iot.ErrProtocol):
+		return metrics.ReasonProtocol
 	case errors.Is(err, iot.ErrConnectTimeout), isTimeout(err):
 		return metrics.ReasonTimeout
 	case isTLS(err):

@@ -62,8 +62,15 @@ func fromWireSnapshot(w *remotepb.Snapshot) (metrics.Snapshot, error) {
 }
 
 func toWireCounts(c *metrics.Counts) *remotepb.Counts {
+	// Counter carries the node-wide counters followed by the QoS mismatch
+	// matrix ([expected][delivered], row by row).
+	counter := make([]int64, 0, len(c.Counter)+metrics.NumQoS*metrics.NumQoS)
+	counter = append(counter, c.Counter[:]...)
+	for e := range c.QoSMismatch {
+		counter = append(counter, c.QoSMismatch[e][:]...)
+	}
 	w := &remotepb.Counts{
-		Counter:       append([]int64(nil), c.Counter[:]...),
+		Counter:       counter,
 		ConnectFailed: append([]int64(nil), c.ConnectFailed[:]...),
 		Qos:           make([]int64, 0, metrics.NumQoSCounters*metrics.NumQoS),
 	}
@@ -78,11 +85,14 @@ func fromWireCounts(w *remotepb.Counts) (metrics.Counts, error) {
 	if w == nil {
 		return c, nil
 	}
-	if len(w.Counter) != len(c.Counter) || len(w.ConnectFailed) != len(c.ConnectFailed) || len(w.Qos) != int(metrics.NumQoSCounters)*metrics.NumQoS {
+	if len(w.Counter) != len(c.Counter)+metrics.NumQoS*metrics.NumQoS || len(w.ConnectFailed) != len(c.ConnectFailed) || len(w.Qos) != int(metrics.NumQoSCounters)*metrics.NumQoS {
 		return c, fmt.Errorf("decode counters: %d/%d/%d values, want %d/%d/%d (a node of another fleetbench version?)",
 			len(w.Counter), len(w.Qos), len(w.ConnectFailed), len(c.Counter), int(metrics.NumQoSCounters)*metrics.NumQoS, len(c.ConnectFailed))
 	}
 	copy(c.Counter[:], w.Counter)
+	for e := range c.QoSMismatch {
+		copy(c.QoSMismatch[e][:], w.Counter[len(c.Counter)+e*metrics.NumQoS:])
+	}
 	copy(c.ConnectFailed[:], w.ConnectFailed)
 	for i := range c.QoS {
 		copy(c.QoS[i][:], w.Qos[i*metrics.NumQoS:])
