@@ -47,6 +47,9 @@ func (d *decoder) decodeScenario(root *node) *Scenario {
 	if v, ok := d.duration(root.get("drain"), "drain"); ok {
 		s.Drain = v
 	}
+	if v, ok := d.boolean(root.get("hold"), "hold"); ok {
+		s.Hold = v
+	}
 	d.decodeBroker(root.get("broker"), &s.Broker)
 
 	devices := root.get("devices")

@@ -47,6 +47,11 @@ type Scenario struct {
 	// Drain is the time after the last publish during which in-flight
 	// messages are still collected (default 5s).
 	Drain time.Duration
+	// Hold keeps the devices connected for the whole Duration even when
+	// every device has sent its planned count of messages. By default a
+	// run whose publishes all have counts ends (drains) as soon as every
+	// device has sent them; publishes without a count run until Duration.
+	Hold bool
 	// Broker is the target broker; Broker.Embedded() means fleetbench
 	// starts its own.
 	Broker Broker

@@ -82,14 +82,14 @@ var (
 		"group", "fraction", "every", "down", "start")
 
 	scenarioSchema = newSchema("scenario",
-		with(with(with(with(with(with(scalars("name", "description", "seed", "duration", "drain"),
+		with(with(with(with(with(with(scalars("name", "description", "seed", "duration", "drain", "hold"),
 			"broker", field{obj: brokerSchema}),
 			"devices", field{list: groupSchema}),
 			"stages", field{list: stageSchema}),
 			"faults", field{list: faultSchema}),
 			"churn", field{list: churnSchema}),
 			"thresholds", field{scalarList: true}),
-		"name", "description", "seed", "duration", "drain", "broker", "devices", "stages",
+		"name", "description", "seed", "duration", "drain", "hold", "broker", "devices", "stages",
 		"faults", "churn", "thresholds")
 )
 
