@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/fleetbench/fleetbench/engine/metrics"
@@ -59,6 +60,11 @@ type CompareRun struct {
 	StartedAt   time.Time `json:"started_at"`
 	EndedAt     time.Time `json:"ended_at"`
 	Interrupted bool      `json:"interrupted"`
+	// Status is the run's verdict (its saved one; an older result is
+	// judged by the thresholds it was run with) and Verdict the same in
+	// one line with its reasons.
+	Status  metrics.Status `json:"status"`
+	Verdict string         `json:"verdict"`
 }
 
 // CompareRow is one metric across runs.
@@ -136,7 +142,7 @@ func (m compareMetric) threshold() Threshold {
 // rows are included for the levels any run has samples at.
 func compareMetrics(results []*metrics.Result) []compareMetric {
 	var out []compareMetric
-	for _, n := range []string{"devices", "connected", "connect_ok", "connect_failed", "connect_failed_ratio", "disconnects", "reconnects"} {
+	for _, n := range []string{"devices", "connected_peak", "connect_ok", "connect_failed", "connect_failed_ratio", "disconnects", "reconnects"} {
 		out = append(out, compareMetric{group: "connections", name: n})
 	}
 	for _, n := range []string{"published", "publish_rate", "expected", "received", "receive_rate", "lost", "loss_ratio", "duplicates", "duplicate_ratio", "reordered", "publish_errors"} {
@@ -234,9 +240,11 @@ func Compare(results []*metrics.Result, labels []string, opts CompareOptions) Co
 		if seen[label]++; seen[label] > 1 {
 			label += " #" + strconv.Itoa(i+1)
 		}
+		rv := savedVerdict(res)
 		c.Runs = append(c.Runs, CompareRun{
 			Label: label, Scenario: res.Scenario.Name, File: res.Scenario.File,
 			StartedAt: res.StartedAt, EndedAt: res.EndedAt, Interrupted: res.Interrupted,
+			Status: rv.Status, Verdict: verdictSummary(&rv),
 		})
 	}
 	for _, m := range compareMetrics(c.results) {
@@ -250,6 +258,9 @@ func Compare(results []*metrics.Result, labels []string, opts CompareOptions) Co
 			cv := CompareValue{Text: dash, NoData: why}
 			if why == "" {
 				cv.Value, cv.Text = v, formatValue(def, st, v)
+				if m.name == "publish_rate" && !hasLoadPhase(res) {
+					cv.Text += " (whole run)"
+				}
 				if i > 0 && row.Values[0].NoData == "" {
 					cv.Delta = relDelta(row.Values[0].Value, v)
 				}
@@ -260,12 +271,31 @@ func Compare(results []*metrics.Result, labels []string, opts CompareOptions) Co
 			row.Better = betterName(d.better)
 			row.Winner = winner(row.Values, d.better)
 		}
+		if m.name == "publish_rate" && !allHaveLoadPhase(c.results) {
+			// An older result's rate covers the whole run: not comparable
+			// with the rate of a load phase, so no run is the best.
+			row.Winner = -1
+		}
 		c.Rows = append(c.Rows, row)
 	}
 	if len(c.results) == 2 {
 		c.Regressions = Regressions(c.results[0], c.results[1], tol)
 	}
 	return c
+}
+
+// hasLoadPhase reports whether a result records its load phase (first to
+// last intended publish), so that its publish rate is the load phase's and
+// not the whole run's.
+func hasLoadPhase(res *metrics.Result) bool { return res.LoadSeconds() > 0 }
+
+func allHaveLoadPhase(results []*metrics.Result) bool {
+	for _, r := range results {
+		if !hasLoadPhase(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // relDelta writes the relative change from base to v: "+12.3%", "-4%",
@@ -341,6 +371,9 @@ func Regressions(base, head *metrics.Result, tolerance float64) []Regression {
 		if whyB != "" || whyH != "" || d == nil || d.better == neutral {
 			continue
 		}
+		if m.name == "publish_rate" && (!hasLoadPhase(base) || !hasLoadPhase(head)) {
+			continue // a whole-run rate and a load-phase rate do not compare
+		}
 		worse := h - b // lower is better: an increase is worse
 		if d.better == higherBetter {
 			worse = b - h
@@ -395,6 +428,8 @@ type compareRunView struct {
 	Started  string
 	Duration string
 	Devices  string
+	Badge    string
+	Class    string
 }
 
 type compareGroup struct {
@@ -436,12 +471,25 @@ func WriteCompareHTML(w io.Writer, cmp Comparison) error {
 		p.Runs = append(p.Runs, compareRunView{
 			CompareRun: r, Color: colors[i], Started: fmtTime(r.StartedAt),
 			Duration: fmtDuration(runDuration(r.StartedAt, r.EndedAt)), Devices: fmtCount(res.Totals.Devices),
+			Badge: r.Status.Headline(), Class: verdictClass(r.Status),
 		})
+	}
+	var notPassed []string
+	for _, r := range cmp.Runs {
+		if !r.Status.OK() {
+			notPassed = append(notPassed, r.Label+" "+r.Status.Headline())
+		}
 	}
 	if len(cmp.Runs) == 2 {
 		v := verdictView{Class: "pass", Badge: "NO REGRESSION", Title: fmt.Sprintf("%s is within %s of %s on every checked metric", cmp.Runs[1].Label, fmtPercent(cmp.Tolerance), cmp.Runs[0].Label)}
 		if n := len(cmp.Regressions); n > 0 {
 			v = verdictView{Class: "fail", Badge: "REGRESSION", Title: fmt.Sprintf("%s is worse than %s in %s beyond the %s tolerance", cmp.Runs[1].Label, cmp.Runs[0].Label, plural(n, "metric"), fmtPercent(cmp.Tolerance))}
+		}
+		if len(notPassed) > 0 {
+			if v.Class != "fail" {
+				v.Class = "warn"
+			}
+			v.Detail = "Not every run passed: " + strings.Join(notPassed, ", ") + "; its numbers may not stand for what the scenario asked."
 		}
 		p.Verdict = &v
 	}

@@ -248,6 +248,9 @@ func makeResult(t testing.TB, f fixture) *metrics.Result {
 		Text: fixtureScenario,
 	}
 	res.Interrupted = f.interrupted
+	// The load phase: publishes were planned from 0.5 s to 0.5 s before
+	// the end; the drain is the last half second.
+	res.FirstPublishS, res.LastPublishS, res.DrainS = 0.5, float64(f.seconds)-0.5, 0.5
 	if f.spikeTo > f.spikeFrom {
 		res.Faults = []metrics.FaultWindow{{Kind: "latency 40ms, cut", FromS: float64(f.spikeFrom), ToS: float64(f.spikeTo), Target: "10% of all devices", Devices: 40}}
 	}

@@ -32,6 +32,7 @@ type reportPage struct {
 	TimeBox     []chartBox
 	MessageCols []string
 	Messages    []messageRow
+	Connections []counterRow
 	Problems    *chartBox
 	Counters    [2][]counterRow
 	Broker      []counterRow
@@ -51,6 +52,8 @@ type verdictView struct {
 	Badge  string
 	Title  string
 	Detail string
+	// Reasons lists why the run failed, one sentence each.
+	Reasons []string
 }
 
 // metaItem is one labelled fact about the run.
@@ -158,23 +161,36 @@ func kindDesc(k metrics.Kind) string {
 	return ""
 }
 
-func verdictOf(res *metrics.Result, v Verdict) verdictView {
+// verdictOf builds the banner from the run's verdict (rv) and the
+// threshold detail (v): the status as badge, a title and the reasons of a
+// failed run, one list item each.
+func verdictOf(res *metrics.Result, rv metrics.Verdict, v Verdict) verdictView {
+	out := verdictView{Class: verdictClass(rv.Status), Badge: rv.Status.Headline()}
 	n := len(v.Results)
-	var out verdictView
-	switch {
-	case n > 0 && !v.Passed():
-		out = verdictView{Class: "fail", Badge: "FAIL", Title: fmt.Sprintf("%d of %s failed", v.Failed(), plural(n, "threshold"))}
-	case n > 0:
-		out = verdictView{Class: "pass", Badge: "PASS", Title: "All " + plural(n, "threshold") + " passed"}
-		if n == 1 {
-			out.Title = "The threshold passed"
+	switch rv.Status {
+	case metrics.StatusPassed:
+		switch n {
+		case 0:
+			out.Title = "Every measurement was taken; no thresholds were set"
+			out.Detail = "Pass thresholds (such as e2e.p99 < 50ms or loss_ratio == 0) to turn this report into a pass/fail gate."
+		case 1:
+			out.Title = "The threshold held"
+		default:
+			out.Title = fmt.Sprintf("All %d thresholds held", n)
 		}
-	case res.Interrupted:
-		out = verdictView{Class: "warn", Badge: "INTERRUPTED", Title: "The run was interrupted; no thresholds were set"}
-	case len(lostNodes(res)) > 0:
-		out = verdictView{Class: "warn", Badge: "NODE LOST", Title: lostTitle(len(lostNodes(res))) + "; no thresholds were set"}
+	case metrics.StatusThresholdsFailed:
+		out.Title = fmt.Sprintf("%d of %s failed", v.Failed(), plural(n, "threshold"))
+	case metrics.StatusFailed:
+		out.Title = "The run failed: it could not measure what it was asked to"
+		if lost := len(lostNodes(res)); lost > 0 && lost == len(rv.Reasons) {
+			out.Title = lostTitle(lost)
+		}
 	default:
-		out = verdictView{Class: "neutral", Badge: "COMPLETED", Title: "The run completed; no thresholds were set"}
+		out.Title = capitalize(statusSentence(res, rv.Status))
+	}
+	var details []string
+	if rv.Status != metrics.StatusPassed && rv.Status != metrics.StatusThresholdsFailed && n > 0 {
+		details = append(details, capitalize(thresholdCount(&rv))+".")
 	}
 	var failed []string
 	for _, r := range v.Results {
@@ -185,17 +201,41 @@ func verdictOf(res *metrics.Result, v Verdict) verdictView {
 	if len(failed) > 3 {
 		failed = append(failed[:3], fmt.Sprintf("and %d more", len(failed)-3))
 	}
-	out.Detail = strings.Join(failed, "; ")
-	if res.Interrupted {
-		out.Detail = strings.TrimPrefix(out.Detail+". The run was stopped before its end: the numbers cover only the part that ran.", ". ")
-		if out.Class == "pass" {
-			out.Class = "warn"
-		}
-	} else if n == 0 && len(lostNodes(res)) == 0 {
-		out.Detail = "Pass thresholds (such as e2e.p99 < 50ms or loss_ratio == 0) to turn this report into a pass/fail gate."
+	if len(failed) > 0 {
+		details = append(details, strings.Join(failed, "; "))
 	}
-	addLostNodes(&out, res)
+	if len(details) > 0 {
+		out.Detail = strings.Join(details, " ")
+	}
+	// A lost node is said with what its loss means for the numbers.
+	nodes, lost := lostNodes(res), 0
+	for _, r := range rv.Reasons {
+		msg := r.Message
+		if r.Code == metrics.ReasonCodeNodeLost {
+			if lost++; lost > 3 {
+				continue
+			}
+			if len(nodes) == countReasons(&rv, metrics.ReasonCodeNodeLost) {
+				msg = lostNodeWarning(&nodes[lost-1])
+			}
+		}
+		out.Reasons = append(out.Reasons, capitalize(oneLine(msg))+".")
+	}
+	if lost > 3 {
+		out.Reasons = append(out.Reasons, fmt.Sprintf("And %s lost.", plural(lost-3, "more node")))
+	}
 	return out
+}
+
+// countReasons counts the reasons of a verdict with a code.
+func countReasons(v *metrics.Verdict, code string) int {
+	n := 0
+	for _, r := range v.Reasons {
+		if r.Code == code {
+			n++
+		}
+	}
+	return n
 }
 
 // lostTitle says how many nodes were lost: "A node was lost", "2 nodes were
@@ -205,36 +245,6 @@ func lostTitle(n int) string {
 		return "A node was lost"
 	}
 	return plural(n, "node") + " were lost"
-}
-
-// addLostNodes adds the lost nodes of a distributed run to the verdict
-// banner (at most three, then a count) and turns a pass into a warning.
-func addLostNodes(out *verdictView, res *metrics.Result) {
-	lost := lostNodes(res)
-	if len(lost) == 0 {
-		return
-	}
-	var sentences []string
-	for i, n := range lost {
-		if i == 3 {
-			sentences = append(sentences, fmt.Sprintf("And %s lost.", plural(len(lost)-3, "more node")))
-			break
-		}
-		w := lostNodeWarning(&n)
-		sentences = append(sentences, strings.ToUpper(w[:1])+w[1:]+".")
-	}
-	detail := strings.Join(sentences, " ")
-	switch {
-	case out.Detail == "":
-	case strings.HasSuffix(out.Detail, "."):
-		detail = out.Detail + " " + detail
-	default:
-		detail = out.Detail + ". " + detail
-	}
-	out.Detail = detail
-	if out.Class == "pass" {
-		out.Class = "warn"
-	}
 }
 
 // WriteHTML writes the report of a run as one self-contained HTML file that
@@ -280,18 +290,19 @@ func buildReportPage(res *metrics.Result, opts Options) (*reportPage, error) {
 		return nil, err
 	}
 	verdict := Evaluate(res, opts.Thresholds)
+	rv := runVerdict(res, verdict)
 	t := &res.Totals
 	p := &reportPage{
 		pageAssets: assets,
 		Scenario:   orDash(res.Scenario.Name),
 		Version:    orDash(cmp.Or(opts.Version, res.Meta.Version)),
-		Verdict:    verdictOf(res, verdict),
+		Verdict:    verdictOf(res, rv, verdict),
 		Headlines:  headlines(res),
 		Thresholds: thresholdRows(verdict),
 		Text:       res.Scenario.Text,
 		Schema:     orDash(res.Schema),
 	}
-	p.Title = "fleetbench · " + p.Scenario
+	p.Title = rv.Status.Headline() + " · fleetbench · " + p.Scenario
 	p.ScenarioRef = res.Scenario.File
 	p.Started = fmtTime(res.StartedAt)
 	p.Target = brokerTarget(res, opts)
@@ -308,6 +319,8 @@ func buildReportPage(res *metrics.Result, opts Options) (*reportPage, error) {
 		{Label: "Started", Value: fmtTime(res.StartedAt)},
 		{Label: "Ended", Value: fmtTime(res.EndedAt)},
 		{Label: "Duration", Value: fmtDuration(runDuration(res.StartedAt, res.EndedAt))},
+		{Label: "Load phase", Value: loadPhaseText(res)},
+		{Label: "Status", Value: rv.Status.Headline(), Bad: !rv.Status.OK()},
 		{Label: "Interrupted", Value: interrupted, Bad: res.Interrupted},
 		{Label: "Nodes", Value: nodeCountText(res), Bad: len(lostNodes(res)) > 0},
 		{Label: "fleetbench", Value: p.Version},
@@ -349,6 +362,7 @@ func buildReportPage(res *metrics.Result, opts Options) (*reportPage, error) {
 		p.MessageCols = append(p.MessageCols, columnTitle(q))
 	}
 	p.Messages = messageRows(res)
+	p.Connections = connectionRows(res)
 
 	if ps := problems(res); len(ps) > 0 {
 		p.Problems = &chartBox{ID: "chart-problems", Title: "Errors, losses and disconnects", Desc: "counts over the whole run; connect failures by reason",

@@ -199,7 +199,7 @@ func TestHTMLContents(t *testing.T) {
 	res := makeResult(t, fixture{nodes: true})
 	page := renderHTML(t, res, Options{Version: "v1.2.3", Thresholds: mustThresholds(t, "e2e.p99 < 50ms", "loss_ratio < 0.1%")})
 	for _, want := range []string{
-		`<title>fleetbench · telemetry-qos-mix</title>`,
+		`<title>THRESHOLDS FAILED · fleetbench · telemetry-qos-mix</title>`, `<span class="badge">THRESHOLDS FAILED</span>`,
 		`class="verdict fail"`, `1 of 2 thresholds failed`, `loss_ratio = 0.144%, limit &lt; 0.1%`,
 		`id="thresholds"`, `<code>e2e.p99</code>`, `43.9% over the limit`,
 		`<dt>Broker</dt><dd class="">embedded (mochi-mqtt)</dd>`, `<dt>fleetbench</dt><dd class="">v1.2.3</dd>`,
@@ -240,7 +240,7 @@ func TestHTMLMissingData(t *testing.T) {
 	// empty charts.
 	page := renderHTML(t, &metrics.Result{}, Options{})
 	for _, want := range []string{
-		`class="verdict neutral"`, `<dt>Broker</dt><dd class="">—</dd>`, `<dt>fleetbench</dt><dd class="">—</dd>`,
+		`class="verdict fail"`, `<span class="badge">FAILED</span>`, `<li>No device was started.</li>`, `<dt>Broker</dt><dd class="">—</dd>`, `<dt>fleetbench</dt><dd class="">—</dd>`,
 		`<dt>Started</dt><dd class="">—</dd>`, `no samples: no message was received`,
 		`No errors, losses or disconnects were recorded.`, `The scenario source was not kept in this result.`,
 	} {

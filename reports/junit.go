@@ -67,14 +67,15 @@ const (
 	junitClassRun        = "fleetbench.run"
 )
 
-// WriteJUnit writes the verdict as JUnit XML for CI test reports: one
-// testsuite for the run, one testcase per threshold whose failure message
-// shows the observed value against the limit. With no thresholds there is
-// one testcase, "run completed" (passing) or "run interrupted" (failing);
-// an interrupted run with thresholds gets the failing "run interrupted"
-// testcase as well, and each node of a distributed run that was lost
-// mid-run a failing "node <name> lost" testcase. The suite carries the run's time, start timestamp,
-// key numbers as properties and the text summary as system-out.
+// WriteJUnit writes the run's verdict as JUnit XML for CI test reports:
+// one testsuite for the run, one testcase per threshold whose failure
+// message shows the observed value against the limit, and the testcases
+// of the run's status (see runCases): "run passed" for a passed run
+// without thresholds, a failing "run failed: <code>" per reason of a
+// failed run, a failing "run interrupted" or "partial result". Each node
+// of a distributed run that was lost mid-run gets a failing "node <name>
+// lost" testcase. The suite carries the run's time, start timestamp, status
+// and key numbers as properties and the text summary as system-out.
 func WriteJUnit(w io.Writer, res *metrics.Result, verdict Verdict) error {
 	if res == nil {
 		return errors.New("reports: write junit: nil result")
@@ -95,6 +96,7 @@ func WriteJUnit(w io.Writer, res *metrics.Result, verdict Verdict) error {
 }
 
 func junitDocument(res *metrics.Result, verdict Verdict) junitSuites {
+	rv := runVerdict(res, verdict)
 	secs := strconv.FormatFloat(runDuration(res.StartedAt, res.EndedAt).Seconds(), 'f', 3, 64)
 	suite := junitSuite{
 		Name: "fleetbench " + orDash(res.Scenario.Name),
@@ -118,19 +120,7 @@ func junitDocument(res *metrics.Result, verdict Verdict) junitSuites {
 		}
 		suite.Cases = append(suite.Cases, c)
 	}
-	switch {
-	case res.Interrupted:
-		suite.Cases = append(suite.Cases, junitCase{
-			Name: "run interrupted", Classname: junitClassRun, Time: secs,
-			Failure: &junitFailure{
-				Message: "the run was stopped before its end",
-				Type:    "interrupted",
-				Text:    "The run was interrupted after " + fmtDuration(runDuration(res.StartedAt, res.EndedAt)) + "; its numbers cover only the part that ran.\n",
-			},
-		})
-	case len(verdict.Results) == 0:
-		suite.Cases = append(suite.Cases, junitCase{Name: "run completed", Classname: junitClassRun, Time: secs})
-	}
+	suite.Cases = append(suite.Cases, runCases(res, &rv, len(verdict.Results), secs)...)
 	for _, n := range lostNodes(res) {
 		suite.Cases = append(suite.Cases, lostNodeCase(&n, secs))
 	}
@@ -146,7 +136,9 @@ func junitDocument(res *metrics.Result, verdict Verdict) junitSuites {
 		{"scenario.file", res.Scenario.File},
 		{"started_at", timeOrEmpty(res.StartedAt)},
 		{"ended_at", timeOrEmpty(res.EndedAt)},
+		{"status", string(rv.Status)},
 		{"interrupted", strconv.FormatBool(res.Interrupted)},
+		{"partial", strconv.FormatBool(res.Partial)},
 		{"devices", strconv.FormatInt(t.Devices, 10)},
 		{"connect_ok", strconv.FormatInt(t.ConnectOK, 10)},
 		{"connect_failed", strconv.FormatInt(t.ConnectFailed, 10)},
@@ -171,6 +163,63 @@ func junitDocument(res *metrics.Result, verdict Verdict) junitSuites {
 		Time:     secs,
 		Suites:   []junitSuite{suite},
 	}
+}
+
+// runCases are the testcases of the run's own outcome (the thresholds
+// have theirs): "run passed" for a passed run without thresholds, one
+// failing "run failed: <code>" per reason of a failed run (a lost node has
+// its own "node <name> lost" case instead), a failing "run interrupted" or
+// "partial result". A passed run with thresholds and a run whose
+// thresholds failed need none.
+func runCases(res *metrics.Result, rv *metrics.Verdict, thresholds int, secs string) []junitCase {
+	dur := fmtDuration(runDuration(res.StartedAt, res.EndedAt))
+	reasons := func() string {
+		var b strings.Builder
+		for _, r := range rv.Reasons {
+			if r.Code != metrics.ReasonCodeNodeLost {
+				b.WriteString("reason: " + oneLine(r.Message) + "\n")
+			}
+		}
+		return b.String()
+	}
+	switch rv.Status {
+	case metrics.StatusPassed:
+		if thresholds == 0 {
+			return []junitCase{{Name: "run passed", Classname: junitClassRun, Time: secs}}
+		}
+	case metrics.StatusFailed:
+		var out []junitCase
+		for _, r := range rv.Reasons {
+			if r.Code == metrics.ReasonCodeNodeLost {
+				continue
+			}
+			out = append(out, junitCase{
+				Name: "run failed: " + r.Code, Classname: junitClassRun, Time: secs,
+				Failure: &junitFailure{Message: oneLine(r.Message), Type: "run_failed",
+					Text: xmlSafe("The run could not measure what it was asked to: " + oneLine(r.Message) + ".\n")},
+			})
+		}
+		return out
+	case metrics.StatusInterrupted:
+		return []junitCase{{
+			Name: "run interrupted", Classname: junitClassRun, Time: secs,
+			Failure: &junitFailure{
+				Message: "the run was stopped before its end",
+				Type:    "interrupted",
+				Text:    xmlSafe("The run was interrupted after " + dur + "; its numbers cover only the part that ran.\n" + reasons()),
+			},
+		}}
+	case metrics.StatusPartial:
+		return []junitCase{{
+			Name: "partial result", Classname: junitClassRun, Time: secs,
+			Failure: &junitFailure{
+				Message: statusSentence(res, rv.Status),
+				Type:    "partial",
+				Text:    xmlSafe("This result was written while the run was still going; it covers the first " + dur + ", not a finished run.\n" + reasons()),
+			},
+		}}
+	}
+	return nil
 }
 
 // lostNodeCase is the failing testcase of a node lost mid-run, in the

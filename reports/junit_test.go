@@ -40,7 +40,7 @@ func TestWriteJUnitCases(t *testing.T) {
 		wantCases    []string
 		wantFailures int
 	}{
-		{"no thresholds", full, nil, []string{"run completed"}, 0},
+		{"no thresholds", full, nil, []string{"run passed"}, 0},
 		{"interrupted without thresholds", interrupted, nil, []string{"run interrupted"}, 1},
 		{"thresholds", full, []string{"e2e.p99 < 1h", "lost > 1000000"}, []string{"e2e.p99 < 1h", "lost > 1000000"}, 1},
 		{"interrupted with thresholds", interrupted, []string{"e2e.p99 < 1h"}, []string{"e2e.p99 < 1h", "run interrupted"}, 1},

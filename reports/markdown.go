@@ -10,10 +10,11 @@ import (
 )
 
 // WriteMarkdown writes a summary for a CI job summary or a pull-request
-// comment: a verdict line (✔/✘ and PASS/FAIL, no emoji), the threshold
-// table, the headline numbers, the latency table and, for a distributed
-// run, the per-node table with lost nodes flagged. Every string from the
-// user is escaped.
+// comment: the run's verdict (✔ only for a passed run, ✘ otherwise; no
+// emoji) with the reasons of a failed run, the threshold table, the
+// headline numbers, the message and connection tables (each row says what
+// it counts), the latency table and, for a distributed run, the per-node
+// table with lost nodes flagged. Every string from the user is escaped.
 func WriteMarkdown(w io.Writer, res *metrics.Result, verdict Verdict) error {
 	if res == nil {
 		return errors.New("reports: write markdown: nil result")
@@ -27,14 +28,18 @@ func WriteMarkdown(w io.Writer, res *metrics.Result, verdict Verdict) error {
 }
 
 func writeMarkdown(b *strings.Builder, res *metrics.Result, verdict Verdict) {
+	rv := runVerdict(res, verdict)
 	fmt.Fprintf(b, "### fleetbench · %s\n\n", mdEscape(orDash(res.Scenario.Name)))
-	fmt.Fprintf(b, "**%s**\n\n", mdEscape(verdictLine(res, verdict)))
-	meta := []string{"started " + fmtTime(res.StartedAt), "duration " + fmtDuration(runDuration(res.StartedAt, res.EndedAt))}
+	fmt.Fprintf(b, "**%s**\n\n", mdEscape(headlineText(res, &rv)))
+	if reasons := reasonLines(&rv); len(reasons) > 0 {
+		for _, r := range reasons {
+			b.WriteString("- " + mdEscape(r) + "\n")
+		}
+		b.WriteString("\n")
+	}
+	meta := []string{"started " + fmtTime(res.StartedAt), "duration " + fmtDuration(runDuration(res.StartedAt, res.EndedAt)), mdEscape(loadPhaseText(res))}
 	if res.Scenario.File != "" {
 		meta = append([]string{"scenario " + mdCode(res.Scenario.File)}, meta...)
-	}
-	if res.Interrupted {
-		meta = append(meta, "**interrupted**")
 	}
 	b.WriteString(strings.Join(meta, " · ") + "\n\n")
 	for _, n := range lostNodes(res) {
@@ -55,22 +60,20 @@ func writeMarkdown(b *strings.Builder, res *metrics.Result, verdict Verdict) {
 	}
 
 	t := &res.Totals
-	secs := runDuration(res.StartedAt, res.EndedAt).Seconds()
-	rate := func(n int64) string {
-		if secs <= 0 {
-			return fmtCount(n)
-		}
-		return fmtCount(n) + " · " + fmtRate(float64(n)/secs)
+	published := fmtCount(t.Published)
+	if rate, ok := res.PublishRate(); ok {
+		published += " · " + fmtRate(rate)
 	}
 	loss := dash
 	if t.Expected > 0 {
 		loss = fmtPercent(float64(t.Lost)/float64(t.Expected)) + " (" + fmtCount(t.Lost) + ")"
 	}
-	head := newTable("devices", "connects ok / failed", "published", "received / expected", "loss", "duplicates", "e2e p99", "publish→ack p99")
+	head := newTable("devices", "connected peak / at end", "connects ok / failed", "published", "received / expected", "loss", "duplicates", "e2e p99", "publish→ack p99")
 	head.add(
 		fmtCount(t.Devices),
+		fmtCount(t.ConnectedPeak)+" / "+fmtCount(t.Connected),
 		fmtCount(t.ConnectOK)+" / "+fmtCount(t.ConnectFailed),
-		rate(t.Published),
+		published,
 		fmtCount(t.Received)+" / "+fmtCount(t.Expected),
 		loss,
 		fmtCount(t.Duplicates),
@@ -79,6 +82,26 @@ func writeMarkdown(b *strings.Builder, res *metrics.Result, verdict Verdict) {
 	)
 	head.align[0] = alignRight
 	_ = head.markdown(b)
+	b.WriteString("\n")
+
+	msg := newTable("messages")
+	for _, q := range messageColumns(res) {
+		msg.header = append(msg.header, columnTitle(q))
+		msg.align = append(msg.align, alignRight)
+	}
+	msg.header = append(msg.header, "counts")
+	msg.align = append(msg.align, alignLeft)
+	for _, r := range messageRows(res) {
+		msg.add(append(append([]string{r.Name}, r.Values...), r.Help)...)
+	}
+	_ = msg.markdown(b)
+	b.WriteString("\n")
+
+	conn := &table{header: []string{"connections", "", "counts"}, align: []align{alignLeft, alignRight, alignLeft}}
+	for _, r := range connectionRows(res) {
+		conn.add(strings.TrimSpace(r.Name), r.Value, r.Help)
+	}
+	_ = conn.markdown(b)
 	b.WriteString("\n")
 
 	lat := newTable("latency", "count", "p50", "p90", "p99", "p99.9", "max")

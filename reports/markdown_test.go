@@ -40,10 +40,11 @@ func TestWriteMarkdownEscapes(t *testing.T) {
 	if !strings.Contains(out, escaped) {
 		t.Errorf("scenario name not escaped as expected:\n%s", out)
 	}
-	// Scenario name in the title; node name in the warning and the table;
-	// reason in the warning and the table.
-	if n := strings.Count(out, escaped); n != 5 {
-		t.Errorf("the escaped name appears %d times, want 5:\n%s", n, out)
+	// Scenario name in the title; node name in the verdict's reason, the
+	// warning and the table; reason in the verdict's reason, the warning
+	// and the table.
+	if n := strings.Count(out, escaped); n != 7 {
+		t.Errorf("the escaped name appears %d times, want 7:\n%s", n, out)
 	}
 	if !strings.Contains(out, "``a`b\\|c.yaml``") {
 		t.Errorf("scenario file not in a safe code span:\n%s", out)

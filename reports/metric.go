@@ -76,29 +76,33 @@ var catalogue = []*metricDef{
 	latencyDef(metrics.E2ECrossNode, "e2e of deliveries published on another node (distributed runs; clock-offset corrected)"),
 
 	counterDef("devices", neutral, "devices started", func(t *metrics.Totals) int64 { return t.Devices }),
-	counterDef("connected", higherBetter, "devices connected at the end", func(t *metrics.Totals) int64 { return t.Connected }),
-	counterDef("connect_ok", neutral, "successful connects, reconnects included", func(t *metrics.Totals) int64 { return t.ConnectOK }),
+	counterDef("connected", neutral, "devices connected at the end of the run (normally 0: devices disconnect when the run ends)", func(t *metrics.Totals) int64 { return t.Connected }),
+	counterDef("connected_peak", higherBetter, "highest number of connected devices at the one-second samples", func(t *metrics.Totals) int64 { return t.ConnectedPeak }),
+	counterDef("connect_ok", neutral, "connects the broker accepted (CONNACK 0), reconnects included", func(t *metrics.Totals) int64 { return t.ConnectOK }),
 	counterDef("connect_failed", lowerBetter, "failed connects", func(t *metrics.Totals) int64 { return t.ConnectFailed }),
 	counterDef("subscribe_ok", neutral, "acknowledged subscriptions", func(t *metrics.Totals) int64 { return t.SubscribeOK }),
 	counterDef("subscribe_failed", lowerBetter, "refused or timed-out subscriptions", func(t *metrics.Totals) int64 { return t.SubscribeFailed }),
+	counterDef("subscribe_timeout", lowerBetter, "subscriptions never acknowledged within the request timeout (part of subscribe_failed)", func(t *metrics.Totals) int64 { return t.SubscribeTimeout }),
+	counterDef("protocol_errors", lowerBetter, "broker packets that broke the protocol on an established connection", func(t *metrics.Totals) int64 { return t.ProtocolErrors }),
 	qosCounterDef("published", neutral, "PUBLISH packets sent",
 		func(t *metrics.Totals) int64 { return t.Published }, func(q *metrics.QoSTotals) int64 { return q.Published }),
 	qosCounterDef("acked", neutral, "publishes acknowledged (QoS 0: written)",
 		func(t *metrics.Totals) int64 { return t.Acked }, func(q *metrics.QoSTotals) int64 { return q.Acked }),
-	qosCounterDef("expected", neutral, "deliveries the plan predicts (publishes × matching subscribers)",
+	qosCounterDef("expected", neutral, "deliveries the plan predicts, at the delivery QoS (publishes × matching subscriptions)",
 		func(t *metrics.Totals) int64 { return t.Expected }, func(q *metrics.QoSTotals) int64 { return q.Expected }),
-	qosCounterDef("received", neutral, "stamped messages delivered to subscribers",
+	qosCounterDef("received", neutral, "stamped deliveries to subscribers, duplicates included",
 		func(t *metrics.Totals) int64 { return t.Received }, func(q *metrics.QoSTotals) int64 { return q.Received }),
-	qosCounterDef("lost", lowerBetter, "expected deliveries that never arrived",
+	qosCounterDef("lost", lowerBetter, "expected − unique (received − duplicates), counted after the drain",
 		func(t *metrics.Totals) int64 { return t.Lost }, func(q *metrics.QoSTotals) int64 { return q.Lost }),
-	qosCounterDef("duplicates", lowerBetter, "deliveries of a sequence number already seen on the same stream",
+	qosCounterDef("duplicates", lowerBetter, "deliveries of a sequence number already received on its stream, over the whole stream",
 		func(t *metrics.Totals) int64 { return t.Duplicates }, func(q *metrics.QoSTotals) int64 { return q.Duplicates }),
 	qosCounterDef("reordered", lowerBetter, "deliveries that arrived after a later sequence number of the same stream",
 		func(t *metrics.Totals) int64 { return t.Reordered }, func(q *metrics.QoSTotals) int64 { return q.Reordered }),
-	counterDef("foreign", lowerBetter, "received messages without a fleetbench stamp", func(t *metrics.Totals) int64 { return t.Foreign }),
+	counterDef("foreign", lowerBetter, "unstamped messages on subscribed topics: not counted as received or lost", func(t *metrics.Totals) int64 { return t.Foreign }),
+	counterDef("qos_mismatch", lowerBetter, "stamped deliveries at another QoS than planned: counted as received, never as lost", func(t *metrics.Totals) int64 { return t.QoSMismatch }),
 	counterDef("lagged", lowerBetter, "publishes sent later than their intended time", func(t *metrics.Totals) int64 { return t.Lagged }),
 	counterDef("disconnects", lowerBetter, "unexpected connection losses", func(t *metrics.Totals) int64 { return t.Disconnects }),
-	counterDef("reconnects", neutral, "successful reconnects after a loss", func(t *metrics.Totals) int64 { return t.Reconnects }),
+	counterDef("reconnects", neutral, "reconnects the broker accepted after a connection loss", func(t *metrics.Totals) int64 { return t.Reconnects }),
 	counterDef("publish_errors", lowerBetter, "publishes that failed locally or timed out", func(t *metrics.Totals) int64 { return t.PublishErrors }),
 	counterDef("bytes_out", neutral, "bytes written to the network", func(t *metrics.Totals) int64 { return t.BytesOut }),
 	counterDef("bytes_in", neutral, "bytes read from the network", func(t *metrics.Totals) int64 { return t.BytesIn }),
@@ -136,7 +140,7 @@ var catalogue = []*metricDef{
 		}},
 
 	{name: "publish_rate", class: classRate, perQoS: true, better: higherBetter,
-		help:  "published per second over the run",
+		help:  "published per second of the load phase (first to last intended publish; the drain apart)",
 		total: func(t *metrics.Totals) int64 { return t.Published }, byQoS: func(q *metrics.QoSTotals) int64 { return q.Published }},
 	{name: "receive_rate", class: classRate, perQoS: true, better: higherBetter,
 		help:  "received per second over the run",
@@ -300,7 +304,7 @@ func noSamples(k metrics.Kind, qos string) string {
 	var why string
 	switch k {
 	case metrics.Connect:
-		why = "no connect completed"
+		why = "no connect was accepted"
 	case metrics.Subscribe:
 		why = "no subscription was acknowledged"
 	case metrics.PublishAck:
@@ -380,6 +384,9 @@ func measure(res *metrics.Result, d *metricDef, st stat, qos string) (v float64,
 		}
 		return float64(num) / float64(den), ""
 	case classRate:
+		if d.name == "publish_rate" {
+			return publishRate(res, qos)
+		}
 		secs := runDuration(res.StartedAt, res.EndedAt).Seconds()
 		if secs <= 0 {
 			return 0, "no data: the run has no duration"
@@ -392,6 +399,24 @@ func measure(res *metrics.Result, d *metricDef, st stat, qos string) (v float64,
 		return float64(n) / secs, ""
 	}
 	return 0, "unknown metric class"
+}
+
+// publishRate is the publish rate of the load phase (Result.PublishRate),
+// at one QoS level over the same span.
+func publishRate(res *metrics.Result, qos string) (float64, string) {
+	rate, ok := res.PublishRate()
+	if !ok {
+		if res.Totals.Published == 0 {
+			return 0, "no data: nothing was published"
+		}
+		return 0, "no data: the load phase has no length"
+	}
+	if qos == "" || res.Totals.Published == 0 {
+		return rate, ""
+	}
+	// The same span for every level: rate × published(qos) / published.
+	q := res.ByQoS[qos]
+	return rate * float64(q.Published) / float64(res.Totals.Published), ""
 }
 
 // formatValue writes a value of a metric in its unit: latencies humanised,

@@ -22,6 +22,7 @@ func distributedResult(t testing.TB, f fixture) *metrics.Result {
 	res := makeResult(t, f)
 	local, worker := &res.Nodes[0], &res.Nodes[1]
 	local.Name = "local"
+	local.Devices, worker.Devices = local.Totals.Devices, worker.Totals.Devices
 	local.Ranges = []string{"sensors[0,100)"}
 	local.ClockOffsetUs, local.ClockUncertaintyUs = 0, 0
 	local.Totals.CrossNodeReceived = local.Totals.Received / 2
@@ -121,24 +122,23 @@ func TestNodesInEveryFormat(t *testing.T) {
 			"NODE LOST: node 10.0.0.7:7946 was lost at 12.3 s (heartbeat timeout): deliveries to its 100 devices after the loss count as lost.\n",
 			"\nNodes ", "  local ", "  +1.25ms ±180µs  ", "  ok\n", "  LOST at 12.3 s (heartbeat timeout)\n",
 			"  cross-node latencies corrected for clock offsets: error bound ±180µs (",
-			"Verdict: ✘ NODE LOST (no thresholds)\n",
+			"Verdict: ✘ FAILED\n  - node 10.0.0.7:7946 lost at 12.3 s (100 devices): heartbeat timeout\n",
 		}},
 		{"markdown", []string{
 			"**NODE LOST:** node 10.0.0.7:7946 was lost at 12.3 s (heartbeat timeout): deliveries to its 100 devices after the loss count as lost.\n",
 			"| node ", "| status ", "| +1.25ms ±180µs |", "| ok ", "**LOST at 12.3 s (heartbeat timeout)**",
 			"\ncross-node latencies corrected for clock offsets: error bound ±180µs (",
-			"**✘ NODE LOST (no thresholds)**",
+			"**✘ FAILED**\n\n- node 10.0.0.7:7946 lost at 12.3 s (100 devices): heartbeat timeout\n",
 		}},
 		{"html", []string{
 			`id="nodes"`, `<a href="#nodes">Nodes</a>`, `<tr class="lost"><td>10.0.0.7:7946<div class="node-detail">sensors[100,200) &lt;cloud&gt;[0,10)</div></td>`,
 			`<span class="status fail">LOST</span> at 12.3 s (heartbeat timeout)</td>`, `<td class="node-status"><span class="status pass">OK</span></td>`,
 			`<td class="num">&#43;1.25ms ±180µs</td>`, `<p class="note">cross-node latencies corrected for clock offsets: error bound ±180µs (`,
 			`Deliveries to a lost node's devices after the loss count as lost.</p>`,
-			`<dt>Nodes</dt><dd class=" bad">2 (1 lost)</dd>`, `class="verdict warn"`, `<span class="badge">NODE LOST</span>`,
-			`A node was lost; no thresholds were set`, `Node 10.0.0.7:7946 was lost at 12.3 s (heartbeat timeout)`,
+			`<dt>Nodes</dt><dd class=" bad">2 (1 lost)</dd>`, `class="verdict fail"`, `<span class="badge">FAILED</span>`,
+			`<strong>A node was lost</strong>`, `<li>Node 10.0.0.7:7946 was lost at 12.3 s (heartbeat timeout): deliveries to its 100 devices after the loss count as lost.</li>`,
 		}},
 		{"junit", []string{
-			`<testcase name="run completed" classname="fleetbench.run"`,
 			`<testcase name="node 10.0.0.7:7946 lost" classname="fleetbench.run" time="10.000">`,
 			`<failure message="node 10.0.0.7:7946 was lost at 12.3 s (heartbeat timeout): deliveries to its 100 devices after the loss count as lost" type="node lost">`,
 			`<property name="nodes" value="2"></property>`, `<property name="nodes_lost" value="1"></property>`,
@@ -189,24 +189,25 @@ func TestNodesVerdict(t *testing.T) {
 		wantBadge string
 		wantCases []string
 	}{
-		{"healthy nodes", healthy, nil, "✔ COMPLETED (no thresholds)", "neutral", "COMPLETED", []string{"run completed"}},
-		{"lost without thresholds", lost, nil, "✘ NODE LOST (no thresholds)", "warn", "NODE LOST", []string{"run completed", "node " + lostNodeName + " lost"}},
-		{"lost with passing thresholds", lost, pass, "✔ PASS (1 threshold), 1 node lost", "warn", "PASS", []string{"e2e.p99 < 1h", "node " + lostNodeName + " lost"}},
-		{"lost and interrupted", interrupted, nil, "✘ INTERRUPTED (no thresholds), 1 node lost", "warn", "INTERRUPTED", []string{"run interrupted", "node " + lostNodeName + " lost"}},
-		{"two lost", twoLost, pass, "✔ PASS (1 threshold), 2 nodes lost", "warn", "PASS", []string{"e2e.p99 < 1h", "node local lost", "node " + lostNodeName + " lost"}},
+		{"healthy nodes", healthy, nil, "✔ PASSED (no thresholds set)", "pass", "PASSED", []string{"run passed"}},
+		{"lost without thresholds", lost, nil, "✘ FAILED", "fail", "FAILED", []string{"node " + lostNodeName + " lost"}},
+		{"lost with passing thresholds", lost, pass, "✘ FAILED (the threshold held)", "fail", "FAILED", []string{"e2e.p99 < 1h", "node " + lostNodeName + " lost"}},
+		{"lost and interrupted", interrupted, nil, "✘ INTERRUPTED — the run was stopped before its end; the numbers cover the part that ran", "warn", "INTERRUPTED", []string{"run interrupted", "node " + lostNodeName + " lost"}},
+		{"two lost", twoLost, pass, "✘ FAILED (the threshold held)", "fail", "FAILED", []string{"e2e.p99 < 1h", "node local lost", "node " + lostNodeName + " lost"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			v := Evaluate(tc.res, tc.ths)
-			if got := verdictLine(tc.res, v); got != tc.wantLine {
+			rv := runVerdict(tc.res, v)
+			if got := headlineText(tc.res, &rv); got != tc.wantLine {
 				t.Errorf("verdict line %q, want %q", got, tc.wantLine)
 			}
-			vv := verdictOf(tc.res, v)
+			vv := verdictOf(tc.res, rv, v)
 			if vv.Class != tc.wantClass || vv.Badge != tc.wantBadge {
 				t.Errorf("banner %s/%s, want %s/%s", vv.Class, vv.Badge, tc.wantClass, tc.wantBadge)
 			}
-			if n := len(lostNodes(tc.res)); n > 0 && strings.Count(vv.Detail, " was lost at ") != n {
-				t.Errorf("banner detail %q does not name the %d lost nodes", vv.Detail, n)
+			if n := len(lostNodes(tc.res)); n > 0 && strings.Count(strings.Join(vv.Reasons, " "), " lost at ") != n {
+				t.Errorf("banner reasons %q do not name the %d lost nodes", vv.Reasons, n)
 			}
 			var doc junitSuites
 			if err := xml.Unmarshal([]byte(render(t, "junit", tc.res, v)), &doc); err != nil {
@@ -241,12 +242,13 @@ func TestNodesBannerCapsLostList(t *testing.T) {
 		n.Name = "worker-" + string(rune('a'+i))
 		res.Nodes = append(res.Nodes, n)
 	}
-	vv := verdictOf(res, Evaluate(res, nil))
-	if got := strings.Count(vv.Detail, " was lost at "); got != 3 {
-		t.Errorf("banner names %d lost nodes, want 3: %q", got, vv.Detail)
+	v := Evaluate(res, nil)
+	vv := verdictOf(res, runVerdict(res, v), v)
+	if got := strings.Count(strings.Join(vv.Reasons, " "), " lost at "); got != 3 {
+		t.Errorf("banner names %d lost nodes, want 3: %q", got, vv.Reasons)
 	}
-	if !strings.HasSuffix(vv.Detail, "And 2 more nodes lost.") || vv.Title != "5 nodes were lost; no thresholds were set" {
-		t.Errorf("banner %q / %q", vv.Title, vv.Detail)
+	if len(vv.Reasons) != 4 || vv.Reasons[3] != "And 2 more nodes lost." || vv.Title != "5 nodes were lost" {
+		t.Errorf("banner %q / %q", vv.Title, vv.Reasons)
 	}
 }
 

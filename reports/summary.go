@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -150,7 +151,8 @@ func columnTitle(q string) string {
 
 // messageRow is one line of the message accounting table.
 type messageRow struct {
-	Name   string
+	Name string
+	// Help says exactly what the row counts.
 	Help   string
 	Values []string
 	// Bad marks a row whose non-zero values are a problem (lost,
@@ -159,25 +161,86 @@ type messageRow struct {
 	Nonzero []bool
 }
 
+// messageHelp says what each row of the message table counts. Every
+// renderer shows it next to the numbers.
+var messageHelp = map[string]string{
+	"published":       "PUBLISH packets sent",
+	"acked":           "PUBACK (QoS 1) or PUBCOMP (QoS 2) received; QoS 0: written",
+	"expected":        "deliveries the plan predicts, at the delivery QoS",
+	"received":        "stamped deliveries, duplicates included",
+	"unique":          "received − duplicates",
+	"duplicates":      "sequence number already received on its stream (over the whole stream)",
+	"reordered":       "arrived after a later sequence number of its stream",
+	"lost":            "expected − unique, after the drain",
+	"foreign":         "unstamped messages on subscribed topics: not counted as received or lost",
+	"loss":            "lost / expected",
+	"duplicate ratio": "duplicates / received",
+	"publish rate":    "published / load phase (first to last intended publish)",
+	"receive rate":    "received / whole run",
+}
+
 // messageRows returns the message accounting per column (see
-// messageColumns).
+// messageColumns): the counters, foreign messages, QoS mismatches (only
+// when there are any), then the ratios and rates.
 func messageRows(res *metrics.Result) []messageRow {
 	cols := messageColumns(res)
 	var rows []messageRow
-	for _, name := range []string{"published", "acked", "expected", "received", "lost", "duplicates", "reordered"} {
-		d, _ := lookupMetric(name)
-		r := messageRow{Name: name, Help: d.help, Bad: d.better == lowerBetter}
+	counter := func(name string, bad bool, value func(q string) (float64, bool)) {
+		r := messageRow{Name: name, Help: messageHelp[name], Bad: bad}
 		for _, q := range cols {
-			v, _ := measure(res, d, stat{}, q)
+			v, ok := value(q)
+			if !ok {
+				r.Values = append(r.Values, dash)
+				r.Nonzero = append(r.Nonzero, false)
+				continue
+			}
 			r.Values = append(r.Values, fmtNumber(v))
 			r.Nonzero = append(r.Nonzero, v != 0)
+		}
+		rows = append(rows, r)
+	}
+	catalogued := func(name string) {
+		d, _ := lookupMetric(name)
+		counter(name, d.better == lowerBetter, func(q string) (float64, bool) {
+			v, _ := measure(res, d, stat{}, q)
+			return v, true
+		})
+	}
+	for _, name := range []string{"published", "acked", "expected", "received"} {
+		catalogued(name)
+	}
+	counter("unique", false, func(q string) (float64, bool) {
+		if q == "" {
+			return float64(res.Totals.Received - res.Totals.Duplicates), true
+		}
+		t := res.ByQoS[q]
+		return float64(t.Received - t.Duplicates), true
+	})
+	for _, name := range []string{"duplicates", "reordered", "lost"} {
+		catalogued(name)
+	}
+	// Foreign messages are counted per node, not per QoS.
+	counter("foreign", true, func(q string) (float64, bool) {
+		return float64(res.Totals.Foreign), q == ""
+	})
+	if pairs := mismatchPairs(res); len(pairs) > 0 {
+		r := messageRow{Name: "QoS mismatch", Bad: true, Help: mismatchHelp(pairs)}
+		for _, q := range cols {
+			var n int64
+			for _, p := range pairs {
+				if q == "" || p.expected == q {
+					n += p.count
+				}
+			}
+			r.Values = append(r.Values, fmtCount(n))
+			r.Nonzero = append(r.Nonzero, n != 0)
 		}
 		rows = append(rows, r)
 	}
 	for _, name := range []string{"loss_ratio", "duplicate_ratio", "publish_rate", "receive_rate"} {
 		d, _ := lookupMetric(name)
 		label := map[string]string{"loss_ratio": "loss", "duplicate_ratio": "duplicate ratio", "publish_rate": "publish rate", "receive_rate": "receive rate"}[name]
-		r := messageRow{Name: label, Help: d.help, Bad: d.better == lowerBetter}
+		r := messageRow{Name: label, Help: messageHelp[label], Bad: d.better == lowerBetter}
 		for _, q := range cols {
 			v, why := measure(res, d, stat{}, q)
 			if why != "" {
@@ -191,6 +254,127 @@ func messageRows(res *metrics.Result) []messageRow {
 		rows = append(rows, r)
 	}
 	return rows
+}
+
+// mismatchPair is one kind of QoS mismatch: deliveries expected at one QoS
+// that arrived at another.
+type mismatchPair struct {
+	key, expected, delivered string
+	count                    int64
+}
+
+// mismatchPairs lists the non-zero QoS mismatches of res, in key order.
+func mismatchPairs(res *metrics.Result) []mismatchPair {
+	keys := make([]string, 0, len(res.QoSMismatch))
+	for k, v := range res.QoSMismatch {
+		if v != 0 {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	out := make([]mismatchPair, 0, len(keys))
+	for _, k := range keys {
+		e, d, _ := strings.Cut(k, "->")
+		out = append(out, mismatchPair{key: k, expected: e, delivered: d, count: res.QoSMismatch[k]})
+	}
+	return out
+}
+
+// mismatchHelp explains the QoS mismatches: "80 × 1->0: expected QoS 1,
+// delivered at QoS 0; counted as received".
+func mismatchHelp(pairs []mismatchPair) string {
+	parts := make([]string, 0, len(pairs))
+	for _, p := range pairs {
+		parts = append(parts, fmt.Sprintf("%s × %s: expected QoS %s, delivered at QoS %s", fmtCount(p.count), p.key, p.expected, p.delivered))
+	}
+	return strings.Join(parts, "; ") + "; counted as received, never as lost"
+}
+
+// connectReasonHelp explains the connect failure reasons that are not
+// self-explanatory.
+var connectReasonHelp = map[string]string{
+	"not_mqtt": "the server's first bytes were not a CONNACK: not an MQTT server (an HTTP server, TLS spoken to in plain TCP…)",
+	"protocol": "the CONNACK broke the protocol: a return code MQTT 3.1.1 does not define (6–255) or a malformed packet",
+}
+
+// subscribeFailures splits the failed subscriptions: "2 never acknowledged
+// within the request timeout, 1 refused" ("" when none failed).
+func subscribeFailures(t *metrics.Totals) string {
+	if t.SubscribeFailed == 0 {
+		return ""
+	}
+	refused := t.SubscribeFailed - t.SubscribeTimeout
+	return fmt.Sprintf("%s never acknowledged within the request timeout, %s refused", fmtCount(t.SubscribeTimeout), fmtCount(refused))
+}
+
+// connectionRows lists the connection facts of a run with what each
+// counts, for the Markdown and HTML connection tables.
+func connectionRows(res *metrics.Result) []counterRow {
+	t := &res.Totals
+	rows := []counterRow{
+		{"devices", fmtCount(t.Devices), "devices started", false},
+		{"connected", connectedText(t), "connected devices: the highest one-second sample, and at the end (normally 0)", false},
+		{"connects ok", fmtCount(t.ConnectOK), "connects the broker accepted (CONNACK 0), reconnects included", false},
+		{"connects failed", fmtCount(t.ConnectFailed), "failed connect attempts, by reason below", t.ConnectFailed > 0},
+	}
+	reasons := make([]string, 0, len(res.ConnectFailedByReason))
+	for k, v := range res.ConnectFailedByReason {
+		if v > 0 {
+			reasons = append(reasons, k)
+		}
+	}
+	slices.Sort(reasons)
+	for _, k := range reasons {
+		help := connectReasonHelp[k]
+		if first := res.FirstConnectErrors[k]; first != "" {
+			help = strings.TrimPrefix(help+"; first: "+clip(first, 160), "; ")
+		}
+		rows = append(rows, counterRow{"connects failed: " + k, fmtCount(res.ConnectFailedByReason[k]), help, true})
+	}
+	rows = append(rows, counterRow{"subscribes ok", fmtCount(t.SubscribeOK), "subscriptions acknowledged with a granted QoS", false})
+	// The problems only when they happened (every counter is in the
+	// HTML report's counter table anyway).
+	for _, r := range []struct {
+		name string
+		n    int64
+		help string
+	}{
+		{"subscribes timed out", t.SubscribeTimeout, "subscriptions never acknowledged within the request timeout"},
+		{"subscribes refused", t.SubscribeFailed - t.SubscribeTimeout, "subscriptions the broker refused (SUBACK 0x80) or that failed locally"},
+		{"protocol errors", t.ProtocolErrors, "broker packets that broke the protocol on an established connection"},
+	} {
+		if r.n != 0 {
+			rows = append(rows, counterRow{r.name, fmtCount(r.n), r.help, true})
+		}
+	}
+	rows = append(rows,
+		counterRow{"disconnects", fmtCount(t.Disconnects), "unexpected connection losses", t.Disconnects > 0},
+		counterRow{"reconnects", fmtCount(t.Reconnects), "reconnects the broker accepted after a connection loss", false},
+	)
+	return rows
+}
+
+// connectedText is the connected gauge: "peak 389, at end 0".
+func connectedText(t *metrics.Totals) string {
+	return "peak " + fmtCount(t.ConnectedPeak) + ", at end " + fmtCount(t.Connected)
+}
+
+// loadPhaseText describes the load phase and the drain: "load 29.9 s
+// (first to last intended publish), drain 5.0 s".
+func loadPhaseText(res *metrics.Result) string {
+	switch {
+	case res.LoadSeconds() > 0:
+		s := "load " + fmtSeconds(res.LoadSeconds()) + " (first to last intended publish)"
+		if res.DrainS > 0 {
+			s += ", drain " + fmtSeconds(res.DrainS)
+		}
+		return s
+	case res.FirstPublishS == 0 && res.LastPublishS == 0 && res.Totals.Published > 0:
+		return "load phase not recorded (older result): publish rate over the whole run"
+	case res.Totals.Published == 0:
+		return "no load phase: nothing was published"
+	}
+	return "no load phase: every publish was planned at one instant"
 }
 
 // reasonList writes a count-by-name map in descending count order, skipping
@@ -243,12 +427,6 @@ type headline struct {
 func headlines(res *metrics.Result) []headline {
 	t := &res.Totals
 	secs := runDuration(res.StartedAt, res.EndedAt).Seconds()
-	rate := func(n int64) string {
-		if secs <= 0 {
-			return dash
-		}
-		return fmtRate(float64(n) / secs)
-	}
 	e2e := summaryOf(res, metrics.E2E, "")
 	ack := summaryOf(res, metrics.PublishAck, "")
 	p99 := func(s *metrics.LatencySummary) string {
@@ -262,11 +440,20 @@ func headlines(res *metrics.Result) []headline {
 	if t.Expected > 0 {
 		loss = fmtPercent(float64(t.Lost) / float64(t.Expected))
 	}
+	published := loadPhaseText(res)
+	if rate, ok := res.PublishRate(); ok {
+		published = fmtRate(rate) + " · " + published
+	}
+	received := "of " + fmtCount(t.Expected) + " expected"
+	if secs > 0 {
+		received += " · " + fmtRate(float64(t.Received)/secs) + " over the run"
+	}
 	return []headline{
-		{Label: "devices", Value: fmtCount(t.Devices), Note: fmtCount(t.Connected) + " connected at the end"},
+		{Label: "devices", Value: fmtCount(t.Devices), Note: "started"},
+		{Label: "connected", Value: fmtCount(t.ConnectedPeak), Note: "peak · " + fmtCount(t.Connected) + " at end", Bad: t.Devices > 0 && t.ConnectedPeak == 0},
 		{Label: "connects", Value: fmtCount(t.ConnectOK), Note: fmtCount(t.ConnectFailed) + " failed (" + ratioText(t.ConnectFailed, attempts) + ")", Bad: t.ConnectFailed > 0},
-		{Label: "published", Value: fmtCount(t.Published), Note: rate(t.Published)},
-		{Label: "received", Value: fmtCount(t.Received), Note: "of " + fmtCount(t.Expected) + " expected · " + rate(t.Received)},
+		{Label: "published", Value: fmtCount(t.Published), Note: published},
+		{Label: "received", Value: fmtCount(t.Received), Note: received},
 		{Label: "loss", Value: loss, Note: fmtCount(t.Lost) + " lost · " + fmtCount(t.Duplicates) + " duplicates", Bad: t.Lost > 0 || t.Duplicates > 0},
 		{Label: "e2e p99", Value: p99(e2e), Note: "end to end · p50 " + orDashLatency(e2e.Count, e2e.P50)},
 		{Label: "ack p99", Value: p99(ack), Note: "publish → ack · p50 " + orDashLatency(ack.Count, ack.P50)},
@@ -352,13 +539,16 @@ func problems(res *metrics.Result) []problem {
 	}
 	t := &res.Totals
 	for _, p := range []problem{
-		{"subscribe failed", t.SubscribeFailed},
+		{"subscribe timed out", t.SubscribeTimeout},
+		{"subscribe refused", t.SubscribeFailed - t.SubscribeTimeout},
+		{"protocol errors", t.ProtocolErrors},
 		{"disconnects", t.Disconnects},
 		{"publish errors", t.PublishErrors},
 		{"lost", t.Lost},
 		{"duplicates", t.Duplicates},
 		{"reordered", t.Reordered},
 		{"foreign", t.Foreign},
+		{"QoS mismatch", t.QoSMismatch},
 		{"lagged publishes", t.Lagged},
 		{"latency saturated", t.LatencySaturated},
 		{"latency negative", t.LatencyNegative},
@@ -409,30 +599,4 @@ func thresholdMark(passed bool) string {
 		return "✔ PASS"
 	}
 	return "✘ FAIL"
-}
-
-// verdictLine is the one-line verdict of a run: thresholds, whether it was
-// interrupted and whether nodes of a distributed run were lost.
-func verdictLine(res *metrics.Result, v Verdict) string {
-	s := v.Summary()
-	lost := len(lostNodes(res))
-	switch {
-	case len(v.Results) == 0 && res.Interrupted:
-		s = "✘ INTERRUPTED (no thresholds)"
-	case len(v.Results) == 0 && lost > 0:
-		s = "✘ NODE LOST (no thresholds)"
-	case len(v.Results) == 0:
-		s = "✔ COMPLETED (no thresholds)"
-	case v.Passed():
-		s = "✔ " + s
-	default:
-		s = "✘ " + s
-	}
-	if len(v.Results) > 0 && res.Interrupted {
-		s += ", run interrupted"
-	}
-	if lost > 0 && (len(v.Results) > 0 || res.Interrupted) {
-		s += ", " + plural(lost, "node") + " lost"
-	}
-	return s
 }

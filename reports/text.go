@@ -10,12 +10,15 @@ import (
 	"github.com/fleetbench/fleetbench/engine/metrics"
 )
 
-// WriteText writes the terminal summary of a run: what ran, connections,
-// message accounting per QoS, a latency table (p50 p90 p99 p99.9 max per
-// kind and QoS), for a distributed run the per-node table (lost nodes
-// flagged, clock offsets and the error bound of cross-node latencies) and
-// the threshold verdict. Columns are aligned with spaces; durations are
-// humanised (45µs, 1.23ms, 2.1s).
+// WriteText writes the terminal summary of a run: what ran and its load
+// phase, connections, message accounting per QoS (each row with what it
+// counts), a latency table (p50 p90 p99 p99.9 max per kind and QoS), for a
+// distributed run the per-node table (lost nodes flagged, clock offsets
+// and the error bound of cross-node latencies), the threshold table and
+// the run's verdict with its reasons. The status comes from res.Verdict
+// (see Judge; an unjudged result is judged by verdict's thresholds on a
+// copy), the threshold detail from verdict. Columns are aligned with
+// spaces; durations are humanised (45µs, 1.23ms, 2.1s).
 func WriteText(w io.Writer, res *metrics.Result, verdict Verdict) error {
 	if res == nil {
 		return errors.New("reports: write text: nil result")
@@ -29,15 +32,17 @@ func WriteText(w io.Writer, res *metrics.Result, verdict Verdict) error {
 }
 
 func writeText(b *strings.Builder, res *metrics.Result, verdict Verdict) {
+	rv := runVerdict(res, verdict)
 	t := &res.Totals
 	name := orDash(res.Scenario.Name)
 	if res.Scenario.File != "" {
 		name += "  (" + res.Scenario.File + ")"
 	}
 	fmt.Fprintf(b, "fleetbench  %s\n", oneLine(name))
-	fmt.Fprintf(b, "started %s · duration %s\n", fmtTime(res.StartedAt), fmtDuration(runDuration(res.StartedAt, res.EndedAt)))
-	if res.Interrupted {
-		b.WriteString("INTERRUPTED: the run was stopped before its end; the numbers cover the part that ran.\n")
+	fmt.Fprintf(b, "started %s · duration %s · %s\n", fmtTime(res.StartedAt), fmtDuration(runDuration(res.StartedAt, res.EndedAt)), loadPhaseText(res))
+	switch rv.Status {
+	case metrics.StatusPartial, metrics.StatusInterrupted:
+		b.WriteString(rv.Status.Headline() + ": " + statusSentence(res, rv.Status) + ".\n")
 	}
 	for _, n := range lostNodes(res) {
 		b.WriteString("NODE LOST: " + oneLine(lostNodeWarning(&n)) + ".\n")
@@ -45,20 +50,32 @@ func writeText(b *strings.Builder, res *metrics.Result, verdict Verdict) {
 
 	b.WriteString("\n")
 	conn := &table{header: []string{"Connections", ""}, align: []align{alignLeft, alignLeft}}
-	conn.add("  "+"devices", fmt.Sprintf("%s started, %s connected at the end", fmtCount(t.Devices), fmtCount(t.Connected)))
+	conn.add("  "+"devices", fmt.Sprintf("%s started; connected: %s", fmtCount(t.Devices), connectedText(t)))
 	connects := fmt.Sprintf("%s ok, %s failed", fmtCount(t.ConnectOK), fmtCount(t.ConnectFailed))
 	if t.ConnectFailed > 0 {
 		connects += fmt.Sprintf(" (%s: %s)", ratioText(t.ConnectFailed, t.ConnectOK+t.ConnectFailed), reasonList(res.ConnectFailedByReason))
 	}
 	conn.add("  "+"connects", connects)
+	for _, reason := range sortedCounts(res.ConnectFailedByReason) {
+		if help := connectReasonHelp[reason]; help != "" {
+			conn.add("    "+reason, help)
+		}
+	}
 	for _, reason := range sortedKeys(res.FirstConnectErrors) {
 		conn.add("    first "+reason, clip(res.FirstConnectErrors[reason], 160))
 	}
-	conn.add("  "+"subscribes", fmt.Sprintf("%s ok, %s failed", fmtCount(t.SubscribeOK), fmtCount(t.SubscribeFailed)))
+	subscribes := fmt.Sprintf("%s ok, %s failed", fmtCount(t.SubscribeOK), fmtCount(t.SubscribeFailed))
+	if why := subscribeFailures(t); why != "" {
+		subscribes += " (" + why + ")"
+	}
+	conn.add("  "+"subscribes", subscribes)
+	if t.ProtocolErrors > 0 {
+		conn.add("  "+"protocol errors", fmtCount(t.ProtocolErrors)+" broker packets broke the protocol on an established connection")
+	}
 	conn.add("  "+"disconnects", fmt.Sprintf("%s, %s reconnects", fmtCount(t.Disconnects), fmtCount(t.Reconnects)))
-	if t.PublishErrors > 0 || t.Lagged > 0 || t.Foreign > 0 {
-		conn.add("  "+"problems", fmt.Sprintf("%s publish errors, %s lagged publishes, %s foreign messages",
-			fmtCount(t.PublishErrors), fmtCount(t.Lagged), fmtCount(t.Foreign)))
+	if t.PublishErrors > 0 || t.Lagged > 0 {
+		conn.add("  "+"problems", fmt.Sprintf("%s publish errors, %s lagged publishes",
+			fmtCount(t.PublishErrors), fmtCount(t.Lagged)))
 	}
 	conn.add("  "+"traffic", fmt.Sprintf("%s out, %s in", fmtBytes(t.BytesOut), fmtBytes(t.BytesIn)))
 	if bs := res.Broker; bs != nil {
@@ -74,8 +91,10 @@ func writeText(b *strings.Builder, res *metrics.Result, verdict Verdict) {
 		msg.header = append(msg.header, columnTitle(q))
 		msg.align = append(msg.align, alignRight)
 	}
+	msg.header = append(msg.header, "")
+	msg.align = append(msg.align, alignLeft)
 	for _, r := range messageRows(res) {
-		msg.add(append([]string{"  " + r.Name}, r.Values...)...)
+		msg.add(append(append([]string{"  " + r.Name}, r.Values...), r.Help)...)
 	}
 	_ = msg.text(b, "")
 
@@ -107,7 +126,10 @@ func writeText(b *strings.Builder, res *metrics.Result, verdict Verdict) {
 		}
 		_ = th.text(b, "")
 	}
-	b.WriteString("\nVerdict: " + verdictLine(res, verdict) + "\n")
+	b.WriteString("\nVerdict: " + headlineText(res, &rv) + "\n")
+	for _, r := range reasonLines(&rv) {
+		b.WriteString("  - " + r + "\n")
+	}
 }
 
 // writeTextNodes writes the per-node table of a distributed run and the
@@ -139,6 +161,19 @@ func thresholdExpr(t Threshold) string {
 		return t.Expr
 	}
 	return t.String()
+}
+
+// sortedCounts returns the keys of a count map with a non-zero count, in
+// order.
+func sortedCounts(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k, v := range m {
+		if v != 0 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // sortedKeys returns a map's keys in order.

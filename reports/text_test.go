@@ -71,13 +71,14 @@ func TestWriteTextAfterRoundTrip(t *testing.T) {
 func TestWriteTextEmptyResult(t *testing.T) {
 	t.Parallel()
 	// A result with nothing in it (a run that failed at once) renders with
-	// dashes, not zeros pretending to be latencies, and does not panic.
+	// dashes, not zeros pretending to be latencies, does not panic, and
+	// fails: nothing was measured.
 	var b bytes.Buffer
 	if err := WriteText(&b, &metrics.Result{}, Verdict{}); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"fleetbench  —", "e2e", "—", "Verdict: ✔ COMPLETED (no thresholds)"} {
+	for _, want := range []string{"fleetbench  —", "e2e", "—", "Verdict: ✘ FAILED\n  - no device was started\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -168,7 +168,8 @@ func unknownMetric(name string) error {
 // foreign, lagged, disconnects, reconnects, connect_ok, connect_failed,
 // publish_errors…), a ratio (connect_failed_ratio = connect_failed / (ok +
 // failed), loss_ratio = lost / expected, duplicate_ratio = duplicates /
-// received) or a rate (publish_rate, receive_rate: per second over the run).
+// received) or a rate (publish_rate: per second of the load phase, first
+// to last intended publish; receive_rate: per second over the run).
 // Latencies need a STAT: p50 p90 p99 p999 p9999 max min mean count, or any
 // percentile as pNN (p95; p995 is 99.5) or p(99.5). The statistic may also
 // follow a space: "e2e p99 < 50ms". {qos=N} selects QoS level N for the

@@ -20,12 +20,12 @@ type Options struct {
 	// empty means "embedded" when the result holds embedded-broker
 	// counters, else "—".
 	Broker string
-	// Thresholds are evaluated for the verdict of the HTML, JUnit and
-	// Markdown reports.
+	// Thresholds are the run's gates: WriteAll judges the run by them
+	// (Judge) and every report shows their outcome.
 	Thresholds []Threshold
 }
 
-// The files WriteAll writes.
+// The files WriteAll writes for a finished run.
 const (
 	FileJSON     = "result.json"
 	FileHTML     = "report.html"
@@ -33,10 +33,32 @@ const (
 	FileMarkdown = "summary.md"
 )
 
-// WriteAll writes result.json, report.html, junit.xml and summary.md into
-// dir (created if missing). Each file is written to a temporary file in dir
-// and renamed into place, so a reader never sees a half-written report. The
-// verdict comes from opts.Thresholds.
+// The files WriteAll writes for a partial result (Result.Partial: written
+// while the run was still going), so that they never pass for the reports
+// of a finished run nor overwrite them. No result.json is written for a
+// partial result.
+const (
+	FilePartialHTML     = "report.partial.html"
+	FilePartialJUnit    = "junit.partial.xml"
+	FilePartialMarkdown = "summary.partial.md"
+)
+
+// HTMLFile returns the name of the HTML report WriteAll writes for res:
+// FileHTML, or FilePartialHTML for a partial result.
+func HTMLFile(res *metrics.Result) string {
+	if res != nil && res.Partial {
+		return FilePartialHTML
+	}
+	return FileHTML
+}
+
+// WriteAll judges res (Judge with opts.Thresholds, which sets
+// res.Verdict) and writes result.json, report.html, junit.xml and
+// summary.md into dir (created if missing). For a partial result it writes
+// report.partial.html, junit.partial.xml and summary.partial.md only: the
+// partial result.json stays as it is and no result.json appears beside it.
+// Each file is written to a temporary file in dir and renamed into place,
+// so a reader never sees a half-written report.
 func WriteAll(dir string, res *metrics.Result, opts Options) error {
 	if res == nil {
 		return errors.New("reports: write all: nil result")
@@ -44,15 +66,23 @@ func WriteAll(dir string, res *metrics.Result, opts Options) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("reports: write all: %w", err)
 	}
-	verdict := Evaluate(res, opts.Thresholds)
-	files := []struct {
+	verdict := Judge(res, opts.Thresholds)
+	type file struct {
 		name  string
 		write func(io.Writer) error
-	}{
+	}
+	files := []file{
 		{FileJSON, func(w io.Writer) error { return WriteJSON(w, res) }},
 		{FileHTML, func(w io.Writer) error { return WriteHTML(w, res, opts) }},
 		{FileJUnit, func(w io.Writer) error { return WriteJUnit(w, res, verdict) }},
 		{FileMarkdown, func(w io.Writer) error { return WriteMarkdown(w, res, verdict) }},
+	}
+	if res.Partial {
+		files = []file{
+			{FilePartialHTML, files[1].write},
+			{FilePartialJUnit, files[2].write},
+			{FilePartialMarkdown, files[3].write},
+		}
 	}
 	for _, f := range files {
 		if err := WriteFileAtomic(filepath.Join(dir, f.name), f.write); err != nil {
