@@ -81,8 +81,12 @@ func compareAction(c *cli.Context) error {
 	w := c.App.Writer
 	for i, r := range results {
 		e2e := r.Latency.Get(metrics.E2E)
-		fmt.Fprintf(w, "%-28s published %8d  received %8d  lost %6d  e2e p50 %8dµs  p99 %8dµs\n",
-			labels[i], r.Totals.Published, r.Totals.Received, r.Totals.Lost, e2e.P50, e2e.P99)
+		rate := "—"
+		if v, ok := r.PublishRate(); ok {
+			rate = fmt.Sprintf("%.0f/s", v)
+		}
+		fmt.Fprintf(w, "%-28s %-17s published %8d (%8s)  received %8d  lost %6d  e2e p50 %8dµs  p99 %8dµs\n",
+			labels[i], cmp.Runs[i].Status.Headline(), r.Totals.Published, rate, r.Totals.Received, r.Totals.Lost, e2e.P50, e2e.P99)
 	}
 	for _, rg := range cmp.Regressions {
 		fmt.Fprintf(w, "regression: %s %s → %s\n", rg.Metric, rg.BaseText, rg.HeadText)

@@ -14,48 +14,63 @@ import (
 
 func reportCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "report",
-		Usage:     "re-render reports (HTML, JUnit, Markdown, text) from saved result.json files, without re-running",
-		ArgsUsage: "RESULT.json...",
+		Name:  "report",
+		Usage: "re-render reports (HTML, JUnit, Markdown, text) from saved result.json files, without re-running",
+		ArgsUsage: "RESULT.json...\n\n" +
+			"   Writes result.json (with the verdict), report.html, junit.xml and summary.md.\n" +
+			"   A partial result (result.partial.json, written while a run was going) gets\n" +
+			"   report.partial.html, junit.partial.xml and summary.partial.md instead: no\n" +
+			"   result.json is written and the partial file is left as it is. Every output\n" +
+			"   of a partial result says PARTIAL. Exit code: from the worst verdict (0 passed,\n" +
+			"   99 thresholds failed, 1 failed or partial, 130 interrupted).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "output directory (default: beside each result; with several results, one subdirectory each)"},
 			&cli.StringSliceFlag{Name: "threshold", Usage: "judge by these thresholds too (the run's own are kept)"},
 		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() == 0 {
-				return usageError("report needs at least one result.json")
-			}
-			failed := false
-			for _, path := range c.Args().Slice() {
-				res, err := loadResult(path)
-				if err != nil {
-					return err
-				}
-				gates, err := parseGates(append(append([]string(nil), res.Meta.Thresholds...), c.StringSlice("threshold")...))
-				if err != nil {
-					return err
-				}
-				out := filepath.Dir(path)
-				if o := c.String("out"); o != "" {
-					out = o
-					if c.NArg() > 1 {
-						out = filepath.Join(o, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
-					}
-				}
-				if err := reports.WriteAll(out, res, reports.Options{Thresholds: gates}); err != nil {
-					return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitRunFailed)
-				}
-				verdict := reports.Evaluate(res, gates)
-				reports.WriteText(c.App.Writer, res, verdict)
-				fmt.Fprintf(c.App.Writer, "\nreport: %s\n", filepath.Join(out, reports.FileHTML))
-				failed = failed || !verdict.Passed()
-			}
-			if failed {
-				return cli.Exit("fleetbench: a threshold failed", exitThresholds)
-			}
-			return nil
-		},
+		Action: reportAction,
 	}
+}
+
+func reportAction(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return usageError("report needs at least one result.json")
+	}
+	worst := metrics.StatusPassed
+	var lines []string
+	for _, path := range c.Args().Slice() {
+		res, err := loadResult(path)
+		if err != nil {
+			return err
+		}
+		gates, err := parseGates(append(append([]string(nil), res.Meta.Thresholds...), c.StringSlice("threshold")...))
+		if err != nil {
+			return err
+		}
+		out := filepath.Dir(path)
+		if o := c.String("out"); o != "" {
+			out = o
+			if c.NArg() > 1 {
+				out = filepath.Join(o, strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
+			}
+		}
+		// WriteAll judges the result (res.Verdict) and, for a partial
+		// one, writes the .partial reports only.
+		if err := reports.WriteAll(out, res, reports.Options{Thresholds: gates}); err != nil {
+			return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitRunFailed)
+		}
+		if err := reports.WriteText(c.App.Writer, res, reports.Evaluate(res, gates)); err != nil {
+			return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitRunFailed)
+		}
+		fmt.Fprintf(c.App.Writer, "\nreport: %s\n", filepath.Join(out, reports.HTMLFile(res)))
+		worst = worseStatus(worst, res.Verdict.Status)
+		if !res.Verdict.Status.OK() {
+			lines = append(lines, path+": "+res.Verdict.Line())
+		}
+	}
+	if code := exitCodeFor(worst); code != exitOK {
+		return cli.Exit("fleetbench: "+strings.Join(lines, "\nfleetbench: "), code)
+	}
+	return nil
 }
 
 // loadResult reads a saved result; a file that is not one is a usage error.
