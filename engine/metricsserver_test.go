@@ -47,6 +47,15 @@ func TestMetricsEndpointDuringRun(t *testing.T) {
 				t.Fatalf("published counter is 0 mid-run")
 			}
 		}
+		// Bytes are counted as they cross the transport, not when a
+		// device disconnects: 10 connected devices have written CONNECTs.
+		for _, dir := range []string{"out", "in"} {
+			if v, ok := strings.CutPrefix(line, `fleetbench_bytes_total{direction="`+dir+`"} `); ok {
+				if n, _ := strconv.Atoi(v); n == 0 {
+					t.Fatalf("bytes %s counter is 0 mid-run with 10 devices connected", dir)
+				}
+			}
+		}
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -65,17 +66,14 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 	if opts.Distributed != nil {
 		return runDistributed(ctx, sc, opts, log)
 	}
+	if _, err := Preflight(sc, opts.Memory); err != nil {
+		return nil, err
+	}
 	env, dialer, auth, err := nodeEnv(sc, hal.NewSystemClock(), log)
 	if err != nil {
 		return nil, err
 	}
-	// One descriptor per device, another per device for the embedded
-	// broker's end of a TCP connection, and room for the rest.
-	need := uint64(sc.Total()) + 512
-	if sc.Broker.URL == "" && !opts.Memory {
-		need += uint64(sc.Total())
-	}
-	if _, err := hal.RaiseFDLimit(need); err != nil {
+	if _, err := hal.RaiseFDLimit(fdNeed(sc, opts.Memory)); err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 
@@ -125,6 +123,41 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 	res := await(ctx, sys, coord, done, opts.Abort, log)
 	finishMeta(res, sc, emb, env.Endpoint)
 	return res, nil
+}
+
+// Preflight runs the checks a single-node run makes of the scenario before
+// it connects a device, so that validate refuses exactly what run would:
+// broker_outage only against the embedded broker, the broker's TLS files
+// loadable. What depends on this machine rather than on the scenario is a
+// warning: the open files the fleet needs beyond the hard limit (run
+// raises the soft limit itself and fails when it cannot).
+func Preflight(sc *scenarios.Scenario, memory bool) (warnings []string, err error) {
+	if sc.Broker.URL != "" {
+		if err := checkOutages(sc); err != nil {
+			return nil, err
+		}
+		if _, err := externalEndpoint(sc, &hal.NetDialer{}); err != nil {
+			return nil, err
+		}
+	}
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err == nil {
+		if need := fdNeed(sc, memory); need > l.Max {
+			warnings = append(warnings, fmt.Sprintf("on this machine the run needs about %d open files but the hard limit is %d: "+
+				"raise it (ulimit -Hn %d as root, or nofile in /etc/security/limits.conf), run against an external broker (half the files), or use --workers", need, l.Max, need))
+		}
+	}
+	return warnings, nil
+}
+
+// fdNeed is one descriptor per device, another per device for the
+// embedded broker's end of a TCP connection, and room for the rest.
+func fdNeed(sc *scenarios.Scenario, memory bool) uint64 {
+	need := uint64(sc.Total()) + 512
+	if sc.Broker.URL == "" && !memory {
+		need += uint64(sc.Total())
+	}
+	return need
 }
 
 // liveProgress returns the progress callback of a run: opts.Progress and,
@@ -206,6 +239,13 @@ func nodeEnv(sc *scenarios.Scenario, clock hal.Clock, log *slog.Logger) (*actors
 		Recorder: rec, Clock: clock, Epoch: clock.Now(), Index: index,
 		Topics: iot.MQTTTopics, Logger: log, Groups: make([]metrics.GroupCounters, len(sc.Groups)),
 		FirstErrors: &metrics.FirstErrors{},
+		PublishQoS: func(globalIndex, stream int) (int, bool) {
+			g, _, ok := sc.Locate(globalIndex)
+			if !ok || stream >= len(g.Publish) {
+				return 0, false
+			}
+			return int(g.Publish[stream].QoS), true
+		},
 	}
 	for _, k := range sc.StampKeys() {
 		env.StampKeys = append(env.StampKeys, metrics.JSONStampKeys{Seq: k.Seq, TS: k.TS, Publisher: k.Publisher, Stream: k.Stream})

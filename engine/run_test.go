@@ -63,6 +63,7 @@ func TestRunExactCounts(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := selfRoundTrip(t, tc.url, n, m, 1)
+			sc.Hold = true // the whole 3 s, for the series below
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			res, err := Run(ctx, sc, tc.opts)

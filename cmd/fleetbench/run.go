@@ -136,33 +136,42 @@ func runAction(c *cli.Context) error {
 	res.Meta.Version = buildVersion()
 	res.Meta.Command = redactArgs(os.Args)
 	res.Meta.Thresholds = exprs
+	// One verdict, computed once: every output renders it and the exit
+	// code derives from it.
+	verdict := reports.Judge(res, gates)
 	if err := reports.WriteAll(out, res, reports.Options{Thresholds: gates}); err != nil {
 		return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitRunFailed)
 	}
 	os.Remove(partialPath) // the complete result replaces it
-	verdict := reports.Evaluate(res, gates)
 	if err := reports.WriteText(c.App.Writer, res, verdict); err != nil {
 		return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitRunFailed)
 	}
 	fmt.Fprintf(c.App.Writer, "\nresult: %s\nreport: %s\n", filepath.Join(out, reports.FileJSON), filepath.Join(out, reports.FileHTML))
-	switch {
-	case res.Interrupted:
-		return cli.Exit("fleetbench: run interrupted; partial result written", exitInterrupted)
-	case lostNodes(res) != "":
-		return cli.Exit("fleetbench: run completed without "+lostNodes(res)+": their devices' measurements end when they were lost", exitRunFailed)
-	case res.Totals.Devices > 0 && res.Totals.ConnectOK == 0:
-		why := ""
-		for _, reason := range []string{"tls", "refused_auth", "refused_other", "dns", "network", "timeout", "other"} {
-			if e, ok := res.FirstConnectErrors[reason]; ok {
-				why = ": " + e
-				break
-			}
-		}
-		return cli.Exit("fleetbench: run failed: no device could connect"+why, exitRunFailed)
-	case !verdict.Passed():
-		return cli.Exit("fleetbench: "+verdict.Summary(), exitThresholds)
+	if code := exitCodeFor(res.Verdict.Status); code != 0 {
+		return cli.Exit("fleetbench: "+verdictMessage(res), code)
 	}
 	return nil
+}
+
+// verdictMessage is the last line of a run that did not pass: the
+// verdict, and for a fleet that never connected the first error of the
+// most telling reason.
+func verdictMessage(res *metrics.Result) string {
+	msg := res.Verdict.Line()
+	for _, r := range res.Verdict.Reasons {
+		if r.Code != metrics.ReasonCodeNoDeviceConnected {
+			continue
+		}
+		for _, reason := range []string{"tls", "refused_auth", "refused_other", "not_mqtt", "protocol", "dns", "network", "timeout", "other"} {
+			if e, ok := res.FirstConnectErrors[reason]; ok {
+				return msg + "\nfirst error (" + reason + "): " + e
+			}
+		}
+	}
+	if res.Verdict.Status == metrics.StatusInterrupted {
+		msg += " (result written)"
+	}
+	return msg
 }
 
 // distribution reads --workers and the remote transport flags; nil when
@@ -204,17 +213,6 @@ func distribution(c *cli.Context) (*engine.Distribution, error) {
 	return &engine.Distribution{
 		Workers: workers, NoLocal: !c.Bool("local"), Remote: ro, Source: src, Sets: sets, Version: buildVersion(),
 	}, nil
-}
-
-// lostNodes names the nodes a distributed run lost ("" if none).
-func lostNodes(res *metrics.Result) string {
-	var names []string
-	for _, n := range res.Nodes {
-		if n.Lost {
-			names = append(names, fmt.Sprintf("node %s (%d devices, lost at %.1f s)", n.Name, n.Devices, n.LostAtS))
-		}
-	}
-	return strings.Join(names, ", ")
 }
 
 // redactArgs returns the command line with the values of --set overrides
@@ -298,10 +296,26 @@ func progressLine(p actors.Progress) string {
 			nodes += fmt.Sprintf(" (%d LOST)", p.NodesLost)
 		}
 	}
-	return fmt.Sprintf("%s %s %v/%v%s%s devices %d/%d pub %.0f/s recv %.0f/s e2e p99 %s errors %d",
-		p.Phase, bar, p.Elapsed.Truncate(time.Second), p.Total, stage, nodes, p.Point.Connected, p.Target,
-		p.Point.PublishRate, p.Point.ReceiveRate, time.Duration(p.Point.E2EP99Us)*time.Microsecond,
-		p.Totals.ConnectFailed+p.Totals.PublishErrors)
+	// The clock stops at the planned duration; the drain counts apart.
+	clock := fmt.Sprintf("%v/%v", min(p.Elapsed, p.Total).Truncate(time.Second), p.Total)
+	if p.Elapsed > p.Total && p.Phase != actors.PhaseRamp {
+		clock += fmt.Sprintf(" +%v", (p.Elapsed - p.Total).Truncate(time.Second))
+	}
+	devices := fmt.Sprintf("devices %d/%d", p.Point.Connected, p.Fleet)
+	if p.Fleet == 0 {
+		devices = fmt.Sprintf("devices %d", p.Point.Connected)
+	}
+	if p.Phase == actors.PhaseRamp && p.Target < p.Fleet {
+		devices += fmt.Sprintf(" (ramp %d)", p.Target)
+	}
+	e2e := "–"
+	if p.Point.Received > 0 {
+		e2e = (time.Duration(p.Point.E2EP99Us) * time.Microsecond).String()
+	}
+	return fmt.Sprintf("%s %s %s%s%s %s pub %.0f/s recv %.0f/s e2e p99 %s errors %d",
+		p.Phase, bar, clock, stage, nodes, devices,
+		p.Point.PublishRate, p.Point.ReceiveRate, e2e,
+		p.Totals.ConnectFailed+p.Totals.SubscribeFailed+p.Totals.PublishErrors)
 }
 
 func isTerminal(w io.Writer) bool {

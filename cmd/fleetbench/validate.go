@@ -19,18 +19,33 @@ func validateCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "workers", Usage: "also check these fleetbench workers (HOST:PORT,HOST:PORT) and print how the fleet would be split"},
 			&cli.BoolFlag{Name: "local", Value: true, Usage: "with --workers, count this machine as a node too (as run does)"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "with --workers, where this machine listens for the workers' answers"},
+			&cli.StringSliceFlag{Name: "threshold", Usage: `check a pass/fail gate as run would, e.g. --threshold "e2e.p99 < 50ms" (repeatable)`},
 		),
 		Action: func(c *cli.Context) error {
 			sc, _, err := loadScenario(c)
 			if err != nil {
 				return err
 			}
+			// The checks run makes before it starts, thresholds included.
+			gates, _, err := thresholds(c, sc)
+			if err != nil {
+				return err
+			}
+			if c.StringSlice("workers") == nil {
+				warnings, err := engine.Preflight(sc, false)
+				if err != nil {
+					return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitUsage)
+				}
+				for _, w := range warnings {
+					fmt.Fprintf(c.App.ErrWriter, "fleetbench: warning: %s\n", w)
+				}
+			}
 			target := "embedded broker"
 			if sc.Broker.URL != "" {
 				target = sc.Broker.URL
 			}
-			fmt.Fprintf(c.App.Writer, "%s: ok — %q, %d devices in %d groups, %v (+%v drain), %d stages, target %s\n",
-				c.Args().First(), sc.Name, sc.Total(), len(sc.Groups), sc.Duration, sc.Drain, len(sc.Stages), target)
+			fmt.Fprintf(c.App.Writer, "%s: ok — %q, %d devices in %d groups, %v (+%v drain), %d stages, %d thresholds, target %s\n",
+				c.Args().First(), sc.Name, sc.Total(), len(sc.Groups), sc.Duration, sc.Drain, len(sc.Stages), len(gates), target)
 			d, err := distribution(c)
 			if err != nil || d == nil {
 				return err

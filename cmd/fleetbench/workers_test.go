@@ -164,7 +164,7 @@ func TestWorkerKilledMidRun(t *testing.T) {
 	}
 	code, took := waitExit(t, cmd, time.Minute)
 	t.Logf("exit %d after %v more: %s", code, took.Round(time.Second), lastLine(stderr.String()))
-	if code != exitRunFailed || !strings.Contains(stderr.String(), "run completed without node "+w2.addr) {
+	if code != exitRunFailed || !strings.Contains(stderr.String(), "FAILED: node "+w2.addr+" lost") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
 	res := readResult(t, filepath.Join(out, "result.json"))
