@@ -8,7 +8,8 @@
 // Transports: plain TCP, TLS (verification on by default, CA, client
 // certificates, SNI), an in-memory pipe straight into an embedded broker, and
 // an optional pool of local source addresses to go beyond the ephemeral port
-// range of one address.
+// range of one address. A NetDialer resolves a broker host name once and
+// keeps its addresses for its lifetime (see NetDialer).
 package hal
 
 import (

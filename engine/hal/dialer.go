@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -124,6 +125,18 @@ type ConnAcceptor interface {
 // NetDialer is the standard Dialer: TCP and TLS through the operating
 // system, and in-memory pipes into Broker. The zero value dials TCP and TLS
 // with a 10 s timeout from any local address.
+//
+// A broker host name is resolved once and its addresses are kept for the
+// dialer's lifetime (one dialer serves a node's whole run), so 10,000
+// devices cost one DNS look-up, not 10,000. Devices start on the cached
+// addresses in rotation. When a device fails to connect to every cached
+// address with a network error, the name is looked up again, at most once
+// per RefreshInterval however many devices fail together (a broker that
+// restarts on a new address costs one look-up), and the device tries the
+// new addresses at once. IP literals are dialed as they are. TLS still
+// sends and verifies the host name (SNI), never the address.
+//
+// A NetDialer must not be copied after first use.
 type NetDialer struct {
 	// Timeout bounds connection establishment, TLS handshake included
 	// (default 10 s). A context deadline, if earlier, wins.
@@ -135,15 +148,20 @@ type NetDialer struct {
 	// TLSConfig, when set, is used for every TLS endpoint instead of loading
 	// Endpoint.TLS on each dial (see TLSConfig.Load).
 	TLSConfig *tls.Config
+	// Resolver looks up broker host names; nil means net.DefaultResolver.
+	Resolver Resolver
+	// RefreshInterval is the shortest time between two look-ups of one
+	// host name (default DefaultRefreshInterval, 5 s).
+	RefreshInterval time.Duration
+	// Clock times RefreshInterval; nil means the system clock.
+	Clock Clock
+
+	hosts hostCache
 }
 
 // Establish implements Dialer.
 func (d *NetDialer) Establish(ctx context.Context, ep Endpoint) (net.Conn, error) {
-	timeout := d.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, d.timeout())
 	defer cancel()
 	switch ep.Transport {
 	case Memory:
@@ -197,12 +215,28 @@ func (d *NetDialer) Establish(ctx context.Context, ep Endpoint) (net.Conn, error
 	}
 }
 
+// timeout is the bound of one connection establishment.
+func (d *NetDialer) timeout() time.Duration {
+	if d.Timeout <= 0 {
+		return 10 * time.Second
+	}
+	return d.Timeout
+}
+
+// dialTCP connects to ep: IP literals directly, host names through the
+// dialer's address cache (see NetDialer).
 func (d *NetDialer) dialTCP(ctx context.Context, ep Endpoint) (net.Conn, error) {
-	nd := net.Dialer{}
+	nd := &net.Dialer{}
 	if d.Sources != nil {
 		nd.LocalAddr = d.Sources.Next()
 	}
-	c, err := nd.DialContext(ctx, "tcp", ep.Address())
+	var c net.Conn
+	var err error
+	if _, perr := netip.ParseAddr(ep.Host); perr == nil || ep.Host == "" {
+		c, err = nd.DialContext(ctx, "tcp", ep.Address())
+	} else {
+		c, err = d.dialHost(ctx, nd, ep.Host, ep.Port)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("hal: tcp connect %s: %w", ep.Address(), err)
 	}
