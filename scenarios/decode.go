@@ -53,7 +53,7 @@ func (d *decoder) add(e *Error) {
 func (d *decoder) errh(n *node, path, hint, format string, args ...any) {
 	e := &Error{File: d.file, Field: path, Message: fmt.Sprintf(format, args...), Hint: hint}
 	if n != nil {
-		e.Line, e.Col, e.Set = n.line, n.col, n.set
+		e.Line, e.Col, e.Set, e.Flag = n.line, n.col, n.set, n.flag
 	}
 	d.add(e)
 }
@@ -65,7 +65,7 @@ func (d *decoder) errf(n *node, path, format string, args ...any) {
 // errSeg reports a problem with the placeholder s of template t, the value
 // of node n, at the placeholder's position.
 func (d *decoder) errSeg(n *node, path string, t *tmpl, s seg, hint, format string, args ...any) {
-	e := &Error{File: d.file, Field: path, Line: n.line, Col: n.col, Set: n.set,
+	e := &Error{File: d.file, Field: path, Line: n.line, Col: n.col, Set: n.set, Flag: n.flag,
 		Message: fmt.Sprintf(format, args...), Hint: hint}
 	if n.set == "" && s.off < s.end && s.end <= len(t.raw) {
 		e.Line, e.Col = d.findInSource(n, t.raw, s.off, t.raw[s.off:s.end])
@@ -90,8 +90,8 @@ func (d *decoder) object(n *node, path string, s *schema) bool {
 		return false
 	}
 	for i, e := range n.entries {
-		at := &node{line: e.line, col: e.col, set: e.val.set}
-		if _, ok := s.fields[e.key]; !ok && !isExtensionKey(s, e.key) {
+		at := &node{line: e.line, col: e.col, set: e.val.set, flag: e.val.flag}
+		if _, ok := s.lookup(e.key); !ok && !isExtensionKey(s, e.key) {
 			hint := "known fields: " + strings.Join(s.keys, ", ")
 			if k, ok := closest(e.key, s.keys); ok {
 				hint = fmt.Sprintf("did you mean %q?", k)
@@ -274,7 +274,7 @@ func (d *decoder) template(n *node, path string, allowed phSet, what string) (tm
 	}
 	t, errs := compileTemplate(s, allowed, what, d.env)
 	for _, te := range errs {
-		e := &Error{File: d.file, Field: path, Line: n.line, Col: n.col, Set: n.set,
+		e := &Error{File: d.file, Field: path, Line: n.line, Col: n.col, Set: n.set, Flag: n.flag,
 			Message: te.msg, Hint: te.hint}
 		if n.set == "" {
 			e.Line, e.Col = d.findInSource(n, s, te.off, te.text)
@@ -330,7 +330,7 @@ func (d *decoder) filePath(n *node, path string) (string, bool) {
 		p = filepath.Join(d.dir, p)
 	}
 	if _, err := os.Stat(p); err != nil {
-		d.add(&Error{File: d.file, Line: n.line, Col: n.col, Set: n.set, Field: path,
+		d.add(&Error{File: d.file, Line: n.line, Col: n.col, Set: n.set, Flag: n.flag, Field: path,
 			Message: fmt.Sprintf("cannot read %s: %v", p, unwrapPathError(err)), Err: err})
 		return "", false
 	}

@@ -45,11 +45,14 @@ func (d *decoder) decodeGroup(n *node, path string, s *Scenario) *Group {
 		return nil
 	}
 	g := &Group{
-		First:     s.total,
-		KeepAlive: DefaultKeepAlive,
-		Yield:     DefaultYield,
-		Connect:   Connect{Rate: Rate{N: DefaultConnectRatePerSecond, Per: time.Second}, Timeout: DefaultConnectTimeout},
-		Pos:       d.pos(n),
+		First:       s.total,
+		KeepAlive:   DefaultKeepAlive,
+		Yield:       DefaultYield,
+		Client:      ClientNative,
+		MQTTVersion: MQTTv311,
+		SDK:         SDK320,
+		Connect:     Connect{Rate: Rate{N: DefaultConnectRatePerSecond, Per: time.Second}, Timeout: DefaultConnectTimeout},
+		Pos:         d.pos(n),
 	}
 	g.path = path
 	gn := &groupNodes{n: n, path: path}
@@ -216,6 +219,7 @@ func (d *decoder) decodeGroup(n *node, path string, s *Scenario) *Group {
 			}
 		}
 	}
+	d.decodeMQTT(g, n, path)
 	if cn := n.get("connect"); cn != nil && d.object(cn, f("connect"), connectSchema) {
 		if rn := cn.get("rate"); rn != nil {
 			if r, ok := d.rate(rn, f("connect.rate")); ok {

@@ -13,7 +13,16 @@
 // and all errors of a file are reported together (see Error and ErrorList).
 // Overrides from the command line (--set devices[0].count=50) are applied to
 // the YAML before validation with Document.ApplySet, so they are validated
-// like the file itself.
+// like the file itself; "devices[*].client=paho" sets a field of every
+// group, and Document.ApplyFlag does the same on behalf of another flag
+// (the CLI's --client), whose name the errors then give.
+//
+// Each group also says how its devices speak MQTT: client (native, the
+// default, or paho), mqtt_version (3.1.1, the default, or 5), sdk (the SDK
+// profile whose timings apply: 3.2.0, the default, 3.0.1 or 4.x),
+// request_timeout and max_packet_size (0 or absent: the profile's), and
+// with mqtt_version: 5 an "mqtt5:" section (session_expiry,
+// receive_maximum, topic_aliases, user_properties). See Group and MQTT5.
 //
 // Strings that name devices and topics may contain placeholders, resolved
 // per device:

@@ -48,6 +48,10 @@ type Error struct {
 	Hint string
 	// Set is the --set override that supplied the offending value, if any.
 	Set string
+	// Flag is the command-line flag that Set stands for when the override
+	// came from a flag other than --set (e.g. "--client paho" for
+	// "devices[*].client=paho"); empty otherwise. See Document.ApplyFlag.
+	Flag string
 	// Source is the text of the offending line, for excerpts; may be empty.
 	Source string
 	// Err is the underlying cause (an I/O or parse error), if any.
@@ -71,7 +75,12 @@ func (e *Error) Error() string {
 		b.WriteString("; ")
 		b.WriteString(e.Hint)
 	}
-	if e.Set != "" {
+	switch {
+	case e.Flag != "":
+		b.WriteString(" (from ")
+		b.WriteString(e.Flag)
+		b.WriteString(")")
+	case e.Set != "":
 		b.WriteString(" (from --set ")
 		b.WriteString(e.Set)
 		b.WriteString(")")

@@ -28,6 +28,9 @@ func FuzzParse(f *testing.F) {
 		"devices:\n  - name: g\n    count: 2\n    publish: [{topic: 't/${seq}', rate: 1/s}]\n",
 		"duration: 1s\ndevices:\n  - name: g\n    count: 2\n    subscribe: [{topic: '$share/s/a/+', reply: {topic: 'b/${topic[1]}'}}]\n",
 		"duration: 1s\ndevices:\n  - name: g\n    count: 2\n    publish: [{topic: 'c/${target.deviceName}', targets: g, rate: 1/s}]\n",
+		"duration: 1s\ndevices: [{name: g, count: 2, client: paho, sdk: 3.0.1, request_timeout: 500ms, max_packet_size: 3072}]\n",
+		"duration: 1s\ndevices: [{name: g, count: 2, mqtt_version: 5.0, mqtt5: {session_expiry: 1h, receive_maximum: 10, topic_aliases: true, user_properties: {a: b, c: '${env:X:-d}'}}}]\n",
+		"duration: 1s\ndevices: [{name: g, count: 2, mqtt_version: 3.1.1, mqtt5: {user_properties: [1]}, sdk: 4, max_packet_size: 1e9}]\n",
 		"duration: 1m\ndevices: [{name: g, count: 9}]\nfaults: [{at: 1s, for: 2s, latency: 1ms, jitter: 1ms, bandwidth: 1KiB/s, fraction: 0.5}]\nchurn: [{fraction: 0.5, every: 10s, down: 1s}]\n",
 	} {
 		f.Add([]byte(s))
@@ -194,6 +197,35 @@ func FuzzJSONMembers(f *testing.F) {
 		}
 		if !isObject || !slices.Equal(names, want) {
 			t.Fatalf("%q: members %q, want %q", b, names, want)
+		}
+	})
+}
+
+// FuzzApplySet applies arbitrary overrides: no panics, failures are
+// scenario errors, and a document that takes the override still validates
+// without panicking.
+func FuzzApplySet(f *testing.F) {
+	for _, s := range []string{
+		"devices[0].count=5", "devices[*].client=paho", "devices[*].publish[*].qos=2",
+		"devices[1].mqtt5.user_properties.a=b", "devices[sensors].mqtt_version=5", "devices[*]=1",
+		"devices[*][*].x=1", "a[*=1", "devices[0].mqtt5.user_properties={a: [b]}",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, arg string) {
+		doc, err := ParseDocument("testdata/set.yaml", []byte(setBase))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc.Env = testEnv
+		if err := doc.ApplySetArg(arg); err != nil {
+			if len(Errors(err)) == 0 {
+				t.Fatalf("error is not a scenario error: %T %v", err, err)
+			}
+			return
+		}
+		if _, err := doc.Scenario(); err != nil && len(Errors(err)) == 0 {
+			t.Fatalf("error is not a scenario error: %T %v", err, err)
 		}
 	})
 }

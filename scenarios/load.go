@@ -106,51 +106,94 @@ func (doc *Document) ApplySetArg(arg string) error {
 // errors in it are reported at the position of the value it replaces,
 // marked as coming from --set. Paths look like "duration",
 // "devices[0].count", "devices[sensors].publish[1].qos" (a group may be
-// named instead of numbered) or "broker.tls.insecure_skip_verify".
+// named instead of numbered), "devices[*].client" (every element of the
+// list; none when the list is empty or absent) or
+// "broker.tls.insecure_skip_verify".
 //
 // The path must name a field of the scenario schema. A field that the file
 // leaves out is added, with any missing parent mappings; list elements
 // must exist.
 func (doc *Document) ApplySet(path, value string) error {
-	arg := path + "=" + value
-	fail := func(field, hint, format string, args ...any) error {
-		return &Error{File: "--set", Field: field, Set: arg, Message: fmt.Sprintf(format, args...), Hint: hint}
+	return doc.apply(path, value, "")
+}
+
+// ApplyFlag applies the override arg ("path=value", as for ApplySetArg)
+// on behalf of the command-line flag named by flag, such as
+// "--client paho" for "devices[*].client=paho": errors, in the override
+// and in the value it sets, name the flag rather than --set.
+func (doc *Document) ApplyFlag(flag, arg string) error {
+	path, value, ok := strings.Cut(arg, "=")
+	if !ok {
+		return &Error{File: flag, Set: arg, Flag: flag, Message: fmt.Sprintf("%q is not path=value", arg)}
 	}
+	return doc.apply(strings.TrimSpace(path), value, flag)
+}
+
+// apply is ApplySet on behalf of flag ("" for --set).
+func (doc *Document) apply(path, value, flag string) error {
+	a := &setter{arg: path + "=" + value, flag: flag}
 	steps, err := parseSetPath(path)
 	if err != "" {
-		return fail(path, "e.g. devices[0].publish[0].qos", "bad path: %s", err)
+		return a.fail(path, "e.g. devices[0].publish[0].qos", "bad path: %s", err)
 	}
-	val, perr := parseYAML("--set", []byte(value))
+	src := "--set"
+	if flag != "" {
+		src = flag
+	}
+	val, perr := parseYAML(src, []byte(value))
 	if perr != nil {
-		return fail(path, "", "bad value %q: %s", value, perr.Message)
+		return a.fail(path, "", "bad value %q: %s", value, perr.Message)
 	}
 	if val == nil {
 		val = &node{kind: kindNull}
 	}
-
+	a.val = val
 	if doc.root == nil {
 		doc.root = &node{kind: kindMap, line: 1, col: 1}
 	}
-	cur, sch := doc.root, scenarioSchema
-	var elem *schema // the schema of list elements when cur is a list
-	done := ""
+	return a.walk(doc.root, scenarioSchema, nil, steps, "")
+}
+
+// setter applies one override.
+type setter struct {
+	arg  string // path=value
+	flag string // the flag it stands for, or ""
+	val  *node
+}
+
+func (a *setter) fail(field, hint, format string, args ...any) error {
+	file := "--set"
+	if a.flag != "" {
+		file = a.flag
+	}
+	return &Error{File: file, Field: field, Set: a.arg, Flag: a.flag, Message: fmt.Sprintf(format, args...), Hint: hint}
+}
+
+// place puts a copy of the value where old is.
+func (a *setter) place(old *node) *node {
+	return placeSet(a.val.clone(), old, a.arg, a.flag)
+}
+
+// walk applies the override to the steps below cur, a value of schema sch
+// (or a list of elem mappings when sch is nil); done is the path walked.
+func (a *setter) walk(cur *node, sch, elem *schema, steps []setStep, done string) error {
 	for k, st := range steps {
 		last := k == len(steps)-1
 		if st.key != "" {
 			if sch == nil {
 				if elem != nil {
-					return fail(done, fmt.Sprintf("write %s[0].%s or %s[<name>].%s", done, st.key, done, st.key),
+					return a.fail(done, fmt.Sprintf("write %s[0].%s or %s[<name>].%s", done, st.key, done, st.key),
 						"%s is a list", done)
 				}
-				return fail(done, "", "%s is a list of values", done)
+				return a.fail(done, "", "%s is a list of values", done)
 			}
-			f, known := sch.fields[st.key]
+			f, known := sch.lookup(st.key)
 			if !known {
 				hint := suggest(st.key, sch.keys)
 				if hint == "" {
 					hint = "known fields: " + strings.Join(sch.keys, ", ")
 				}
-				return fail(join(done, st.key), hint, "no field %q in %s", st.key, sch.name)
+				return a.fail(join(done, st.key), hint, "no field %q in %s", st.key, sch.name)
 			}
 			if cur.kind == kindNull {
 				cur.kind = kindMap
@@ -160,17 +203,18 @@ func (doc *Document) ApplySet(path, value string) error {
 				if what == "" {
 					what = "the document"
 				}
-				return fail(done, "", "%s is not a mapping in the file", what)
+				return a.fail(done, "", "%s is not a mapping in the file", what)
 			}
 			done = join(done, st.key)
 			e := cur.entry(st.key)
 			if e == nil {
+				// A mapping the override creates is the override's too.
 				cur.entries = append(cur.entries, entry{key: st.key, line: cur.line, col: cur.col,
-					val: &node{kind: kindNull, line: cur.line, col: cur.col}})
+					val: &node{kind: kindNull, line: cur.line, col: cur.col, set: a.arg, flag: a.flag}})
 				e = &cur.entries[len(cur.entries)-1]
 			}
 			if last {
-				e.val = placeSet(val, e.val, arg)
+				e.val = a.place(e.val)
 				return nil
 			}
 			// Copy before editing: merge keys share values between mappings.
@@ -183,22 +227,42 @@ func (doc *Document) ApplySet(path, value string) error {
 			case f.scalarList:
 				cur, sch, elem = e.val, nil, nil
 			default:
-				return fail(done, "", "%s is a value, not a mapping or list", done)
+				return a.fail(done, "", "%s is a value, not a mapping or list", done)
 			}
 			continue
 		}
 		// An index step.
 		name := done + "[" + st.index + "]"
+		if st.index == "*" {
+			if cur.kind == kindNull {
+				return nil // an absent list has no elements
+			}
+			if cur.kind != kindSeq {
+				return a.fail(name, "", "%s is not a list in the file", done)
+			}
+			for i := range cur.items {
+				at := fmt.Sprintf("%s[%d]", done, i)
+				if last {
+					cur.items[i] = a.place(cur.items[i])
+					continue
+				}
+				cur.items[i] = cur.items[i].clone()
+				if err := a.walk(cur.items[i], elem, nil, steps[k+1:], at); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		if cur.kind != kindSeq {
-			return fail(name, "", "%s is not a list in the file", done)
+			return a.fail(name, "", "%s is not a list in the file", done)
 		}
 		i, ok := cur.find(st.index)
 		if !ok {
-			return fail(name, fmt.Sprintf("%s has %d elements", done, len(cur.items)), "no element %s", name)
+			return a.fail(name, fmt.Sprintf("%s has %d elements", done, len(cur.items)), "no element %s", name)
 		}
 		done = fmt.Sprintf("%s[%d]", done, i)
 		if last {
-			cur.items[i] = placeSet(val, cur.items[i], arg)
+			cur.items[i] = a.place(cur.items[i])
 			return nil
 		}
 		cur.items[i] = cur.items[i].clone()
@@ -250,11 +314,11 @@ func (n *node) find(idx string) (int, bool) {
 }
 
 // placeSet gives the override value the position of the value it replaces
-// and marks it as coming from --set.
-func placeSet(v, old *node, arg string) *node {
+// and marks it as coming from --set arg (or from flag, when not "").
+func placeSet(v, old *node, arg, flag string) *node {
 	var walk func(n *node)
 	walk = func(n *node) {
-		n.line, n.col, n.set = old.line, old.col, arg
+		n.line, n.col, n.set, n.flag = old.line, old.col, arg, flag
 		for i := range n.entries {
 			n.entries[i].line, n.entries[i].col = old.line, old.col
 			walk(n.entries[i].val)

@@ -35,8 +35,19 @@ type DevicePlan struct {
 	CleanSession   bool
 	ConnectTimeout time.Duration
 	Yield          time.Duration
-	Subscriptions  []Subscription
-	Publishes      []Publication
+	// Client, MQTTVersion, SDK, RequestTimeout and MaxPacketSize are the
+	// group's (see Group); zero RequestTimeout and MaxPacketSize mean the
+	// SDK profile's defaults.
+	Client         string
+	MQTTVersion    int
+	SDK            string
+	RequestTimeout time.Duration
+	MaxPacketSize  int
+	// MQTT5 is the group's MQTT 5.0 settings, nil unless MQTTVersion is
+	// MQTTv5; shared by the group's plans, do not modify.
+	MQTT5         *MQTT5
+	Subscriptions []Subscription
+	Publishes     []Publication
 }
 
 // Subscription is one topic filter a device subscribes to.
@@ -331,6 +342,12 @@ func (g *Group) plan(i int, b *planBuf) DevicePlan {
 		CleanSession:   g.CleanSession,
 		ConnectTimeout: g.Connect.Timeout,
 		Yield:          g.Yield,
+		Client:         g.Client,
+		MQTTVersion:    g.MQTTVersion,
+		SDK:            g.SDK,
+		RequestTimeout: g.RequestTimeout,
+		MaxPacketSize:  g.MaxPacketSize,
+		MQTT5:          g.MQTT5,
 	}
 	if g.creds != nil {
 		r := g.creds.rows[i]

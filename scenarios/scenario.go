@@ -25,6 +25,39 @@ const (
 	MinPublishInterval    = time.Millisecond
 )
 
+// MQTT client implementations, the values of a group's "client:".
+const (
+	// ClientNative is engine/iot's own MQTT session (the default).
+	ClientNative = "native"
+	// ClientPaho is github.com/eclipse/paho.mqtt.golang, kept as the
+	// reference to cross-check the native session. It speaks MQTT 3.1.1
+	// only.
+	ClientPaho = "paho"
+)
+
+// MQTT protocol versions, the values of Group.MQTTVersion (the protocol
+// level sent in CONNECT).
+const (
+	MQTTv311 = 4 // MQTT 3.1.1, the default and the only version of the 3.x SDKs
+	MQTTv5   = 5 // MQTT 5.0
+)
+
+// SDK profiles, the values of a group's "sdk:". A profile selects the
+// timings and limits of that SDK release (engine/iot defines them).
+const (
+	SDK320 = "3.2.0" // the default
+	SDK301 = "3.0.1"
+	SDK4x  = "4.x"
+)
+
+// Limits of the MQTT settings of a group.
+const (
+	MinMaxPacketSize  = 16        // a CONNECT with a one-character client id
+	MaxMaxPacketSize  = 268435455 // MQTT's limit: a remaining length of 4 bytes
+	MaxSessionExpiry  = 4294967295 * time.Second
+	MaxReceiveMaximum = 65535
+)
+
 // DefaultConnectRatePerSecond is the connect rate of a group that sets
 // none (100/s), the same as emqtt-bench's default 10 ms connect interval.
 const DefaultConnectRatePerSecond = 100
@@ -186,6 +219,23 @@ type Group struct {
 	Publish         []PublishSpec
 	// Yield is the period of the device's IOT_MQTT_Yield loop (default 200ms).
 	Yield time.Duration
+	// Client is the MQTT client implementation: ClientNative (default) or
+	// ClientPaho.
+	Client string
+	// MQTTVersion is MQTTv311 (4, the default) or MQTTv5 (5).
+	MQTTVersion int
+	// SDK is the SDK profile: SDK320 (default), SDK301 or SDK4x.
+	SDK string
+	// RequestTimeout overrides the profile's request timeout (the SDK's
+	// request_timeout_ms); 0 means the profile's default. Within the
+	// profile's range: 1s … 10s for 3.2.0 and 4.x, 500ms … 5s for 3.0.1.
+	RequestTimeout time.Duration
+	// MaxPacketSize bounds the MQTT packets the device sends and accepts,
+	// in bytes (16 … 268,435,455); 0 means the profile's buffer (3,072
+	// bytes for the 3.x SDKs).
+	MaxPacketSize int
+	// MQTT5 holds the MQTT 5.0 settings; nil unless MQTTVersion is MQTTv5.
+	MQTT5 *MQTT5
 	// Pos is where the group is defined.
 	Pos Position
 
@@ -195,6 +245,28 @@ type Group struct {
 	hasPK                       bool   // product_key or a credentials file is given
 	idOK                        bool   // the identity templates compiled
 }
+
+// MQTT5 is a group's "mqtt5:" section: the MQTT 5.0 settings of its
+// devices. A group with mqtt_version: 5 always has one (the zero value
+// when the section is absent).
+type MQTT5 struct {
+	// SessionExpiry is the Session Expiry Interval sent in CONNECT (0 …
+	// 4294967295 s, whole seconds; 0 ends the session with the connection).
+	SessionExpiry time.Duration
+	// ReceiveMaximum is the Receive Maximum sent in CONNECT: how many QoS 1
+	// and 2 publications the device accepts unacknowledged (1 … 65535); 0
+	// sends none, which means the protocol default, 65535.
+	ReceiveMaximum int
+	// TopicAliases makes the device use topic aliases on PUBLISH when the
+	// broker allows them (Topic Alias Maximum in CONNACK).
+	TopicAliases bool
+	// UserProperties are sent on CONNECT and on every PUBLISH, in file
+	// order. Values may use ${env:NAME}.
+	UserProperties []UserProperty
+}
+
+// UserProperty is one MQTT 5.0 user property, a name-value pair.
+type UserProperty struct{ Key, Value string }
 
 // Connect is a group's "connect:" section.
 type Connect struct {

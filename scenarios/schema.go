@@ -7,6 +7,19 @@ type schema struct {
 	name   string // for messages: "scenario", "device group", ...
 	keys   []string
 	fields map[string]field
+	// anyKey: the mapping holds keys of the user's choosing, each with a
+	// scalar value (user_properties).
+	anyKey bool
+}
+
+// lookup returns the field of key; ok is false for a key the schema does
+// not know.
+func (s *schema) lookup(key string) (f field, ok bool) {
+	if s.anyKey {
+		return field{}, true
+	}
+	f, ok = s.fields[key]
+	return f, ok
 }
 
 // field describes the value of one key.
@@ -58,16 +71,26 @@ var (
 			"payload", field{obj: payloadSchema}),
 		"topic", "qos", "interval", "rate", "payload", "retain", "count", "start", "targets")
 
+	userPropertiesSchema = &schema{name: "user_properties", anyKey: true}
+
+	mqtt5Schema = newSchema("mqtt5",
+		with(scalars("session_expiry", "receive_maximum", "topic_aliases"),
+			"user_properties", field{obj: userPropertiesSchema}),
+		"session_expiry", "receive_maximum", "topic_aliases", "user_properties")
+
 	groupSchema = newSchema("device group",
-		with(with(with(scalars("name", "count", "product_key", "device_name", "device_secret",
+		with(with(with(with(scalars("name", "count", "product_key", "device_name", "device_secret",
 			"credentials_file", "auth", "region", "client_id", "username", "password",
-			"keepalive", "clean_session", "yield"),
+			"keepalive", "clean_session", "yield",
+			"client", "mqtt_version", "sdk", "request_timeout", "max_packet_size"),
 			"connect", field{obj: connectSchema}),
 			"subscribe", field{list: subscribeSchema}),
 			"publish", field{list: publishSchema}),
+			"mqtt5", field{obj: mqtt5Schema}),
 		"name", "count", "product_key", "device_name", "device_secret", "credentials_file",
 		"auth", "region", "client_id", "username", "password", "keepalive", "clean_session",
-		"connect", "subscribe", "publish", "yield")
+		"connect", "subscribe", "publish", "yield",
+		"client", "mqtt_version", "sdk", "request_timeout", "max_packet_size", "mqtt5")
 
 	stageSchema = newSchema("stage", scalars("duration", "target"), "duration", "target")
 

@@ -66,8 +66,10 @@ type node struct {
 	block   bool
 	entries []entry // kindMap, in file order
 	items   []*node // kindSeq
-	// set is the --set argument that produced this node, if any.
-	set string
+	// set is the --set argument that produced this node, if any, and flag
+	// the command-line flag it stands for ("" for --set itself).
+	set  string
+	flag string
 }
 
 // entry is one key of a mapping.
