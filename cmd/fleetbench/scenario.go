@@ -11,7 +11,7 @@ import (
 )
 
 // loadScenario reads the scenario named by the first argument and applies
-// --set, --broker and --duration. Scenario errors exit with code 2 and
+// --broker, --duration, --client and --set. Scenario errors exit with code 2 and
 // list every problem with its file:line:col.
 func loadScenario(c *cli.Context) (*scenarios.Scenario, *scenarios.Document, error) {
 	return loadScenarioWith(c, nil)
@@ -26,12 +26,17 @@ func loadScenarioWith(c *cli.Context, extra []string) (*scenarios.Scenario, *sce
 	if err != nil {
 		return nil, nil, scenarioError(err)
 	}
-	sets, err := scenarioSets(c, extra)
+	overrides, err := scenarioOverrides(c, extra)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, s := range sets {
-		if err := doc.ApplySetArg(s); err != nil {
+	for _, o := range overrides {
+		if o.flag != "" {
+			err = doc.ApplyFlag(o.flag, o.arg)
+		} else {
+			err = doc.ApplySetArg(o.arg)
+		}
+		if err != nil {
 			return nil, nil, scenarioError(err)
 		}
 	}
@@ -42,21 +47,54 @@ func loadScenarioWith(c *cli.Context, extra []string) (*scenarios.Scenario, *sce
 	return sc, doc, nil
 }
 
-// scenarioSets returns the overrides of --broker, --duration, --set and
-// extra, in the order they apply.
+// scenarioSets returns the overrides of --broker, --duration, --client,
+// --set and extra as --set arguments (path=value), in the order they
+// apply: what the nodes of a distributed run apply to the same file.
 func scenarioSets(c *cli.Context, extra []string) ([]string, error) {
-	var sets []string
+	overrides, err := scenarioOverrides(c, extra)
+	if err != nil {
+		return nil, err
+	}
+	sets := make([]string, len(overrides))
+	for i, o := range overrides {
+		sets[i] = o.arg
+	}
+	return sets, nil
+}
+
+// override is one scenario override from the command line: arg is
+// "path=value"; flag is the flag it stands for when errors should name
+// that flag rather than --set.
+type override struct{ flag, arg string }
+
+// scenarioOverrides returns the overrides of --broker, --duration,
+// --client, --set and extra, in the order they apply (so --set, being
+// more specific, wins over --client).
+func scenarioOverrides(c *cli.Context, extra []string) ([]override, error) {
+	var out []override
 	if c.IsSet("broker") {
 		if c.String("broker") == "" {
 			return nil, usageError("--broker is empty: give a broker URL (broker.url), or omit the flag to use the embedded broker")
 		}
-		sets = append(sets, "broker.url="+c.String("broker"))
+		out = append(out, override{arg: "broker.url=" + c.String("broker")})
 	}
 	if c.IsSet("duration") {
-		sets = append(sets, "duration="+c.String("duration"))
+		out = append(out, override{arg: "duration=" + c.String("duration")})
 	}
-	sets = append(sets, c.StringSlice("set")...)
-	return append(sets, extra...), nil
+	if c.IsSet("client") {
+		v := c.String("client")
+		if err := scenarios.CheckClient(v); err != nil {
+			return nil, usageError("--client: %v", err)
+		}
+		out = append(out, override{flag: "--client " + v, arg: "devices[*].client=" + v})
+	}
+	for _, s := range c.StringSlice("set") {
+		out = append(out, override{arg: s})
+	}
+	for _, s := range extra {
+		out = append(out, override{arg: s})
+	}
+	return out, nil
 }
 
 // scenarioError formats scenario errors, one per line, with the source
@@ -94,5 +132,7 @@ func scenarioFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "set", Usage: "override a scenario field, e.g. --set devices[0].count=500 (repeatable)"},
 		&cli.StringFlag{Name: "broker", Usage: "broker URL (mqtt://host:port, mqtts://…); overrides broker.url; absent = embedded broker"},
 		&cli.StringFlag{Name: "duration", Usage: "override the scenario duration, e.g. 10m"},
+		&cli.StringFlag{Name: "client", Usage: "MQTT client of every device group: native (engine/iot's session) or paho (paho.mqtt.golang, MQTT 3.1.1 only); " +
+			"sets devices[*].client, before --set (so --set devices[g].client=… still wins)"},
 	}
 }
