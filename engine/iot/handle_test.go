@@ -21,6 +21,24 @@ type target struct {
 	name     string
 	endpoint hal.Endpoint
 	dialer   hal.Dialer
+	client   string // ClientNative or ClientPaho
+}
+
+// clients are the implementations every conformance test runs on.
+var clients = []string{ClientNative, ClientPaho}
+
+// onClients returns one copy of each target per client, named
+// "<client>/<target>".
+func onClients(ts []target) []target {
+	var out []target
+	for _, c := range clients {
+		for _, tg := range ts {
+			tg.client = c
+			tg.name = c + "/" + tg.name
+			out = append(out, tg)
+		}
+	}
+	return out
 }
 
 func tcpEndpoint(t testing.TB, addr string) hal.Endpoint {
@@ -42,7 +60,7 @@ func mosquittoTarget(t testing.TB) target {
 // embedded broker over TCP and in memory, and mosquitto.
 func targets(t *testing.T) []target {
 	t.Helper()
-	return append(embeddedTargets(t), mosquittoTarget(t))
+	return onClients(append(embeddedTargets(t), mosquittoTarget(t)))
 }
 
 // recorder collects events delivered by Yield.
@@ -99,7 +117,7 @@ func yieldUntil(t *testing.T, h *Handle, timeout time.Duration, what string, con
 func construct(t *testing.T, tg target, id string, mod func(*Params)) (*Handle, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	p := Params{Endpoint: tg.endpoint, Dialer: tg.dialer, ClientID: id, CleanSession: true, EventHandler: rec.handler}
+	p := Params{Endpoint: tg.endpoint, Dialer: tg.dialer, ClientID: id, CleanSession: true, EventHandler: rec.handler, Client: tg.client}
 	if mod != nil {
 		mod(&p)
 	}
@@ -143,6 +161,12 @@ func TestRoundTrip(t *testing.T) {
 				sent := time.Now()
 				for i := 0; i < n; i++ {
 					pid, err := h.Publish(topic, &TopicInfo{QoS: qos, Payload: []byte("msg-" + strconv.Itoa(i))})
+					if errors.Is(err, ErrQueueFull) {
+						// The SDK's QoS 1 queue (10 on 3.2.0): wait for an ack.
+						acked := rec.count(EventPublishSuccess)
+						yieldUntil(t, h, 5*time.Second, "an ack", func() bool { return rec.count(EventPublishSuccess) > acked })
+						pid, err = h.Publish(topic, &TopicInfo{QoS: qos, Payload: []byte("msg-" + strconv.Itoa(i))})
+					}
 					if err != nil {
 						t.Fatalf("Publish %d: %v", i, err)
 					}
@@ -214,7 +238,7 @@ func TestWildcardParentAndUnsubscribe(t *testing.T) {
 				t.Fatalf("wildcard got %q first", wild.msgs[0].Payload)
 			}
 			rec := &recorder{}
-			h.p.EventHandler = rec.handler
+			setEventHandler(h, rec.handler)
 			if _, err := h.Unsubscribe(base + "/user/get"); err != nil {
 				t.Fatal(err)
 			}
@@ -319,36 +343,46 @@ func (d *kickableDialer) cut() {
 }
 
 // TestReconnectBackoff checks the doubling backoff on a scaled-down
-// schedule (50 ms doubling to 200 ms) with injected connect failures.
+// schedule (50 ms doubling to 200 ms) with injected connect failures, on
+// both clients (the native one with one transport try per attempt, so
+// that every dial is an attempt).
 func TestReconnectBackoff(t *testing.T) {
-	tg := mosquittoTarget(t)
-	d := &kickableDialer{failingDialer: failingDialer{failures: 5, next: tg.dialer}}
-	tg.dialer = d
-	h, rec := construct(t, tg, "backoff", func(p *Params) {
-		p.ReconnectMin, p.ReconnectMax = 50*time.Millisecond, 200*time.Millisecond
-	})
-	lost := time.Now()
-	d.cut()
-	yieldUntil(t, h, 10*time.Second, "reconnect", func() bool { return rec.count(EventReconnect) == 1 })
-	if rec.count(EventDisconnect) != 1 {
-		t.Fatalf("disconnect events = %d", rec.count(EventDisconnect))
-	}
-	at := d.times()[1:]
-	if len(at) != 6 {
-		t.Fatalf("%d reconnect attempts, want 6 (5 failures + success)", len(at))
-	}
-	want := []time.Duration{50, 100, 200, 200, 200, 200}
-	prev := lost
-	for i, a := range at {
-		gap := a.Sub(prev)
-		w := want[i] * time.Millisecond
-		if gap < w-5*time.Millisecond || gap > w+150*time.Millisecond {
-			t.Errorf("attempt %d came %v after the previous, want about %v", i+1, gap, w)
-		}
-		prev = a
-	}
-	if !h.CheckStateNormal() {
-		t.Fatal("not connected after Reconnect event")
+	for _, client := range clients {
+		t.Run(client, func(t *testing.T) {
+			tg := mosquittoTarget(t)
+			tg.client = client
+			d := &kickableDialer{failingDialer: failingDialer{failures: 5, next: tg.dialer}}
+			tg.dialer = d
+			prof := profile320
+			prof.TransportTries, prof.ConnectTries = 1, 1
+			h, rec := construct(t, tg, "backoff", func(p *Params) {
+				p.ReconnectMin, p.ReconnectMax = 50*time.Millisecond, 200*time.Millisecond
+				p.Profile = &prof
+			})
+			lost := time.Now()
+			d.cut()
+			yieldUntil(t, h, 10*time.Second, "reconnect", func() bool { return rec.count(EventReconnect) == 1 })
+			if rec.count(EventDisconnect) != 1 {
+				t.Fatalf("disconnect events = %d", rec.count(EventDisconnect))
+			}
+			at := d.times()[1:]
+			if len(at) != 6 {
+				t.Fatalf("%d reconnect attempts, want 6 (5 failures + success)", len(at))
+			}
+			want := []time.Duration{50, 100, 200, 200, 200, 200}
+			prev := lost
+			for i, a := range at {
+				gap := a.Sub(prev)
+				w := want[i] * time.Millisecond
+				if gap < w-5*time.Millisecond || gap > w+150*time.Millisecond {
+					t.Errorf("attempt %d came %v after the previous, want about %v", i+1, gap, w)
+				}
+				prev = a
+			}
+			if !h.CheckStateNormal() {
+				t.Fatal("not connected after Reconnect event")
+			}
+		})
 	}
 }
 
@@ -365,13 +399,23 @@ func restartables(t *testing.T) []restartable {
 		stop:   b.Kill,
 		start:  b.Restart,
 	}
-	return append(embeddedRestartables(t), m)
+	var out []restartable
+	for _, c := range clients {
+		for _, r := range append(embeddedRestartables(t), m) {
+			r.client, r.name = c, c+"/"+r.name
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // TestBrokerRestart stops the broker under a connected handle and starts it
 // again 1.5 s later: the handle reports Disconnect, retries on the SDK's
-// default backoff (1 s, then 2 s later), reports Reconnect, subscribes
-// again (clean session) and receives again.
+// default backoff, reports Reconnect, subscribes again (clean session) and
+// receives again. The native session reconnects as the SDK does: the
+// first attempt 1 s after the loss, whose transport is tried again 1 s
+// later (HAL_TCP_Establish's 3 tries); paho makes one try per attempt, on
+// the 1 s, 2 s backoff.
 func TestBrokerRestart(t *testing.T) {
 	for _, rb := range restartables(t) {
 		t.Run(rb.name, func(t *testing.T) {
@@ -392,21 +436,30 @@ func TestBrokerRestart(t *testing.T) {
 			if _, err := h.PublishSimple(topic, QoS1, []byte("x")); !errors.Is(err, ErrOffline) {
 				t.Fatalf("Publish while offline = %v, want ErrOffline", err)
 			}
-			time.Sleep(time.Until(stopped.Add(1500 * time.Millisecond)))
+			// Keep yielding meanwhile: the native session reconnects inside
+			// Yield, as the SDK does.
+			for time.Now().Before(stopped.Add(1500 * time.Millisecond)) {
+				h.Yield(min(20*time.Millisecond, time.Until(stopped.Add(1500*time.Millisecond))))
+			}
 			rb.start()
 			yieldUntil(t, h, 15*time.Second, "reconnect", func() bool { return rec.count(EventReconnect) == 1 })
 			took := time.Since(stopped)
 			at := d.times()
-			// Initial connect, a failed attempt 1 s after the loss, a
-			// successful one 2 s after that.
+			// Initial connect, a failed try 1 s after the loss, a
+			// successful one 1 s (native: transport retry) or 2 s (paho:
+			// backoff) after that.
+			gapWant, tookWant := 2*time.Second, 3*time.Second
+			if rb.client == ClientNative {
+				gapWant, tookWant = time.Second, 2*time.Second
+			}
 			if len(at) != 3 {
 				t.Fatalf("%d connection attempts, want 3: %v", len(at), at)
 			}
-			if gap := at[2].Sub(at[1]); gap < 1900*time.Millisecond || gap > 2600*time.Millisecond {
-				t.Fatalf("second reconnect attempt %v after the first, want 2 s", gap)
+			if gap := at[2].Sub(at[1]); gap < gapWant-100*time.Millisecond || gap > gapWant+600*time.Millisecond {
+				t.Fatalf("second reconnect attempt %v after the first, want %v", gap, gapWant)
 			}
-			if took < 2800*time.Millisecond || took > 4500*time.Millisecond {
-				t.Fatalf("reconnected %v after the stop, want about 3 s", took)
+			if took < tookWant-200*time.Millisecond || took > tookWant+1500*time.Millisecond {
+				t.Fatalf("reconnected %v after the stop, want about %v", took, tookWant)
 			}
 			yieldUntil(t, h, 5*time.Second, "resubscribe", func() bool { return rec.count(EventSubscribeSuccess) == 2 })
 			if _, err := h.PublishSimple(topic, QoS1, []byte("back")); err != nil {
@@ -414,5 +467,15 @@ func TestBrokerRestart(t *testing.T) {
 			}
 			yieldUntil(t, h, 5*time.Second, "delivery after reconnect", func() bool { return got.received() == 1 })
 		})
+	}
+}
+
+// setEventHandler replaces the event handler of a constructed handle.
+func setEventHandler(h *Handle, fn Handler) {
+	switch s := h.s.(type) {
+	case *pahoHandle:
+		s.p.EventHandler = fn
+	case *nativeHandle:
+		s.p.EventHandler = fn
 	}
 }

@@ -27,12 +27,11 @@ const maxEarlyAcks = 64
 // connection is considered broken.
 const writeTimeout = 10 * time.Second
 
-// Handle is one device's MQTT connection (the SDK's client handle, without
-// the singleton). Construct it, call Yield from the goroutine that owns it,
-// and Destroy it at the end. Subscribe, Unsubscribe, Publish and Yield are
-// meant to be called from that one owner goroutine; the network side runs
-// on paho's goroutines and hands everything to Yield.
-type Handle struct {
+// pahoHandle is the session of a Handle on paho.mqtt.golang (client: paho),
+// the reference the native session is checked against: the network side
+// runs on paho's goroutines and hands everything to Yield.
+type pahoHandle struct {
+	outer  *Handle // what handlers receive
 	p      Params
 	clock  interface{ Now() time.Time }
 	client paho.Client
@@ -111,14 +110,9 @@ type syncWait struct {
 	result EventType
 }
 
-// Construct connects a device (IOT_MQTT_Construct) and returns its handle.
-// ctx bounds the initial connect; the handle outlives it.
-func Construct(ctx context.Context, p Params) (*Handle, error) {
-	p.applyDefaults()
-	if p.ClientID == "" && !p.CleanSession {
-		return nil, fmt.Errorf("%w: an empty client id needs clean_session", ErrInvalidArgument)
-	}
-	h := &Handle{p: p, clock: p.Clock, ready: make(chan struct{}, 1), backoff: p.ReconnectMin}
+// constructPaho connects a device on paho; p has its defaults applied.
+func constructPaho(ctx context.Context, outer *Handle, p Params) (*pahoHandle, error) {
+	h := &pahoHandle{outer: outer, p: p, clock: p.Clock, ready: make(chan struct{}, 1), backoff: p.ReconnectMin}
 
 	opts := paho.NewClientOptions()
 	host := p.Endpoint.Address()
@@ -152,7 +146,7 @@ func Construct(ctx context.Context, p Params) (*Handle, error) {
 
 // open is paho's custom open-connection hook: every connection is
 // established by the HAL and wrapped to watch the wire.
-func (h *Handle) open(*url.URL, paho.ClientOptions) (net.Conn, error) {
+func (h *pahoHandle) open(*url.URL, paho.ClientOptions) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), h.p.ConnectTimeout)
 	defer cancel()
 	c, err := h.p.Dialer.Establish(ctx, h.p.Endpoint)
@@ -169,7 +163,7 @@ func (h *Handle) open(*url.URL, paho.ClientOptions) (net.Conn, error) {
 }
 
 // connect runs one connect attempt and classifies its failure.
-func (h *Handle) connect(ctx context.Context) error {
+func (h *pahoHandle) connect(ctx context.Context) error {
 	tok := h.client.Connect()
 	timer := time.NewTimer(h.p.ConnectTimeout + time.Second)
 	defer timer.Stop()
@@ -196,7 +190,7 @@ func (h *Handle) connect(ctx context.Context) error {
 
 // noteBreach records why the connection was closed for breaking the
 // protocol (called from the network side).
-func (h *Handle) noteBreach(err error) {
+func (h *pahoHandle) noteBreach(err error) {
 	h.mu.Lock()
 	if h.breach == nil {
 		h.breach = err
@@ -221,7 +215,7 @@ func classifyConnectError(err error) error {
 
 // Destroy disconnects (sending DISCONNECT when connected) and releases the
 // handle (IOT_MQTT_Destroy). Events still queued are discarded.
-func (h *Handle) Destroy() error {
+func (h *pahoHandle) Destroy() error {
 	h.mu.Lock()
 	if h.destroyed {
 		h.mu.Unlock()
@@ -239,28 +233,10 @@ func (h *Handle) Destroy() error {
 
 // CheckStateNormal reports whether the handle is connected
 // (IOT_MQTT_CheckStateNormal).
-func (h *Handle) CheckStateNormal() bool { return h.client.IsConnectionOpen() }
-
-// Stats are a handle's transport counters.
-type Stats struct {
-	BytesIn, BytesOut int64
-	// Inflight is the number of QoS 1/2 publishes awaiting PUBACK/PUBCOMP.
-	Inflight int
-	// Unacked counts publishes whose acknowledgement can no longer come
-	// (dropped with the session on a clean-session reconnect).
-	Unacked int64
-	// ArrivalMisses counts messages whose transport arrival stamp was not
-	// found (they are stamped when paho delivers them instead).
-	ArrivalMisses int64
-	// UnknownAcks counts PUBACK/PUBCOMPs for packet ids that were never
-	// published (or no longer awaited): a protocol error of the broker.
-	// Acks that may still be claimed by a publish in progress are
-	// included, so read it when the handle no longer publishes.
-	UnknownAcks int64
-}
+func (h *pahoHandle) CheckStateNormal() bool { return h.client.IsConnectionOpen() }
 
 // Stats returns the handle's counters.
-func (h *Handle) Stats() Stats {
+func (h *pahoHandle) Stats() Stats {
 	h.mu.Lock()
 	inflight := len(h.pendingPub)
 	unknown := h.unknownAcks + int64(len(h.earlyAck))
@@ -275,7 +251,7 @@ func (h *Handle) Stats() Stats {
 // to timeout for more (IOT_MQTT_Yield). Yield(0) delivers what is pending
 // and returns at once. A Yield called from inside a handler returns nil
 // without delivering.
-func (h *Handle) Yield(timeout time.Duration) error {
+func (h *pahoHandle) Yield(timeout time.Duration) error {
 	if timeout < 0 {
 		return fmt.Errorf("%w: negative yield timeout", ErrInvalidArgument)
 	}
@@ -317,7 +293,7 @@ func (h *Handle) Yield(timeout time.Duration) error {
 // deliver runs the handlers of everything queued so far, after failing the
 // SUBSCRIBE/UNSUBSCRIBE requests that waited longer than the request
 // timeout for their ack (the SDK checks them in yield, too).
-func (h *Handle) deliver() {
+func (h *pahoHandle) deliver() {
 	h.mu.Lock()
 	h.expireRequests()
 	batch := h.inbox
@@ -335,7 +311,7 @@ func (h *Handle) deliver() {
 	h.spare = batch[:0]
 }
 
-func (h *Handle) dispatch(q *queued) {
+func (h *pahoHandle) dispatch(q *queued) {
 	ev := &q.ev
 	if ev.Type != EventPublishReceived {
 		if ev.PacketID != 0 && ev.PacketID == h.sync.id &&
@@ -343,7 +319,7 @@ func (h *Handle) dispatch(q *queued) {
 			h.sync.result = ev.Type
 		}
 		if h.p.EventHandler != nil {
-			h.p.EventHandler(h, ev)
+			h.p.EventHandler(h.outer, ev)
 		}
 		return
 	}
@@ -373,20 +349,20 @@ func (h *Handle) dispatch(q *queued) {
 	h.subMu.RUnlock()
 	if extra != nil {
 		for _, fn := range extra {
-			fn(h, ev)
+			fn(h.outer, ev)
 		}
 		return
 	}
 	for i := 0; i < n; i++ {
-		matched[i](h, ev)
+		matched[i](h.outer, ev)
 	}
 	if n == 0 && h.p.EventHandler != nil {
-		h.p.EventHandler(h, ev)
+		h.p.EventHandler(h.outer, ev)
 	}
 }
 
 // push queues an event for Yield and wakes the owner.
-func (h *Handle) push(q queued) {
+func (h *pahoHandle) push(q queued) {
 	h.mu.Lock()
 	if h.destroyed {
 		h.mu.Unlock()
@@ -401,7 +377,7 @@ func (h *Handle) push(q queued) {
 	}
 }
 
-func (h *Handle) wake() {
+func (h *pahoHandle) wake() {
 	select {
 	case h.ready <- struct{}{}:
 	default:
@@ -415,7 +391,7 @@ func (h *Handle) wake() {
 // waiting for the SUBACK (IOT_MQTT_Subscribe). It returns a request id that
 // the SubscribeSuccess/SubscribeNack event carries as PacketID. Subscribing
 // a filter again replaces its handler and QoS.
-func (h *Handle) Subscribe(filter string, qos QoS, handler Handler) (uint16, error) {
+func (h *pahoHandle) Subscribe(filter string, qos QoS, handler Handler) (uint16, error) {
 	if handler == nil {
 		return 0, fmt.Errorf("%w: nil handler", ErrInvalidArgument)
 	}
@@ -436,7 +412,7 @@ func (h *Handle) Subscribe(filter string, qos QoS, handler Handler) (uint16, err
 	return h.sendSubscribe(filter, qos)
 }
 
-func (h *Handle) sendSubscribe(filter string, qos QoS) (uint16, error) {
+func (h *pahoHandle) sendSubscribe(filter string, qos QoS) (uint16, error) {
 	id := h.newRequest(filter, false, qos)
 	tok := h.client.Subscribe(filter, byte(qos), nil)
 	if err := failedAlready(tok); err != nil {
@@ -450,7 +426,7 @@ func (h *Handle) sendSubscribe(filter string, qos QoS) (uint16, error) {
 // SUBACK, yielding meanwhile; a refusal is retried until the timeout, as in
 // IOT_MQTT_Subscribe_Sync. Called from inside a handler, or with
 // QoS3SubLocal, it does not wait.
-func (h *Handle) SubscribeSync(filter string, qos QoS, handler Handler, timeout time.Duration) (uint16, error) {
+func (h *pahoHandle) SubscribeSync(filter string, qos QoS, handler Handler, timeout time.Duration) (uint16, error) {
 	if h.inYield || qos == QoS3SubLocal {
 		return h.Subscribe(filter, qos, handler)
 	}
@@ -490,7 +466,7 @@ func (h *Handle) SubscribeSync(filter string, qos QoS, handler Handler, timeout 
 // Unsubscribe removes the handler of exactly filter and sends UNSUBSCRIBE
 // (IOT_MQTT_Unsubscribe). It returns a request id carried by the
 // UnsubscribeSuccess event.
-func (h *Handle) Unsubscribe(filter string) (uint16, error) {
+func (h *pahoHandle) Unsubscribe(filter string) (uint16, error) {
 	if err := ValidateFilter(h.p.Topics, filter); err != nil {
 		return 0, err
 	}
@@ -527,7 +503,7 @@ func (h *Handle) Unsubscribe(filter string) (uint16, error) {
 // arrives, with Sent = info.Sent (or the call time) and At = the arrival.
 // The payload must not be modified afterwards: it is kept until
 // acknowledged, for resending after a reconnect.
-func (h *Handle) Publish(topic string, info *TopicInfo) (uint16, error) {
+func (h *pahoHandle) Publish(topic string, info *TopicInfo) (uint16, error) {
 	if info == nil || info.Payload == nil {
 		return 0, fmt.Errorf("%w: nil message or payload", ErrInvalidArgument)
 	}
@@ -572,12 +548,7 @@ func (h *Handle) Publish(topic string, info *TopicInfo) (uint16, error) {
 	return pid, nil
 }
 
-// PublishSimple publishes payload with retain off (IOT_MQTT_Publish_Simple).
-func (h *Handle) PublishSimple(topic string, qos QoS, payload []byte) (uint16, error) {
-	return h.Publish(topic, &TopicInfo{QoS: qos, Payload: payload})
-}
-
-func (h *Handle) usable() error {
+func (h *pahoHandle) usable() error {
 	h.mu.Lock()
 	destroyed := h.destroyed
 	h.mu.Unlock()
@@ -601,7 +572,7 @@ func failedAlready(tok paho.Token) error {
 	}
 }
 
-func (h *Handle) addSub(filter string, qos QoS, handler Handler) {
+func (h *pahoHandle) addSub(filter string, qos QoS, handler Handler) {
 	h.subMu.Lock()
 	defer h.subMu.Unlock()
 	for i := range h.subs {
@@ -619,7 +590,7 @@ func (h *Handle) addSub(filter string, qos QoS, handler Handler) {
 // for every request older than the request timeout; a late ack for it is
 // ignored.
 // It must be called with h.mu held.
-func (h *Handle) expireRequests() {
+func (h *pahoHandle) expireRequests() {
 	if len(h.requests) == 0 {
 		return
 	}
@@ -644,7 +615,7 @@ func (h *Handle) expireRequests() {
 // NextDeadline returns when the oldest outstanding SUBSCRIBE/UNSUBSCRIBE
 // request times out (ok false when none is outstanding): the owner should
 // Yield then, so the timeout is reported on time.
-func (h *Handle) NextDeadline() (at time.Time, ok bool) {
+func (h *pahoHandle) NextDeadline() (at time.Time, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, r := range h.requests {
@@ -655,7 +626,7 @@ func (h *Handle) NextDeadline() (at time.Time, ok bool) {
 	return at, ok
 }
 
-func (h *Handle) newRequest(filter string, unsub bool, qos QoS) uint16 {
+func (h *pahoHandle) newRequest(filter string, unsub bool, qos QoS) uint16 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.nextReq++
@@ -666,7 +637,7 @@ func (h *Handle) newRequest(filter string, unsub bool, qos QoS) uint16 {
 	return h.nextReq
 }
 
-func (h *Handle) dropRequest(id uint16) {
+func (h *pahoHandle) dropRequest(id uint16) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for i := range h.requests {
@@ -679,7 +650,7 @@ func (h *Handle) dropRequest(id uint16) {
 
 // onOutboundFrame matches a written SUBSCRIBE/UNSUBSCRIBE to the oldest
 // request for the same filter.
-func (h *Handle) onOutboundFrame(f *frame) {
+func (h *pahoHandle) onOutboundFrame(f *frame) {
 	if f.typ != pktSubscribe && f.typ != pktUnsubscribe {
 		return
 	}
@@ -704,7 +675,7 @@ func filterMatchesCapture(filter string, captured []byte) bool {
 
 // onInboundFrame runs on paho's reader goroutine for every packet of
 // interest, at stamp = the time of the transport read that completed it.
-func (h *Handle) onInboundFrame(w *wireConn, f *frame, at time.Time) {
+func (h *pahoHandle) onInboundFrame(w *wireConn, f *frame, at time.Time) {
 	switch f.typ {
 	case pktPublish:
 		h.mu.Lock()
@@ -764,7 +735,7 @@ func (h *Handle) onInboundFrame(w *wireConn, f *frame, at time.Time) {
 
 // onMessage is paho's publish handler: it pairs the message with its
 // transport arrival stamp and queues it for Yield.
-func (h *Handle) onMessage(_ paho.Client, m paho.Message) {
+func (h *pahoHandle) onMessage(_ paho.Client, m paho.Message) {
 	topic := m.Topic()
 	at, ok := h.takeArrival(len(topic), m.Qos(), m.MessageID())
 	if !ok {
@@ -785,7 +756,7 @@ func (h *Handle) onMessage(_ paho.Client, m paho.Message) {
 }
 
 // takeArrival pops the arrival stamp of the oldest matching PUBLISH.
-func (h *Handle) takeArrival(topicLen int, qos byte, pid uint16) (time.Time, bool) {
+func (h *pahoHandle) takeArrival(topicLen int, qos byte, pid uint16) (time.Time, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for i, a := range h.arrivals {
@@ -800,7 +771,7 @@ func (h *Handle) takeArrival(topicLen int, qos byte, pid uint16) (time.Time, boo
 
 // onLost is paho's connection-lost handler: report Disconnect and schedule
 // a reconnect on the SDK backoff.
-func (h *Handle) onLost(_ paho.Client, err error) {
+func (h *pahoHandle) onLost(_ paho.Client, err error) {
 	h.mu.Lock()
 	if h.destroyed {
 		h.mu.Unlock()
@@ -816,7 +787,7 @@ func (h *Handle) onLost(_ paho.Client, err error) {
 	}
 }
 
-func (h *Handle) scheduleReconnect(d time.Duration) {
+func (h *pahoHandle) scheduleReconnect(d time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.destroyed {
@@ -828,7 +799,7 @@ func (h *Handle) scheduleReconnect(d time.Duration) {
 
 // reconnect runs on a timer goroutine; it lives only while an attempt is
 // in progress.
-func (h *Handle) reconnect() {
+func (h *pahoHandle) reconnect() {
 	err := h.connect(context.Background())
 	h.mu.Lock()
 	destroyed := h.destroyed
@@ -862,7 +833,7 @@ func (h *Handle) reconnect() {
 	h.push(queued{ev: Event{Type: EventReconnect, At: h.clock.Now()}})
 }
 
-func (h *Handle) resubscribe() {
+func (h *pahoHandle) resubscribe() {
 	h.subMu.RLock()
 	subs := append([]subscription(nil), h.subs...)
 	h.subMu.RUnlock()

@@ -94,8 +94,12 @@ type Event struct {
 	// acknowledgement arrived (transport read) or the state changed, so
 	// At−Sent is the request's latency.
 	Sent, At time.Time
-	// Err gives the reason of a Disconnect or a failed reconnect.
+	// Err gives the reason of a Disconnect, a failed reconnect, a nack or
+	// a timeout.
 	Err error
+	// Reason names the MQTT 5.0 reason code of a nack (PUBACK, SUBACK) or
+	// of the broker's DISCONNECT ("quota_exceeded", …); "" otherwise.
+	Reason string
 }
 
 // Latency returns At − Sent, or 0 when either is unset.
@@ -111,18 +115,69 @@ func (e *Event) Latency() time.Duration {
 // Yield, on the goroutine that calls it.
 type Handler func(h *Handle, ev *Event)
 
-// SDK defaults (iotx_mqtt_config.h, 3.2.0).
+// SDK defaults of the default profile (3.2.0; see Profile).
 const (
 	DefaultKeepAlive      = 60 * time.Second
-	DefaultRequestTimeout = 2 * time.Second
+	DefaultRequestTimeout = 5 * time.Second
 	DefaultReconnectMin   = 1 * time.Second
 	DefaultReconnectMax   = 30 * time.Second
 )
+
+// The MQTT client implementations a Handle can run on.
+const (
+	// ClientNative is engine/iot's own session (the default).
+	ClientNative = "native"
+	// ClientPaho is paho.mqtt.golang, kept as the reference client.
+	ClientPaho = "paho"
+)
+
+// The MQTT protocol versions, as the CONNECT protocol level.
+const (
+	MQTT311 = 4
+	MQTT5   = 5
+)
+
+// MQTT5Options are the MQTT 5.0 settings of a session.
+type MQTT5Options struct {
+	// SessionExpiry is sent in CONNECT (0: the session ends with the
+	// connection).
+	SessionExpiry time.Duration
+	// ReceiveMaximum is sent in CONNECT: how many QoS 1/2 deliveries the
+	// device accepts at once (0: the protocol's 65,535).
+	ReceiveMaximum int
+	// TopicAliases uses topic aliases on publish, up to the broker's
+	// Topic Alias Maximum.
+	TopicAliases bool
+	// UserProperties are sent on CONNECT and on every PUBLISH.
+	UserProperties []UserProperty
+}
+
+// UserProperty is one MQTT 5.0 user property.
+type UserProperty struct{ Key, Value string }
 
 // Params mirrors iotx_mqtt_param_t plus the HAL the handle runs on. Zero
 // values get the SDK's defaults; out-of-range values fall back to the
 // default, as in IOT_MQTT_Construct.
 type Params struct {
+	// Client selects the implementation: ClientNative (default) or
+	// ClientPaho.
+	Client string
+	// Version is MQTT311 (default) or MQTT5 (native client only).
+	Version int
+	// MQTT5 holds the MQTT 5.0 settings (Version MQTT5 only).
+	MQTT5 MQTT5Options
+	// SDK is the SDK profile ("3.2.0" default, "3.0.1", "4.x"): its
+	// keepalive and ping policy, request timeout and range, QoS 1 resends
+	// and queue, Construct's retries, buffers and backoff.
+	SDK string
+	// Profile, when set, replaces the SDK profile's values (scaled-down
+	// timings for tests and experiments).
+	Profile *Profile
+	// MaxPacketSize bounds every packet sent and received, checked from
+	// the fixed header before anything is allocated; 0 means the
+	// profile's buffer. Larger incoming packets close the connection
+	// (ErrPacketTooLarge), larger outgoing ones fail.
+	MaxPacketSize int
 	// Endpoint is where to connect (host, port, transport, TLS).
 	Endpoint hal.Endpoint
 	// Dialer establishes the transport; nil means a hal.NetDialer.
@@ -133,16 +188,18 @@ type Params struct {
 	ClientID, Username, Password string
 	// CleanSession defaults to false, as in the SDK.
 	CleanSession bool
-	// KeepAlive is the ping interval, default 60 s, range [30 s, 1200 s].
+	// KeepAlive is the ping interval, default and range from the profile
+	// (3.x: 60 s, [30 s, 1200 s]).
 	KeepAlive time.Duration
-	// RequestTimeout bounds the CONNACK wait and write blocking, default
-	// 2 s, range [500 ms, 5 s].
+	// RequestTimeout bounds the CONNACK wait, SUBACK wait and write
+	// blocking; default and range from the profile (3.2.0: 5 s in
+	// [1 s, 10 s]; 3.0.1: 2 s in [500 ms, 5 s]).
 	RequestTimeout time.Duration
 	// ConnectTimeout bounds one connect attempt (transport + CONNACK);
 	// default: RequestTimeout + the dialer's own timeout.
 	ConnectTimeout time.Duration
-	// ReconnectMin/ReconnectMax: the reconnect backoff (1 s doubling to
-	// 30 s).
+	// ReconnectMin/ReconnectMax: the reconnect backoff (profile
+	// defaults: 3.2.0 1 s doubling to 30 s; 4.x 2 s × (n+1) ± 0.5 s).
 	ReconnectMin, ReconnectMax time.Duration
 	// NoReconnect disables automatic reconnection.
 	NoReconnect bool
@@ -184,6 +241,13 @@ var (
 	ErrSubscribeTimeout = errors.New("iot: subscribe timed out")
 	// ErrSubscribeNack: the broker refused a subscription (SUBACK 0x80).
 	ErrSubscribeNack = errors.New("iot: subscription refused by the broker")
+	// ErrPacketTooLarge: a packet is larger than the maximum packet size
+	// (the SDK's buffer by default): an incoming one closes the
+	// connection, an outgoing one is not sent.
+	ErrPacketTooLarge = errors.New("iot: packet too large")
+	// ErrQueueFull: too many QoS 1/2 publishes await their ack (the
+	// profile's QoS 1 queue, or the broker's MQTT 5.0 Receive Maximum).
+	ErrQueueFull = errors.New("iot: too many publishes awaiting acknowledgement")
 	// ErrNotMQTT: the server's first bytes were not a CONNACK: it does not
 	// speak MQTT (an HTTP server, a TLS port spoken to in plain TCP, …).
 	ErrNotMQTT = errors.New("iot: not an MQTT server")
@@ -194,21 +258,45 @@ var (
 	ErrInvalidArgument = errors.New("iot: invalid argument")
 )
 
+// profile returns the params' SDK profile (3.2.0 for an unknown name,
+// which Construct refuses before using it).
+func (p *Params) profile() Profile {
+	if p.Profile != nil {
+		return *p.Profile
+	}
+	prof, err := LookupProfile(p.SDK)
+	if err != nil {
+		return profile320
+	}
+	return prof
+}
+
 func (p *Params) applyDefaults() {
-	if p.KeepAlive < 30*time.Second || p.KeepAlive > 1200*time.Second {
-		p.KeepAlive = DefaultKeepAlive
+	prof := p.profile()
+	if p.Client == "" {
+		p.Client = ClientNative
 	}
-	if p.RequestTimeout < 500*time.Millisecond || p.RequestTimeout > 5*time.Second {
-		p.RequestTimeout = DefaultRequestTimeout
+	if p.Version == 0 {
+		p.Version = MQTT311
 	}
+	if p.KeepAlive < prof.KeepAliveMin || p.KeepAlive > prof.KeepAliveMax {
+		p.KeepAlive = prof.KeepAlive
+	}
+	if p.RequestTimeout < prof.RequestTimeoutMin || p.RequestTimeout > prof.RequestTimeoutMax {
+		p.RequestTimeout = prof.RequestTimeout
+	}
+	if p.MaxPacketSize <= 0 {
+		p.MaxPacketSize = prof.Buffer
+	}
+	p.MaxPacketSize = min(p.MaxPacketSize, maxRemaining+5)
 	if p.ConnectTimeout <= 0 {
 		p.ConnectTimeout = p.RequestTimeout + 10*time.Second
 	}
 	if p.ReconnectMin <= 0 {
-		p.ReconnectMin = DefaultReconnectMin
+		p.ReconnectMin = prof.ReconnectMin
 	}
 	if p.ReconnectMax < p.ReconnectMin {
-		p.ReconnectMax = DefaultReconnectMax
+		p.ReconnectMax = prof.ReconnectMax
 		if p.ReconnectMax < p.ReconnectMin {
 			p.ReconnectMax = p.ReconnectMin
 		}

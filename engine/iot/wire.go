@@ -207,7 +207,7 @@ func (p *wireParser) done() {
 // at the moment the transport read returned it, with no goroutine of its own.
 type wireConn struct {
 	net.Conn
-	h        *Handle
+	h        *pahoHandle
 	in, out  wireParser
 	readAt   time.Time
 	bytesIn  *atomic.Int64
@@ -236,7 +236,7 @@ const readBufSize = 512
 // readBufs lends read buffers to connections that have unread bytes.
 var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
 
-func newWireConn(c net.Conn, h *Handle) *wireConn {
+func newWireConn(c net.Conn, h *pahoHandle) *wireConn {
 	w := &wireConn{Conn: c, h: h, bytesIn: &h.bytesIn, bytesOut: &h.bytesOut, count: h.p.CountBytes}
 	w.in.emit = w.inbound
 	w.out.emit = w.outbound

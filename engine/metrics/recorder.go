@@ -83,6 +83,10 @@ type Recorder struct {
 	qos      [NumQoSCounters][NumQoS]paddedInt64
 	reasons  [NumFailReasons]paddedInt64
 	mismatch [NumQoS][NumQoS]atomic.Int64 // rare: no padding
+	// reasons5 counts MQTT reason codes by "packet:name" (rare: refusals,
+	// nacks, disconnects), under reasonMu.
+	reasonMu sync.Mutex
+	reasons5 map[string]int64
 	// spans holds, per stripe, the first and last intended publish time
 	// (ns since the run's epoch, plus one: 0 means none).
 	spans []publishSpan
@@ -229,6 +233,41 @@ func (r *Recorder) QoSMismatch(expected, delivered int) {
 	if uint(expected) < NumQoS && uint(delivered) < NumQoS {
 		r.mismatch[expected][delivered].Add(1)
 	}
+}
+
+// maxReasonKeys bounds the distinct reason keys kept (a broker inventing
+// codes cannot grow the map without bound); beyond it they count as
+// "other:other".
+const maxReasonKeys = 256
+
+// CountReason counts one MQTT reason code the broker sent, as
+// "<packet>:<name>" (e.g. "puback:quota_exceeded", "connack:not_authorized",
+// "disconnect:server_busy").
+func (r *Recorder) CountReason(packet, name string) {
+	key := packet + ":" + name
+	r.reasonMu.Lock()
+	if r.reasons5 == nil {
+		r.reasons5 = make(map[string]int64)
+	}
+	if _, ok := r.reasons5[key]; !ok && len(r.reasons5) >= maxReasonKeys {
+		key = "other:other"
+	}
+	r.reasons5[key]++
+	r.reasonMu.Unlock()
+}
+
+// Reasons returns a copy of the reason code counts (nil if none).
+func (r *Recorder) Reasons() map[string]int64 {
+	r.reasonMu.Lock()
+	defer r.reasonMu.Unlock()
+	if len(r.reasons5) == 0 {
+		return nil
+	}
+	out := make(map[string]int64, len(r.reasons5))
+	for k, v := range r.reasons5 {
+		out[k] = v
+	}
+	return out
 }
 
 // publishSpan is one stripe's first and last intended publish time.

@@ -47,6 +47,11 @@ type Result struct {
 	// QoS 1, delivered at QoS 0). They count as received at the expected
 	// QoS, never as lost: a finding about the broker, not loss.
 	QoSMismatch map[string]int64 `json:"qos_mismatch,omitempty"`
+	// ReasonCodes counts the MQTT reason codes brokers answered with, by
+	// "<packet>:<name>" ("connack:not_authorized", "puback:quota_exceeded",
+	// "suback:not_authorized", "disconnect:server_busy", …): the why of
+	// refusals, nacks and disconnects.
+	ReasonCodes map[string]int64 `json:"reason_codes,omitempty"`
 	// Groups breaks the main counters down per device group.
 	Groups []GroupResult `json:"groups,omitempty"`
 	// Faults lists the fault windows the scenario injected (for shading
@@ -540,6 +545,12 @@ func (r *Result) Merge(o *Result) error {
 	r.Interrupted = r.Interrupted || o.Interrupted
 	r.Partial = r.Partial || o.Partial
 	r.Totals.Add(&o.Totals)
+	for k, v := range o.ReasonCodes {
+		if r.ReasonCodes == nil {
+			r.ReasonCodes = make(map[string]int64, len(o.ReasonCodes))
+		}
+		r.ReasonCodes[k] += v
+	}
 	for k, v := range o.QoSMismatch {
 		if r.QoSMismatch == nil {
 			r.QoSMismatch = make(map[string]int64, len(o.QoSMismatch))
@@ -622,6 +633,12 @@ func (r *Result) clone() *Result {
 		c.LatencyByQoS[k] = v
 	}
 	c.Series = append([]SeriesPoint(nil), r.Series...)
+	if r.ReasonCodes != nil {
+		c.ReasonCodes = make(map[string]int64, len(r.ReasonCodes))
+		for k, v := range r.ReasonCodes {
+			c.ReasonCodes[k] = v
+		}
+	}
 	if r.QoSMismatch != nil {
 		c.QoSMismatch = make(map[string]int64, len(r.QoSMismatch))
 		for k, v := range r.QoSMismatch {
