@@ -454,6 +454,7 @@ func (c *coordinator) fill(res *metrics.Result) {
 	res.Interrupted = c.interrupted
 	res.Scenario = metrics.ScenarioInfo{Name: c.sc.Name, File: c.sc.File}
 	res.Faults = append([]metrics.FaultWindow(nil), c.windows...)
+	res.ReasonCodes = c.cfg.Env.Recorder.Reasons()
 	if c.cfg.Env.FirstErrors != nil {
 		res.FirstConnectErrors = c.cfg.Env.FirstErrors.Map()
 	}

@@ -51,8 +51,12 @@ type device struct {
 	churned bool
 	// dialer is the device's own transport dialer (fault injection).
 	dialer hal.Dialer
-	// reqTimer wakes the device when an outstanding SUBSCRIBE times out.
-	reqTimer *time.Timer
+	// reqTimer wakes the device when its session has something due (see
+	// armWake); wakeAt is when it is armed for, yieldBase the start of the
+	// device's yield loop.
+	reqTimer  *time.Timer
+	wakeAt    time.Time
+	yieldBase time.Time
 	// parent is the coordinator, told when the device has sent everything.
 	parent *actor.PID
 	// finished is set once every stream has sent its count.
@@ -97,9 +101,7 @@ func (d *device) Receive(ctx actor.Context) {
 	case yieldDevice:
 		if d.h != nil {
 			d.h.Yield(0)
-			if d.awaiting > 0 {
-				d.armRequestTimeout()
-			}
+			d.armWake()
 		}
 	case publishTick:
 		d.publish(m.stream)
@@ -182,12 +184,19 @@ func (d *device) connect() error {
 			OnReady:      func() { d.root.Send(d.self, yieldDevice{}) },
 			Logger:       env.Logger,
 			CountBytes:   env.countBytes,
+			Client:       d.plan.Client, Version: d.plan.MQTTVersion, SDK: d.plan.SDK,
+			RequestTimeout: d.plan.RequestTimeout, MaxPacketSize: d.plan.MaxPacketSize,
+			MQTT5: mqtt5Options(d.plan.MQTT5),
 		})
+		d.yieldBase, d.wakeAt = env.Clock.Now(), time.Time{}
 		cancel()
 	}
 	if err != nil {
 		reason := failReason(err)
 		rec.ConnectFailed(reason)
+		if name := iot.ReasonOf(err); name != "" {
+			rec.CountReason("connack", name)
+		}
 		d.grp.ConnectFailed.Add(1)
 		if env.FirstErrors != nil && env.FirstErrors.Note(reason, err) {
 			env.Logger.Warn("connect failed (first of its kind; later ones are only counted)", "reason", reason.String(), "device", d.plan.GlobalIndex, "err", err)
@@ -226,17 +235,19 @@ func (d *device) connect() error {
 	}
 	if d.awaiting == 0 {
 		d.startPublishing()
-	} else {
-		d.armRequestTimeout()
 	}
+	d.armWake()
 	return nil
 }
 
-// armRequestTimeout makes the device yield when its oldest outstanding
-// SUBSCRIBE times out, so a broker that never acknowledges is reported
-// (as subscribe_failed, reason timeout) instead of silently holding the
-// device back.
-func (d *device) armRequestTimeout() {
+// armWake makes the device yield when its session next has something due
+// without anything arriving: a SUBSCRIBE's timeout (so a broker that never
+// acknowledges is reported as subscribe_failed, reason timeout), a
+// keepalive ping, a QoS 1 resend, a reconnect attempt. It is the device's
+// one timer for its session, rounded up to the device's yield loop (the
+// group's yield:), as the SDK runs that work inside IOT_MQTT_Yield; it is
+// re-armed only when the deadline moves earlier or has passed.
+func (d *device) armWake() {
 	if d.h == nil {
 		return
 	}
@@ -244,7 +255,17 @@ func (d *device) armRequestTimeout() {
 	if !ok {
 		return
 	}
-	wait := max(0, at.Sub(d.env.Clock.Now())) + time.Millisecond
+	if y := d.plan.Yield; y > 0 && !d.yieldBase.IsZero() {
+		if since := at.Sub(d.yieldBase); since > 0 {
+			at = d.yieldBase.Add((since + y - 1) / y * y)
+		}
+	}
+	now := d.env.Clock.Now()
+	if !d.wakeAt.IsZero() && d.wakeAt.After(now) && !at.Before(d.wakeAt) {
+		return // an earlier wake-up is armed; it re-arms for this one
+	}
+	d.wakeAt = at
+	wait := max(0, at.Sub(now)) + time.Millisecond
 	if d.reqTimer == nil {
 		d.reqTimer = time.AfterFunc(wait, func() { d.root.Send(d.self, yieldDevice{}) })
 		return
@@ -267,6 +288,11 @@ func (d *device) onEvent(_ *iot.Handle, ev *iot.Event) {
 		case iot.EventSubscribeSuccess:
 			rec.Inc(metrics.SubscribeOK)
 			rec.Record(metrics.Subscribe, int(ev.QoS), d.stripe(), ev.Latency())
+		case iot.EventSubscribeNack:
+			rec.Inc(metrics.SubscribeFailed)
+			if ev.Reason != "" {
+				rec.CountReason("suback", ev.Reason)
+			}
 		case iot.EventSubscribeTimeout:
 			rec.Inc(metrics.SubscribeFailed)
 			rec.Inc(metrics.SubscribeTimeout)
@@ -280,7 +306,18 @@ func (d *device) onEvent(_ *iot.Handle, ev *iot.Event) {
 				d.startPublishing()
 			}
 		}
+	case iot.EventPublishNack:
+		rec.Inc(metrics.PublishErrors)
+		d.grp.PublishErrors.Add(1)
+		if ev.Reason != "" {
+			rec.CountReason("puback", ev.Reason)
+		}
+	case iot.EventBufferOverflow:
+		rec.Inc(metrics.ProtocolErrors)
 	case iot.EventDisconnect:
+		if ev.Reason != "" {
+			rec.CountReason("disconnect", ev.Reason)
+		}
 		rec.Inc(metrics.Disconnects)
 		d.grp.Disconnects.Add(1)
 		if d.connected {
@@ -493,7 +530,11 @@ func (d *device) publish(i int) {
 	if p.Targets != nil {
 		topic = p.TopicFor(p.Target(uint64(s.seq)))
 	}
-	if _, err := d.h.Publish(topic, &iot.TopicInfo{QoS: iot.QoS(p.QoS), Retain: p.Retain, Payload: payload, Sent: intended}); err != nil {
+	_, err := d.h.Publish(topic, &iot.TopicInfo{QoS: iot.QoS(p.QoS), Retain: p.Retain, Payload: payload, Sent: intended})
+	if qos > 0 {
+		d.armWake() // its resend
+	}
+	if err != nil {
 		rec.Inc(metrics.PublishErrors)
 		d.grp.PublishErrors.Add(1)
 		env.Logger.Debug("publish failed", "device", d.plan.GlobalIndex, "topic", topic, "err", err)
@@ -539,6 +580,18 @@ func (d *device) payload(i int, s *stream, intended time.Time) []byte {
 	}
 	st := metrics.Stamp{Stream: uint8(i), Publisher: uint32(d.plan.GlobalIndex), Seq: s.seq, Intended: ts}
 	return metrics.AppendStamp(make([]byte, 0, max(pl.Size, metrics.StampSize)), st, pl.Size)
+}
+
+// mqtt5Options maps a group's mqtt5: block to the session's options.
+func mqtt5Options(m *scenarios.MQTT5) iot.MQTT5Options {
+	if m == nil {
+		return iot.MQTT5Options{}
+	}
+	o := iot.MQTT5Options{SessionExpiry: m.SessionExpiry, ReceiveMaximum: m.ReceiveMaximum, TopicAliases: m.TopicAliases}
+	for _, u := range m.UserProperties {
+		o.UserProperties = append(o.UserProperties, iot.UserProperty{Key: u.Key, Value: u.Value})
+	}
+	return o
 }
 
 // finish tells the coordinator that the device has sent its whole plan.
