@@ -103,3 +103,36 @@ func TestRunExactCounts(t *testing.T) {
 		})
 	}
 }
+
+// TestClientsAgree runs one scenario on the native session and on paho
+// (the reference client) against mosquitto and the embedded broker: the
+// counts are the same and exact.
+func TestClientsAgree(t *testing.T) {
+	const n, m = 20, 20
+	mq := mosquitto.Start(t, mosquitto.Options{})
+	for _, url := range []string{"", mq.URL()} {
+		var got []metrics.Totals
+		for _, client := range []string{scenarios.ClientNative, scenarios.ClientPaho} {
+			sc := selfRoundTrip(t, url, n, m, 1)
+			sc.Groups[0].Client = client
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			res, err := Run(ctx, sc, Options{})
+			cancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, res.Totals)
+		}
+		for i, tot := range got {
+			want := int64(n * m)
+			if tot.ConnectOK != n || tot.SubscribeOK != n || tot.Published != want || tot.Acked != want ||
+				tot.Expected != want || tot.Received != want || tot.Lost != 0 || tot.Duplicates != 0 {
+				t.Errorf("broker %q client %d: totals %+v", url, i, tot)
+			}
+		}
+		a, b := got[0], got[1]
+		if a.Published != b.Published || a.Received != b.Received || a.Acked != b.Acked || a.Lost != b.Lost {
+			t.Errorf("broker %q: native %+v, paho %+v", url, a, b)
+		}
+	}
+}

@@ -347,6 +347,11 @@ func connectionRows(res *metrics.Result) []counterRow {
 			rows = append(rows, counterRow{r.name, fmtCount(r.n), r.help, true})
 		}
 	}
+	for _, k := range sortedCounts(res.ReasonCodes) {
+		packet, name, _ := strings.Cut(k, ":")
+		rows = append(rows, counterRow{"reason " + k, fmtCount(res.ReasonCodes[k]),
+			"the broker answered " + strings.ToUpper(packet) + " with reason " + strings.ReplaceAll(name, "_", " "), true})
+	}
 	rows = append(rows,
 		counterRow{"disconnects", fmtCount(t.Disconnects), "unexpected connection losses", t.Disconnects > 0},
 		counterRow{"reconnects", fmtCount(t.Reconnects), "reconnects the broker accepted after a connection loss", false},

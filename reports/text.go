@@ -72,6 +72,9 @@ func writeText(b *strings.Builder, res *metrics.Result, verdict Verdict) {
 	if t.ProtocolErrors > 0 {
 		conn.add("  "+"protocol errors", fmtCount(t.ProtocolErrors)+" broker packets broke the protocol on an established connection")
 	}
+	if len(res.ReasonCodes) > 0 {
+		conn.add("  "+"reason codes", reasonList(res.ReasonCodes)+" (MQTT reason codes the broker answered with)")
+	}
 	conn.add("  "+"disconnects", fmt.Sprintf("%s, %s reconnects", fmtCount(t.Disconnects), fmtCount(t.Reconnects)))
 	if t.PublishErrors > 0 || t.Lagged > 0 {
 		conn.add("  "+"problems", fmt.Sprintf("%s publish errors, %s lagged publishes",

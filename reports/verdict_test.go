@@ -354,3 +354,28 @@ func TestCompareStatusAndLoadPhase(t *testing.T) {
 		}
 	}
 }
+
+// TestReasonCodesShown: the MQTT reason codes a broker answered with
+// appear, by name, in the text, Markdown and HTML outputs.
+func TestReasonCodesShown(t *testing.T) {
+	res := makeResult(t, fixture{})
+	res.ReasonCodes = map[string]int64{"puback:quota_exceeded": 7, "disconnect:server_busy": 2}
+	var text, md, html strings.Builder
+	v := Judge(res, nil)
+	if err := WriteText(&text, res, v); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteMarkdown(&md, res, v); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteHTML(&html, res, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"text": text.String(), "markdown": strings.ReplaceAll(md.String(), `\_`, "_"), "html": html.String()} {
+		for _, want := range []string{"puback:quota_exceeded", "disconnect:server_busy"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %s", name, want)
+			}
+		}
+	}
+}

@@ -63,7 +63,8 @@ func raiseFDLimit(tb testing.TB, want uint64) {
 
 // BenchmarkIdleHandles connects FLEETBENCH_HANDLES (default 2,000) idle
 // handles, each with one QoS 1 subscription, to mosquitto and reports what
-// each costs the client process: RSS, Go heap and goroutines. Run it once:
+// each costs the client process: RSS, Go heap and goroutines. Run it once
+// (FLEETBENCH_CLIENT=paho for the reference client):
 //
 //	go test -run xxx -bench IdleHandles -benchtime 1x ./engine/iot/
 func BenchmarkIdleHandles(b *testing.B) {
@@ -73,6 +74,7 @@ func BenchmarkIdleHandles(b *testing.B) {
 	}
 	raiseFDLimit(b, uint64(2*n+256))
 	tg := mosquittoTarget(b)
+	client := os.Getenv("FLEETBENCH_CLIENT")
 	for b.Loop() {
 		runtime.GC()
 		debug.FreeOSMemory()
@@ -84,7 +86,7 @@ func BenchmarkIdleHandles(b *testing.B) {
 		start := time.Now()
 		for i := 0; i < n; i++ {
 			id := fmt.Sprintf("idle-%06d", i)
-			h, err := Construct(context.Background(), Params{Endpoint: tg.endpoint, Dialer: tg.dialer, ClientID: id, CleanSession: true})
+			h, err := Construct(context.Background(), Params{Endpoint: tg.endpoint, Dialer: tg.dialer, ClientID: id, CleanSession: true, Client: client})
 			if err != nil {
 				b.Fatalf("handle %d: %v", i, err)
 			}
