@@ -1,7 +1,8 @@
 // Fault injection, the model: what a Fault is, the errors it causes, the
 // counters, and how the faults that select one device combine into its
 // effect. The Injector is in fault_injector.go, the wrapped connection in
-// fault_conn.go, the delay lines in fault_delay.go.
+// fault_conn.go, the delay line of each direction in fault_delay.go, and the
+// slow paths of Read and Write with the pump and the sender in fault_io.go.
 
 package hal
 

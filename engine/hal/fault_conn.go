@@ -1,7 +1,8 @@
 // Fault injection, the connection: faultConn (the net.Conn a device sees,
-// with its allocation-free fast path), its fault state, one direction per
-// way bytes move, and the state's lifecycle: waits, new effects, cut and
-// close.
+// with its allocation-free fast path) and its fault state, created the first
+// time a fault touches it, with the state's lifecycle: waits, new effects,
+// cut and close. The state holds two directions (fault_delay.go); the slow
+// paths that move bytes through them are in fault_io.go.
 
 package hal
 
@@ -118,13 +119,12 @@ func fromUnixNano(ns int64) time.Time {
 func passed(dl time.Time) bool { return !dl.IsZero() && !time.Now().Before(dl) }
 
 // connState is the fault state of one connection, created the first time a
-// fault touches it.
+// fault touches it. mu guards every field but quiet, cut and the mutexes of
+// the directions.
 type connState struct {
 	c     *faultConn
 	quiet atomic.Bool // no effect, nothing queued, no goroutine: the fast path may run
 	cut   atomic.Bool // set before the socket is reset
-
-	rmu, wmu sync.Mutex // serialise slow-path Reads and Writes, as netFD does
 
 	mu     sync.Mutex
 	eff    effect
@@ -132,15 +132,8 @@ type connState struct {
 	closed bool          // closed by its owner
 	linger time.Time     // with closed: when the sender gives up flushing
 	pcg    rand.PCG
-	rq, wq fifo
-	rLast  time.Time // release time of the newest chunk, per direction
-	wLast  time.Time
-	rTok   bucket
-	wTok   bucket
-	pump   bool // the pump goroutine runs
-	sender bool // the sender goroutine runs
-	rerr   error
-	werr   error
+	r      direction // reads: the pump fills the line, Read empties it
+	w      direction // writes: Write fills the line, the sender empties it
 }
 
 func (st *connState) now() time.Time { return st.c.in.now() }
@@ -197,8 +190,7 @@ func (st *connState) stallWaitLocked(dl time.Time) {
 }
 
 func (st *connState) maybeQuietLocked() {
-	if st.eff.zero() && !st.cut.Load() && !st.closed && !st.pump && !st.sender &&
-		st.rq.len() == 0 && st.wq.len() == 0 && st.rerr == nil && st.werr == nil {
+	if st.eff.zero() && !st.cut.Load() && !st.closed && st.r.idle() && st.w.idle() {
 		st.quiet.Store(true)
 	}
 }
@@ -220,12 +212,12 @@ func (st *connState) setEffect(e effect) {
 	defer st.mu.Unlock()
 	now := st.now()
 	st.eff = e
-	st.rTok.setRate(e.bandwidth, now)
-	st.wTok.setRate(e.bandwidth, now)
+	st.r.tok.setRate(e.bandwidth, now)
+	st.w.tok.setRate(e.bandwidth, now)
 	if !e.zero() {
 		st.quiet.Store(false)
 	}
-	if st.pump && !e.delays() {
+	if st.r.busy && !e.delays() {
 		// Kick the pump out of its socket read; it hands the owner's
 		// deadline back when it exits.
 		_ = st.c.Conn.SetReadDeadline(time.Unix(1, 0))
@@ -238,7 +230,7 @@ func (st *connState) setReadDeadline(t time.Time) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.signal()
-	if st.pump {
+	if st.r.busy {
 		return nil // the pump reads without deadline; Read enforces it
 	}
 	return st.c.Conn.SetReadDeadline(t)
@@ -254,8 +246,8 @@ func (st *connState) cutNow() bool {
 	}
 	st.cut.Store(true)
 	st.quiet.Store(false)
-	st.rq.reset()
-	st.wq.reset()
+	st.r.line.reset()
+	st.w.line.reset()
 	st.signal()
 	st.mu.Unlock()
 	reset(st.c.Conn)
@@ -289,13 +281,13 @@ func (st *connState) close() error {
 	}
 	st.closed = true
 	st.quiet.Store(false)
-	st.rq.reset()
+	st.r.line.reset()
 	st.signal()
 	if st.cut.Load() {
 		st.mu.Unlock()
 		return nil // reset already closed the socket
 	}
-	if st.sender {
+	if st.w.busy {
 		st.linger = time.Now().Add(closeLinger)
 		if st.eff.stall {
 			st.linger = time.Now()

@@ -1,14 +1,14 @@
-// Fault injection, moving bytes: the slow paths of Read and Write, the read
-// pump and the write sender that run the delay lines, and the delay line
-// itself (a FIFO of chunks stamped with release times). Bandwidth shaping
-// uses the token bucket of bandwidth.go.
+// Fault injection, the delay line: the direction type that reads and writes
+// share (a FIFO of chunks stamped with release times, a bandwidth limit from
+// bandwidth.go, an error, a goroutine flag, a mutex), the release times that
+// keep bytes in order, the gate bytes pass before they move, and the
+// accounting of what moved.
 
 package hal
 
 import (
-	"errors"
-	"os"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -19,333 +19,75 @@ const (
 	closeLinger = 2 * time.Second // how long Close lets the delay line flush
 )
 
-// read is Read while a fault applies or bytes are queued.
-func (st *connState) read(b []byte) (int, error) {
-	c := st.c
-	st.rmu.Lock()
-	defer st.rmu.Unlock()
-	st.mu.Lock()
-	for {
-		if err := st.deadErr("read"); err != nil {
-			st.mu.Unlock()
-			return 0, err
-		}
-		if len(b) == 0 {
-			st.mu.Unlock()
-			return 0, nil
-		}
-		dl := c.readDeadline()
-		if passed(dl) {
-			st.mu.Unlock()
-			return 0, c.opErr("read", os.ErrDeadlineExceeded)
-		}
-		now := st.now()
-		if st.rq.len() > 0 {
-			head := st.rq.front()
-			if now.Before(head.at) {
-				st.waitLocked(head.at, dl)
-				continue
-			}
-			if st.eff.stall {
-				st.stallWaitLocked(dl)
-				continue
-			}
-			if d := st.rTok.delay(now); d > 0 {
-				st.waitLocked(now.Add(d), dl)
-				continue
-			}
-			n := copy(b[:st.rTok.piece(len(b))], head.b)
-			st.rq.consume(n)
-			st.rTok.take(n, now)
-			c.in.delayed.Add(uint64(n))
-			st.signal() // the pump may wait for room
-			st.maybeQuietLocked()
-			st.mu.Unlock()
-			return n, nil
-		}
-		if st.rerr != nil {
-			err := st.rerr
-			st.mu.Unlock()
-			return 0, err
-		}
-		if st.pump || st.eff.delays() {
-			if !st.pump {
-				st.pump = true
-				_ = c.Conn.SetReadDeadline(time.Time{})
-				go st.pumpLoop()
-			}
-			st.waitLocked(time.Time{}, dl)
-			continue
-		}
-		if st.eff.stall {
-			st.stallWaitLocked(dl)
-			continue
-		}
-		if d := st.rTok.delay(now); d > 0 {
-			st.waitLocked(now.Add(d), dl)
-			continue
-		}
-		// No delay line: read the socket directly, within the burst.
-		p := st.rTok.piece(len(b))
-		st.mu.Unlock()
-		n, err := c.Conn.Read(b[:p])
-		at := st.now()
-		st.mu.Lock()
-		return st.afterReadLocked(b, n, err, at)
-	}
+// direction is the state of one way bytes move through a connection: the
+// same type serves reads and writes. Its fields other than mu are guarded by
+// connState.mu.
+type direction struct {
+	mu   sync.Mutex // serialises slow-path Reads (or Writes), as netFD does
+	line fifo       // the delay line
+	last time.Time  // release time of the newest chunk, so bytes keep their order
+	tok  bucket     // the bandwidth limit
+	err  error      // the socket error that stopped the pump (or the sender)
+	busy bool       // the pump (or the sender) goroutine runs
 }
 
-// afterRead handles bytes the fast path read while a fault began.
-func (st *connState) afterRead(b []byte, n int, err error, at time.Time) (int, error) {
-	st.mu.Lock()
-	return st.afterReadLocked(b, n, err, at)
+// idle reports whether d holds nothing: no goroutine, no queued bytes, no
+// pending error.
+func (d *direction) idle() bool { return !d.busy && d.line.len() == 0 && d.err == nil }
+
+// gateLocked is the gate bytes of d pass before they move: if bytes
+// released at release (zero: not delayed) may not move at now, because
+// their release time has not come, a stall holds them, or d's bandwidth
+// limit is in debt, it waits once (bounded by dl, zero: no bound) and
+// reports true; the caller then looks again.
+func (st *connState) gateLocked(d *direction, release, now, dl time.Time) bool {
+	switch {
+	case now.Before(release):
+		st.waitLocked(release, dl)
+	case st.eff.stall:
+		st.stallWaitLocked(dl)
+	default:
+		wait := d.tok.delay(now)
+		if wait <= 0 {
+			return false
+		}
+		st.waitLocked(now.Add(wait), dl)
+	}
+	return true
 }
 
-// afterReadLocked holds n bytes read from the socket at arrived until the
-// current effect lets them through. It unlocks mu.
-func (st *connState) afterReadLocked(b []byte, n int, err error, arrived time.Time) (int, error) {
-	c := st.c
-	if e := st.deadErr("read"); e != nil {
-		st.mu.Unlock()
-		return 0, e
-	}
-	if err != nil || n == 0 {
-		st.mu.Unlock()
-		return n, err
-	}
-	var release time.Time
-	sampled, touched := false, false
-	for {
-		if e := st.deadErr("read"); e != nil {
-			st.mu.Unlock()
-			return 0, e
-		}
-		now := st.now()
-		if !sampled && st.eff.delays() {
-			release = later(arrived.Add(st.eff.sample(&st.pcg)), st.rLast)
-			st.rLast, sampled = release, true
-		}
-		touched = touched || !st.eff.zero()
-		early := sampled && now.Before(release)
-		d := st.rTok.delay(now)
-		if !early && !st.eff.stall && d == 0 {
-			st.rTok.take(n, now)
-			if touched {
-				c.in.delayed.Add(uint64(n))
-			}
-			st.maybeQuietLocked()
-			st.mu.Unlock()
-			return n, nil
-		}
-		dl := c.readDeadline()
-		if passed(dl) {
-			// Keep the bytes for the next Read.
-			if !sampled {
-				release = now
-			}
-			st.rq.pushFront(chunk{at: release, b: slices.Clone(b[:n])})
-			st.mu.Unlock()
-			return 0, c.opErr("read", os.ErrDeadlineExceeded)
-		}
-		switch {
-		case early:
-			st.waitLocked(release, dl)
-		case st.eff.stall:
-			st.stallWaitLocked(dl)
-		default:
-			st.waitLocked(now.Add(d), dl)
-		}
-	}
+// stampLocked returns the release time of bytes that arrive in d at
+// arrived: arrived + latency ± jitter, never before the bytes ahead of them.
+func (st *connState) stampLocked(d *direction, arrived time.Time) time.Time {
+	d.last = later(arrived.Add(st.eff.sample(&st.pcg)), d.last)
+	return d.last
 }
 
-// pumpLoop drains the socket into the read delay line, stamping arrivals,
-// while the effect delays reads.
-func (st *connState) pumpLoop() {
-	c := st.c
-	buf := make([]byte, pumpBuf)
-	st.mu.Lock()
-	defer func() {
-		st.pump = false
-		st.signal()
-		st.maybeQuietLocked()
-		st.mu.Unlock()
-	}()
-	for {
-		if st.cut.Load() || st.closed {
-			return
-		}
-		if !st.eff.delays() {
-			_ = c.Conn.SetReadDeadline(c.readDeadline())
-			return
-		}
-		if st.eff.stall || st.rq.bytes >= lineCap {
-			st.waitLocked(time.Time{}, time.Time{})
-			continue
-		}
-		st.mu.Unlock()
-		n, err := c.Conn.Read(buf)
-		now := st.now()
-		st.mu.Lock()
-		if st.cut.Load() || st.closed {
-			return
-		}
-		if n > 0 {
-			at := later(now.Add(st.eff.sample(&st.pcg)), st.rLast)
-			st.rLast = at
-			st.rq.push(chunk{at: at, b: slices.Clone(buf[:n])})
-			st.signal()
-		}
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				// A kick, or a deadline that slipped through: the loop
-				// decides whether to go on.
-				if st.eff.delays() {
-					_ = c.Conn.SetReadDeadline(time.Time{})
-				}
-				continue
-			}
-			st.rerr = err
-			return
-		}
-	}
+// queueLocked copies b into the delay line of d, stamped as arrived at
+// arrived.
+func (st *connState) queueLocked(d *direction, arrived time.Time, b []byte) {
+	d.line.push(chunk{at: st.stampLocked(d, arrived), b: slices.Clone(b)})
 }
 
-// write is Write while a fault applies or bytes are queued.
-func (st *connState) write(b []byte) (int, error) {
-	c := st.c
-	st.wmu.Lock()
-	defer st.wmu.Unlock()
-	st.mu.Lock()
-	done := 0
-	for done < len(b) {
-		if err := st.deadErr("write"); err != nil {
-			st.mu.Unlock()
-			return done, err
-		}
-		if st.werr != nil {
-			err := st.werr
-			st.mu.Unlock()
-			return done, err
-		}
-		dl := c.writeDeadline()
-		if passed(dl) {
-			st.mu.Unlock()
-			return done, c.opErr("write", os.ErrDeadlineExceeded)
-		}
-		if st.eff.stall {
-			st.stallWaitLocked(dl)
-			continue
-		}
-		now := st.now()
-		if st.sender || st.wq.len() > 0 || st.eff.delays() {
-			room := lineCap - st.wq.bytes
-			if room <= 0 {
-				st.waitLocked(time.Time{}, dl)
-				continue
-			}
-			k := min(room, len(b)-done)
-			at := later(now.Add(st.eff.sample(&st.pcg)), st.wLast)
-			st.wLast = at
-			st.wq.push(chunk{at: at, b: slices.Clone(b[done : done+k])})
-			done += k
-			if !st.sender {
-				st.sender = true
-				go st.sendLoop()
-			} else {
-				st.signal()
-			}
-			continue
-		}
-		if d := st.wTok.delay(now); d > 0 {
-			st.waitLocked(now.Add(d), dl)
-			continue
-		}
-		p := st.wTok.piece(len(b) - done)
-		touched := !st.eff.zero()
-		st.mu.Unlock()
-		n, err := c.Conn.Write(b[done : done+p])
-		st.mu.Lock()
-		done += n
-		st.wTok.take(n, st.now())
-		if touched {
-			c.in.delayed.Add(uint64(n))
-		}
-		if err != nil {
-			if e := st.deadErr("write"); e != nil {
-				err = e
-			}
-			st.mu.Unlock()
-			return done, err
-		}
-	}
-	st.maybeQuietLocked()
-	st.mu.Unlock()
-	return done, nil
-}
-
-// sendLoop writes the write delay line out at its release times. It exits
-// when the line is empty; Write starts it again.
-func (st *connState) sendLoop() {
-	c := st.c
-	closeConn := false
-	st.mu.Lock()
-	for {
-		if st.cut.Load() {
-			st.wq.reset()
-			break
-		}
-		if st.closed && (st.wq.len() == 0 || st.eff.stall || passed(st.linger)) {
-			st.wq.reset()
-			closeConn = true
-			break
-		}
-		if st.wq.len() == 0 {
-			break
-		}
-		var linger time.Time
-		if st.closed {
-			linger = st.linger
-		}
-		now := st.now()
-		head := st.wq.front()
-		if now.Before(head.at) {
-			st.waitLocked(head.at, linger)
-			continue
-		}
-		if st.eff.stall {
-			st.stallWaitLocked(linger)
-			continue
-		}
-		if d := st.wTok.delay(now); d > 0 {
-			st.waitLocked(now.Add(d), linger)
-			continue
-		}
-		p := head.b[:st.wTok.piece(len(head.b))]
-		st.mu.Unlock()
-		n, err := c.Conn.Write(p)
-		st.mu.Lock()
-		st.wq.consume(n)
-		st.wTok.take(n, st.now())
-		c.in.delayed.Add(uint64(n))
-		st.signal() // writers may wait for room
-		if err != nil {
-			if !st.cut.Load() && !st.closed {
-				st.werr = err
-			}
-			closeConn = st.closed && !st.cut.Load()
-			st.wq.reset()
-			break
-		}
-	}
-	st.sender = false
+// releasedLocked accounts for n bytes that left the delay line of d at now
+// and wakes the waiters: one may wait for room in the line.
+func (st *connState) releasedLocked(d *direction, n int, now time.Time) {
+	d.line.consume(n)
+	d.tok.take(n, now)
+	st.c.in.delayed.Add(uint64(n))
 	st.signal()
-	st.maybeQuietLocked()
-	st.mu.Unlock()
-	if closeConn {
-		_ = c.Conn.Close()
+}
+
+// passedLocked accounts for n bytes of d that moved at now without a delay
+// line; touched: a fault applied to them.
+func (st *connState) passedLocked(d *direction, n int, now time.Time, touched bool) {
+	d.tok.take(n, now)
+	if touched {
+		st.c.in.delayed.Add(uint64(n))
 	}
 }
 
+// later returns the later of a and b.
 func later(a, b time.Time) time.Time {
 	if a.Before(b) {
 		return b

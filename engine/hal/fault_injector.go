@@ -76,10 +76,12 @@ type faultSet struct {
 // With no fault active, Write costs one atomic load and Read two (before the
 // read, and after it to catch a fault that began while it was blocked), one
 // more each once a fault has come and gone; no goroutine, no allocation.
-// Fault state (376 bytes) is allocated the first time a fault applies to a
-// connection and kept until it closes; while a delay line is in use it adds
-// the queued bytes (at most 256 KiB per direction), a pump goroutine with a
-// 4 KiB buffer for reads and a sender goroutine while writes are queued.
+// Fault state (400 bytes, 416-byte size class: the shared part and one
+// direction each for reads and writes) is allocated the first time a fault
+// applies to a connection and kept until it closes; while a delay line is in
+// use it adds the queued bytes (at most 256 KiB per direction), a pump
+// goroutine with a 4 KiB buffer for reads and a sender goroutine while
+// writes are queued.
 type Injector struct {
 	clock Clock
 	snap  atomic.Pointer[faultSet] // nil or empty: no fault, Establish goes straight through

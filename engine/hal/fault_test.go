@@ -82,3 +82,10 @@ func TestFaultConnSize(t *testing.T) {
 		t.Errorf("fast path allocates %.1f times per Read+Write", a)
 	}
 }
+
+// TestFaultStateSize keeps the documented cost of fault state true.
+func TestFaultStateSize(t *testing.T) {
+	if got := unsafe.Sizeof(connState{}); got != 400 {
+		t.Errorf("connState is %d bytes; update the documented fault-state cost", got)
+	}
+}
