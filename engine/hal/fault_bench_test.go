@@ -38,15 +38,7 @@ func BenchmarkFaultOverhead(b *testing.B) {
 func BenchmarkFaultTCP(b *testing.B) {
 	ln := listen(b)
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); io.Copy(c, c) }()
-		}
-	}()
+	go serve(ln, func(c net.Conn) { go echo(c) })
 	ep := Endpoint{Transport: TCP, Host: "127.0.0.1", Port: uint16(ln.Addr().(*net.TCPAddr).Port)}
 	in := NewInjector(nil, 1)
 	raw, err := (&NetDialer{}).Establish(context.Background(), ep)

@@ -40,15 +40,7 @@ func handoffServer(t *testing.T) (Endpoint, <-chan net.Conn) {
 	t.Helper()
 	ln := listen(t)
 	conns := make(chan net.Conn, 8)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns <- c
-		}
-	}()
+	go serve(ln, func(c net.Conn) { conns <- c })
 	t.Cleanup(func() {
 		ln.Close()
 		for {
@@ -224,31 +216,25 @@ func fakeBroker(t *testing.T) Endpoint {
 	t.Helper()
 	ln := listen(t)
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				for {
-					p, err := packets.ReadPacket(c)
-					if err != nil {
-						return
-					}
-					switch p.(type) {
-					case *packets.ConnectPacket:
-						packets.NewControlPacket(packets.Connack).Write(c)
-					case *packets.PingreqPacket:
-						packets.NewControlPacket(packets.Pingresp).Write(c)
-					case *packets.DisconnectPacket:
-						return
-					}
+	go serve(ln, func(c net.Conn) {
+		go func() {
+			defer c.Close()
+			for {
+				p, err := packets.ReadPacket(c)
+				if err != nil {
+					return
 				}
-			}()
-		}
-	}()
+				switch p.(type) {
+				case *packets.ConnectPacket:
+					packets.NewControlPacket(packets.Connack).Write(c)
+				case *packets.PingreqPacket:
+					packets.NewControlPacket(packets.Pingresp).Write(c)
+				case *packets.DisconnectPacket:
+					return
+				}
+			}
+		}()
+	})
 	return endpointOf(t, TCP, ln)
 }
 

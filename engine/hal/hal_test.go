@@ -63,19 +63,28 @@ func TestSystemClockMonotonic(t *testing.T) {
 func echoServer(t *testing.T, ln net.Listener) <-chan net.Addr {
 	t.Helper()
 	remotes := make(chan net.Addr, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			remotes <- c.RemoteAddr()
-			go func() { defer c.Close(); io.Copy(c, c) }()
-		}
-	}()
+	go serve(ln, func(c net.Conn) {
+		remotes <- c.RemoteAddr()
+		go echo(c)
+	})
 	t.Cleanup(func() { ln.Close() })
 	return remotes
 }
+
+// serve accepts connections on ln until it is closed and hands each to
+// handle.
+func serve(ln net.Listener, handle func(net.Conn)) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		handle(c)
+	}
+}
+
+// echo writes back what it reads from c until EOF, then closes c.
+func echo(c net.Conn) { defer c.Close(); io.Copy(c, c) }
 
 func roundTrip(t *testing.T, c net.Conn) {
 	t.Helper()
@@ -273,7 +282,7 @@ func (a *pipeAcceptor) AcceptConn(c net.Conn) error {
 	if a.closed {
 		return errors.New("broker closed")
 	}
-	go func() { defer c.Close(); io.Copy(c, c) }()
+	go echo(c)
 	return nil
 }
 

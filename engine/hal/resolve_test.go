@@ -58,13 +58,7 @@ func acceptAll(t *testing.T, ln net.Listener) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
+		serve(ln, func(c net.Conn) { c.Close() })
 	}()
 	t.Cleanup(func() { ln.Close(); <-done })
 }
@@ -219,16 +213,10 @@ func TestResolveRotation(t *testing.T) {
 	}
 	seen := make(chan string, 16)
 	for _, ln := range []net.Listener{lns[0], ln3} {
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				seen <- c.LocalAddr().(*net.TCPAddr).IP.String()
-				c.Close()
-			}
-		}()
+		go serve(ln, func(c net.Conn) {
+			seen <- c.LocalAddr().(*net.TCPAddr).IP.String()
+			c.Close()
+		})
 		t.Cleanup(func() { ln.Close() })
 	}
 	d := &NetDialer{Resolver: newFakeResolver("broker.test", "127.0.0.1", "127.0.0.3")}
