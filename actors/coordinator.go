@@ -324,8 +324,8 @@ func (c *coordinator) schedule() {
 	}
 }
 
-// faultWindow describes fault k of sc's timeline for the result.
-func faultWindow(sc *scenarios.Scenario, k int) metrics.FaultWindow {
+// DescribeFault describes fault k of sc's timeline for the result.
+func DescribeFault(sc *scenarios.Scenario, k int) metrics.FaultWindow {
 	f := &sc.Faults[k]
 	w := metrics.FaultWindow{
 		FromS: f.At.Seconds(), ToS: (f.At + f.For).Seconds(), Target: "all devices",
@@ -371,7 +371,7 @@ func (c *coordinator) startFault(k int) {
 		}
 		return
 	}
-	w := faultWindow(c.sc, k)
+	w := DescribeFault(c.sc, k)
 	c.windows = append(c.windows, w)
 	if f.BrokerOutage {
 		if c.cfg.Broker == nil {

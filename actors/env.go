@@ -1,16 +1,14 @@
-// Package actors holds fleetbench's actors: one device actor per simulated
-// device, which owns an iot.Handle and runs the SDK lifecycle (sign,
-// construct, subscribe, publish on a schedule, yield when data is ready,
-// destroy), and the coordinator that spawns devices along the scenario's
-// ramp, snapshots the metrics every second, drains in-flight messages at the
-// end and builds the result.
-//
-// A distributed run adds two: a node actor on every worker (NewNodeProps),
-// which runs a coordinator over its share of the fleet and ships its
-// interval snapshots, and the run's cluster coordinator (NewClusterProps),
-// which starts the nodes together, merges their reports, watches them and
-// closes loss accounting over the fleet. Their messages are the protobuf
-// types of actors/remotepb.
+// Package actors is the fleet runtime, the floor above the device
+// connection engine (engine/...): Run starts the target (the embedded
+// broker unless the scenario names one), the actor system and the
+// coordinator; one device actor per simulated device owns an iot.Handle
+// and runs the SDK lifecycle (sign, construct, subscribe, publish on a
+// schedule, yield when data is ready or the session has something due,
+// destroy); the coordinator spawns devices along the scenario's ramp,
+// applies faults and churn, snapshots the metrics every second, ends the
+// load when every count is sent, drains in-flight messages and builds the
+// result. Package actors/cluster runs the same coordinator on several
+// machines.
 package actors
 
 import (

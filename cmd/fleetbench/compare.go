@@ -10,7 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/fleetbench/fleetbench/engine"
+	"github.com/fleetbench/fleetbench/actors"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/reports"
 	"github.com/fleetbench/fleetbench/scenarios"
@@ -152,13 +152,13 @@ func runMatrix(c *cli.Context, out string) ([]*metrics.Result, []string, error) 
 	for _, p := range plans {
 		sc, doc, name := p.sc, p.doc, p.name
 		fmt.Fprintf(c.App.ErrWriter, "fleetbench compare: running %s\n", name)
-		opts := engine.Options{Memory: c.Bool("memory")}
+		opts := actors.Options{Memory: c.Bool("memory")}
 		if !c.Bool("quiet") {
 			opts.Progress = progressPrinter(c.App.ErrWriter)
 		}
 		ctx, abort, stop := interruptible(c.Context, c.App.ErrWriter)
 		opts.Abort = abort
-		res, err := engine.Run(ctx, sc, opts)
+		res, err := actors.Run(ctx, sc, opts)
 		stop()
 		if err != nil {
 			return nil, nil, cli.Exit(fmt.Sprintf("fleetbench: run %s failed: %v", name, err), exitRunFailed)

@@ -18,7 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fleetbench/fleetbench/actors"
-	"github.com/fleetbench/fleetbench/engine"
+	"github.com/fleetbench/fleetbench/actors/cluster"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/reports"
 )
@@ -76,8 +76,9 @@ func runAction(c *cli.Context) error {
 	}
 	ctx, abort, stop := interruptible(c.Context, stderr)
 	defer stop()
-	opts := engine.Options{Logger: log, Abort: abort, Memory: c.Bool("memory"), MetricsAddr: c.String("metrics-addr")}
-	if opts.Distributed, err = distribution(c); err != nil {
+	opts := actors.Options{Logger: log, Abort: abort, Memory: c.Bool("memory"), MetricsAddr: c.String("metrics-addr")}
+	dist, err := distribution(c)
+	if err != nil {
 		return err
 	}
 	if !c.Bool("quiet") {
@@ -124,7 +125,12 @@ func runAction(c *cli.Context) error {
 			}
 		}
 	}
-	res, err := engine.Run(ctx, sc, opts)
+	var res *metrics.Result
+	if dist != nil {
+		res, err = cluster.Run(ctx, sc, opts, dist)
+	} else {
+		res, err = actors.Run(ctx, sc, opts)
+	}
 	if err != nil {
 		if ctx.Err() != nil { // Ctrl-C before anything was measured
 			return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitInterrupted)
@@ -176,7 +182,7 @@ func verdictMessage(res *metrics.Result) string {
 
 // distribution reads --workers and the remote transport flags; nil when
 // the run is not distributed.
-func distribution(c *cli.Context) (*engine.Distribution, error) {
+func distribution(c *cli.Context) (*cluster.Distribution, error) {
 	var workers []string
 	for _, w := range c.StringSlice("workers") {
 		for _, a := range strings.Split(w, ",") {
@@ -210,7 +216,7 @@ func distribution(c *cli.Context) (*engine.Distribution, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &engine.Distribution{
+	return &cluster.Distribution{
 		Workers: workers, NoLocal: !c.Bool("local"), Remote: ro, Source: src, Sets: sets, Version: buildVersion(),
 	}, nil
 }

@@ -7,7 +7,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/fleetbench/fleetbench/engine"
+	"github.com/fleetbench/fleetbench/actors"
+	"github.com/fleetbench/fleetbench/actors/cluster"
 )
 
 func validateCommand() *cli.Command {
@@ -32,7 +33,7 @@ func validateCommand() *cli.Command {
 				return err
 			}
 			if c.StringSlice("workers") == nil {
-				warnings, err := engine.Preflight(sc, false)
+				warnings, err := actors.Preflight(sc, false)
 				if err != nil {
 					return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitUsage)
 				}
@@ -50,7 +51,7 @@ func validateCommand() *cli.Command {
 			if err != nil || d == nil {
 				return err
 			}
-			plan, err := engine.PlanWorkers(c.Context, sc, *d)
+			plan, err := cluster.PlanWorkers(c.Context, sc, *d)
 			if len(plan) > 0 {
 				writePlan(c, plan)
 			}
@@ -64,7 +65,7 @@ func validateCommand() *cli.Command {
 
 // writePlan prints the nodes of a distributed run: capacity, clock offset
 // and share of the fleet.
-func writePlan(c *cli.Context, plan []engine.NodePlan) {
+func writePlan(c *cli.Context, plan []cluster.NodePlan) {
 	fmt.Fprintf(c.App.Writer, "\n%d nodes (clock offsets against this machine):\n", len(plan))
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  node\thost\tcpus\tmax devices\tclock offset\tdevices\tranges")

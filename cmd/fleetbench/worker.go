@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/fleetbench/fleetbench/engine"
+	"github.com/fleetbench/fleetbench/actors/cluster"
 )
 
 func workerCommand() *cli.Command {
@@ -38,8 +38,8 @@ func remoteFlags() []cli.Flag {
 }
 
 // remoteOptions reads the transport flags.
-func remoteOptions(c *cli.Context) (engine.RemoteOptions, error) {
-	o := engine.RemoteOptions{Listen: c.String("listen"), Advertise: c.String("advertise")}
+func remoteOptions(c *cli.Context) (cluster.RemoteOptions, error) {
+	o := cluster.RemoteOptions{Listen: c.String("listen"), Advertise: c.String("advertise")}
 	if path := c.String("token-file"); path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -55,7 +55,7 @@ func remoteOptions(c *cli.Context) (engine.RemoteOptions, error) {
 	case cert == "" || key == "" || ca == "":
 		return o, usageError("mutual TLS needs --tls-cert, --tls-key and --tls-ca together")
 	default:
-		o.TLS = &engine.RemoteTLS{CertFile: cert, KeyFile: key, CAFile: ca}
+		o.TLS = &cluster.RemoteTLS{CertFile: cert, KeyFile: key, CAFile: ca}
 	}
 	return o, nil
 }
@@ -75,7 +75,7 @@ func workerAction(c *cli.Context) error {
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: c.App.ErrWriter}, &slog.HandlerOptions{Level: level}))
 	ctx, _, stop := interruptible(c.Context, c.App.ErrWriter)
 	defer stop()
-	err = engine.ServeWorker(ctx, engine.WorkerOptions{
+	err = cluster.ServeWorker(ctx, cluster.WorkerOptions{
 		Remote: ro, Logger: log, Version: buildVersion(),
 		Ready: func(addr string) {
 			fmt.Fprintf(c.App.Writer, "fleetbench worker listening on %s (token: %t, tls: %t); Ctrl-C stops it\n", addr, ro.Token != "", ro.TLS != nil)

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetbench/fleetbench/engine/enginetest/mosquitto"
 	"github.com/fleetbench/fleetbench/engine/hal"
-	"github.com/fleetbench/fleetbench/engine/internal/mosquitto"
 )
 
 // target is a broker a test runs against.

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetbench/fleetbench/engine/enginetest/badbroker"
+	"github.com/fleetbench/fleetbench/engine/enginetest/mosquitto"
 	"github.com/fleetbench/fleetbench/engine/hal"
-	"github.com/fleetbench/fleetbench/engine/internal/badbroker"
-	"github.com/fleetbench/fleetbench/engine/internal/mosquitto"
 )
 
 func badTarget(t *testing.T, b badbroker.Behaviour) (target, *badbroker.Broker) {

@@ -1,10 +1,4 @@
-// Package engine runs a scenario: it starts the target (the embedded broker
-// unless the scenario names one), the actor system and the coordinator, and
-// returns the result when the run is over or interrupted. With
-// Options.Distributed it spreads the run over workers (ServeWorker) on
-// Proto.Actor remote: token-checked gRPC, optional mutual TLS, clock-offset
-// estimation, partitioning by group and index range.
-package engine
+package actors
 
 import (
 	"context"
@@ -19,7 +13,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	mqtt "github.com/mochi-mqtt/server/v2"
 
-	"github.com/fleetbench/fleetbench/actors"
 	"github.com/fleetbench/fleetbench/engine/broker"
 	"github.com/fleetbench/fleetbench/engine/hal"
 	"github.com/fleetbench/fleetbench/engine/iot"
@@ -32,7 +25,7 @@ type Options struct {
 	// Logger receives the run's logs (default: discard).
 	Logger *slog.Logger
 	// Progress, when set, is called once per second with the run's state.
-	Progress func(actors.Progress)
+	Progress func(Progress)
 	// Abort, when it is closed after ctx was cancelled, ends the drain at
 	// once (the second Ctrl-C).
 	Abort <-chan struct{}
@@ -51,25 +44,23 @@ type Options struct {
 	// MetricsAddr, when set (e.g. "127.0.0.1:9464"), serves the live
 	// metrics in the Prometheus text format at /metrics during the run.
 	MetricsAddr string
-	// Distributed, when set, runs the scenario over worker nodes.
-	Distributed *Distribution
 }
 
-// Run runs sc and returns its result. Cancelling ctx interrupts the run:
-// ramping and publishing stop, in-flight messages are drained, and the
-// result (marked interrupted) is still returned.
+// Run runs sc on this machine and returns its result: it starts the
+// target (the embedded broker unless the scenario names one), the actor
+// system and the coordinator. Cancelling ctx interrupts the run: ramping
+// and publishing stop, in-flight messages are drained, and the result
+// (marked interrupted) is still returned. Package cluster runs a scenario
+// over several machines.
 func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Result, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if opts.Distributed != nil {
-		return runDistributed(ctx, sc, opts, log)
-	}
 	if _, err := Preflight(sc, opts.Memory); err != nil {
 		return nil, err
 	}
-	env, dialer, auth, err := nodeEnv(sc, hal.NewSystemClock(), log)
+	env, dialer, auth, err := NewNodeEnv(sc, hal.NewSystemClock(), log)
 	if err != nil {
 		return nil, err
 	}
@@ -77,9 +68,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 
-	var emb *embedded
+	var emb *Embedded
 	if sc.Broker.URL == "" {
-		emb, err = startEmbedded(ctx, sc, auth, "", opts.BrokerHooks, log)
+		emb, err = StartEmbedded(ctx, sc, auth, "", opts.BrokerHooks, log)
 		if err != nil {
 			return nil, err
 		}
@@ -95,23 +86,23 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 		}
 		log.Debug("embedded broker started", "addr", emb.addr, "auth", auth.String())
 	} else {
-		if err := checkOutages(sc); err != nil {
+		if err := CheckOutages(sc); err != nil {
 			return nil, err
 		}
-		if env.Endpoint, err = externalEndpoint(sc, dialer); err != nil {
+		if env.Endpoint, err = ExternalEndpoint(sc, dialer); err != nil {
 			return nil, err
 		}
 	}
 
-	progress, stop, err := liveProgress(opts, log)
+	progress, stop, err := LiveProgress(opts, log)
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
-	sys := newActorSystem()
+	sys := NewActorSystem()
 	defer sys.Shutdown()
 	done := make(chan *metrics.Result, 1)
-	cfg := actors.Config{
+	cfg := Config{
 		Scenario: sc, Env: env, Progress: progress,
 		Done:    func(r *metrics.Result) { done <- r },
 		Partial: opts.Partial, PartialEvery: opts.PartialEvery,
@@ -119,9 +110,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 	if emb != nil {
 		cfg.Broker = emb
 	}
-	coord := sys.Root.Spawn(actors.NewCoordinatorProps(cfg))
-	res := await(ctx, sys, coord, done, opts.Abort, log)
-	finishMeta(res, sc, emb, env.Endpoint)
+	coord := sys.Root.Spawn(NewCoordinatorProps(cfg))
+	res := Await(ctx, sys, coord, done, opts.Abort, log)
+	FinishMeta(res, sc, emb, env.Endpoint)
 	return res, nil
 }
 
@@ -133,10 +124,10 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 // raises the soft limit itself and fails when it cannot).
 func Preflight(sc *scenarios.Scenario, memory bool) (warnings []string, err error) {
 	if sc.Broker.URL != "" {
-		if err := checkOutages(sc); err != nil {
+		if err := CheckOutages(sc); err != nil {
 			return nil, err
 		}
-		if _, err := externalEndpoint(sc, &hal.NetDialer{}); err != nil {
+		if _, err := ExternalEndpoint(sc, &hal.NetDialer{}); err != nil {
 			return nil, err
 		}
 	}
@@ -163,7 +154,7 @@ func fdNeed(sc *scenarios.Scenario, memory bool) uint64 {
 // liveProgress returns the progress callback of a run: opts.Progress and,
 // with opts.MetricsAddr, the Prometheus endpoint serving the latest
 // snapshot (stop ends it).
-func liveProgress(opts Options, log *slog.Logger) (progress func(actors.Progress), stop func(), err error) {
+func LiveProgress(opts Options, log *slog.Logger) (progress func(Progress), stop func(), err error) {
 	if opts.MetricsAddr == "" {
 		return opts.Progress, func() {}, nil
 	}
@@ -171,7 +162,7 @@ func liveProgress(opts Options, log *slog.Logger) (progress func(actors.Progress
 	if stop, err = serveMetrics(opts.MetricsAddr, &latest, log); err != nil {
 		return nil, nil, err
 	}
-	return func(p actors.Progress) {
+	return func(p Progress) {
 		latest.Store(p.Snapshot)
 		if opts.Progress != nil {
 			opts.Progress(p)
@@ -182,26 +173,26 @@ func liveProgress(opts Options, log *slog.Logger) (progress func(actors.Progress
 // await waits for the result of the coordinator coord. Cancelling ctx
 // interrupts the run (publishing stops, in-flight messages drain); abort,
 // closed after that, ends the drain at once.
-func await(ctx context.Context, sys *actor.ActorSystem, coord *actor.PID, done <-chan *metrics.Result, abort <-chan struct{}, log *slog.Logger) *metrics.Result {
+func Await(ctx context.Context, sys *actor.ActorSystem, coord *actor.PID, done <-chan *metrics.Result, abort <-chan struct{}, log *slog.Logger) *metrics.Result {
 	select {
 	case res := <-done:
 		return res
 	case <-ctx.Done():
 	}
 	log.Info("interrupted: draining")
-	sys.Root.Send(coord, actors.Interrupt{})
+	sys.Root.Send(coord, Interrupt{})
 	select {
 	case res := <-done:
 		return res
 	case <-abort:
-		sys.Root.Send(coord, actors.Interrupt{})
+		sys.Root.Send(coord, Interrupt{})
 		return <-done
 	}
 }
 
 // checkOutages refuses broker_outage faults against a broker fleetbench
 // does not run.
-func checkOutages(sc *scenarios.Scenario) error {
+func CheckOutages(sc *scenarios.Scenario) error {
 	for _, f := range sc.Faults {
 		if f.BrokerOutage {
 			return fmt.Errorf("engine: %s: broker_outage needs the embedded broker (fleetbench cannot stop %s)", f.Pos, sc.Broker.URL)
@@ -211,7 +202,7 @@ func checkOutages(sc *scenarios.Scenario) error {
 }
 
 // finishMeta fills in the broker's counters and where the run ran.
-func finishMeta(res *metrics.Result, sc *scenarios.Scenario, emb *embedded, ep hal.Endpoint) {
+func FinishMeta(res *metrics.Result, sc *scenarios.Scenario, emb *Embedded, ep hal.Endpoint) {
 	if emb != nil {
 		res.Broker = emb.stats()
 		res.Meta.Broker = "embedded (mochi-mqtt, " + ep.String() + ")"
@@ -228,14 +219,14 @@ func finishMeta(res *metrics.Result, sc *scenarios.Scenario, emb *embedded, ep h
 // nodeEnv builds what the device actors of one node share: recorder, clock
 // and run epoch, topic index, dialer (with the scenario's source-address
 // pool), fault injector; and picks the embedded broker's authentication.
-func nodeEnv(sc *scenarios.Scenario, clock hal.Clock, log *slog.Logger) (*actors.Env, *hal.NetDialer, broker.AuthMode, error) {
+func NewNodeEnv(sc *scenarios.Scenario, clock hal.Clock, log *slog.Logger) (*Env, *hal.NetDialer, broker.AuthMode, error) {
 	rec, err := metrics.NewRecorder(metrics.Options{})
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("engine: %w", err)
 	}
 	prepare(rec, sc)
-	index, auth := plan(sc)
-	env := &actors.Env{
+	index, auth := PlanIndex(sc)
+	env := &Env{
 		Recorder: rec, Clock: clock, Epoch: clock.Now(), Index: index,
 		Topics: iot.MQTTTopics, Logger: log, Groups: make([]metrics.GroupCounters, len(sc.Groups)),
 		FirstErrors: &metrics.FirstErrors{},
@@ -268,7 +259,7 @@ func nodeEnv(sc *scenarios.Scenario, clock hal.Clock, log *slog.Logger) (*actors
 
 // externalEndpoint is the scenario's broker URL as an endpoint, with the
 // dialer's TLS configuration loaded for tls:// and ssl:// URLs.
-func externalEndpoint(sc *scenarios.Scenario, dialer *hal.NetDialer) (hal.Endpoint, error) {
+func ExternalEndpoint(sc *scenarios.Scenario, dialer *hal.NetDialer) (hal.Endpoint, error) {
 	ep := hal.Endpoint{Transport: hal.TCP, Host: sc.Broker.Host, Port: uint16(sc.Broker.Port)}
 	if sc.Broker.Transport != scenarios.TransportTLS {
 		return ep, nil
@@ -315,7 +306,7 @@ func prepare(rec *metrics.Recorder, sc *scenarios.Scenario) {
 // and picks the embedded broker's authentication: dev_sign when every group
 // uses auth: alibaba, passwords when every group uses auth: password, none
 // otherwise.
-func plan(sc *scenarios.Scenario) (*iot.TopicIndex, broker.AuthMode) {
+func PlanIndex(sc *scenarios.Scenario) (*iot.TopicIndex, broker.AuthMode) {
 	index := &iot.TopicIndex{}
 	shared := make(map[string]bool) // a share group receives each message once
 	for _, p := range sc.Devices() {
@@ -351,7 +342,7 @@ func plan(sc *scenarios.Scenario) (*iot.TopicIndex, broker.AuthMode) {
 
 // startEmbedded starts the embedded broker for sc on addr (default
 // 127.0.0.1 on a free port).
-func startEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.AuthMode, addr string, hooks []mqtt.Hook, log *slog.Logger) (*embedded, error) {
+func StartEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.AuthMode, addr string, hooks []mqtt.Hook, log *slog.Logger) (*Embedded, error) {
 	opts := broker.Options{Auth: auth, Logger: log, Hooks: hooks, Addr: addr}
 	switch auth {
 	case broker.AuthDevSign:
@@ -368,4 +359,12 @@ func startEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.Auth
 		}
 	}
 	return startEmbeddedBroker(ctx, opts)
+}
+
+// NewActorSystem returns an actor system whose own logs are discarded
+// (the run logs what matters itself).
+func NewActorSystem() *actor.ActorSystem {
+	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
 }

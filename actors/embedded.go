@@ -1,4 +1,4 @@
-package engine
+package actors
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // embedded is the embedded broker as the run sees it: one address that
 // outlives restarts (broker_outage), in-memory connections routed to the
 // current instance, and counters summed over every instance.
-type embedded struct {
+type Embedded struct {
 	opts broker.Options
 	mu   sync.Mutex
 	cur  *broker.Broker // nil while stopped
@@ -22,8 +22,8 @@ type embedded struct {
 	addr string
 }
 
-func startEmbeddedBroker(ctx context.Context, opts broker.Options) (*embedded, error) {
-	e := &embedded{opts: opts}
+func startEmbeddedBroker(ctx context.Context, opts broker.Options) (*Embedded, error) {
+	e := &Embedded{opts: opts}
 	if err := e.start(ctx); err != nil {
 		return nil, err
 	}
@@ -32,7 +32,7 @@ func startEmbeddedBroker(ctx context.Context, opts broker.Options) (*embedded, e
 	return e, nil
 }
 
-func (e *embedded) start(ctx context.Context) error {
+func (e *Embedded) start(ctx context.Context) error {
 	b, err := broker.New(e.opts)
 	if err != nil {
 		return fmt.Errorf("engine: embedded broker: %w", err)
@@ -48,8 +48,8 @@ func (e *embedded) start(ctx context.Context) error {
 	return nil
 }
 
-// StopBroker implements actors.BrokerControl: every connection drops.
-func (e *embedded) StopBroker() error {
+// StopBroker implements BrokerControl: every connection drops.
+func (e *Embedded) StopBroker() error {
 	e.mu.Lock()
 	b := e.cur
 	e.cur = nil
@@ -64,8 +64,8 @@ func (e *embedded) StopBroker() error {
 	return err
 }
 
-// StartBroker implements actors.BrokerControl.
-func (e *embedded) StartBroker() error {
+// StartBroker implements BrokerControl.
+func (e *Embedded) StartBroker() error {
 	e.mu.Lock()
 	running := e.cur != nil
 	e.mu.Unlock()
@@ -76,7 +76,7 @@ func (e *embedded) StartBroker() error {
 }
 
 // AcceptConn implements hal.ConnAcceptor for the in-memory transport.
-func (e *embedded) AcceptConn(c net.Conn) error {
+func (e *Embedded) AcceptConn(c net.Conn) error {
 	e.mu.Lock()
 	b := e.cur
 	e.mu.Unlock()
@@ -87,7 +87,7 @@ func (e *embedded) AcceptConn(c net.Conn) error {
 }
 
 // Port is the TCP port devices connect to.
-func (e *embedded) Port() int {
+func (e *Embedded) Port() int {
 	_, p, _ := net.SplitHostPort(e.addr)
 	var n int
 	fmt.Sscan(p, &n)
@@ -95,17 +95,17 @@ func (e *embedded) Port() int {
 }
 
 // Broker returns the running instance (nil while stopped).
-func (e *embedded) Broker() *broker.Broker {
+func (e *Embedded) Broker() *broker.Broker {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.cur
 }
 
 // Close stops the broker for good.
-func (e *embedded) Close() error { return e.StopBroker() }
+func (e *Embedded) Close() error { return e.StopBroker() }
 
 // stats sums the counters of every instance the run used.
-func (e *embedded) stats() *metrics.BrokerStats {
+func (e *Embedded) stats() *metrics.BrokerStats {
 	e.mu.Lock()
 	all := append([]broker.Stats(nil), e.past...)
 	if e.cur != nil {

@@ -1,7 +1,8 @@
-package actors
+package cluster
 
 import (
 	"fmt"
+	"github.com/fleetbench/fleetbench/actors"
 	"log/slog"
 	"os"
 	"runtime"
@@ -26,7 +27,7 @@ const NodeKind = "fleetbench-node"
 // device actors.
 type NodeSetup struct {
 	Scenario *scenarios.Scenario
-	Env      *Env
+	Env      *actors.Env
 	// Close releases what the setup acquired; it may be nil.
 	Close func()
 }
@@ -82,7 +83,7 @@ type node struct {
 	cfg      NodeConfig
 	name     string
 	setup    *NodeSetup
-	share    []Span
+	share    []actors.Span
 	offset   int64      // this node's clock minus the coordinator's, ns
 	root     *actor.PID // the run's coordinator
 	coord    *actor.PID // the local coordinator of the node's devices
@@ -139,8 +140,8 @@ func (n *node) Receive(ctx actor.Context) {
 				return
 			}
 			// Drain and finish at once: nobody is left to report to.
-			ctx.Send(n.coord, Interrupt{})
-			ctx.Send(n.coord, Interrupt{})
+			ctx.Send(n.coord, actors.Interrupt{})
+			ctx.Send(n.coord, actors.Interrupt{})
 		}
 	case *actor.Stopped:
 		if n.timer != nil {
@@ -191,13 +192,13 @@ func (n *node) prepare(p *remotepb.Prepare) error {
 	if int(p.NodeIndex) >= len(p.Partition) || p.NodeIndex < 0 {
 		return fail(fmt.Errorf("node index %d outside the partition of %d nodes", p.NodeIndex, len(p.Partition)))
 	}
-	partition := make([][]Span, len(p.Partition))
+	partition := make([][]actors.Span, len(p.Partition))
 	for i, ns := range p.Partition {
 		if partition[i], err = spans(sc, ns.Ranges); err != nil {
 			return fail(err)
 		}
 	}
-	setup.Env.Distributed = &NodeMap{
+	setup.Env.Distributed = &actors.NodeMap{
 		Self: int(p.NodeIndex), NodeOf: nodeOf(sc, partition),
 		ReceivedFrom: make([]atomic.Int64, len(partition)*metrics.NumQoS),
 	}
@@ -208,24 +209,24 @@ func (n *node) prepare(p *remotepb.Prepare) error {
 
 // spans turns ranges into a span per group (empty for groups without a
 // range), checking they fit the scenario.
-func spans(sc *scenarios.Scenario, ranges []*remotepb.Range) ([]Span, error) {
-	share := make([]Span, len(sc.Groups))
+func spans(sc *scenarios.Scenario, ranges []*remotepb.Range) ([]actors.Span, error) {
+	share := make([]actors.Span, len(sc.Groups))
 	for i, g := range sc.Groups {
-		share[i] = Span{g.Count, g.Count} // none unless given
+		share[i] = actors.Span{Lo: g.Count, Hi: g.Count} // none unless given
 	}
 	for _, r := range ranges {
 		gi := int(r.Group)
 		if gi < 0 || gi >= len(sc.Groups) || r.Lo < 0 || r.Lo > r.Hi || int(r.Hi) > sc.Groups[gi].Count {
 			return nil, fmt.Errorf("range %d[%d,%d) does not fit the scenario", r.Group, r.Lo, r.Hi)
 		}
-		share[gi] = Span{int(r.Lo), int(r.Hi)}
+		share[gi] = actors.Span{Lo: int(r.Lo), Hi: int(r.Hi)}
 	}
 	return share, nil
 }
 
 // nodeOf returns the map from a device's global index to the index of the
 // node that runs it, for a partition (one span per group per node).
-func nodeOf(sc *scenarios.Scenario, partition [][]Span) func(int) int {
+func nodeOf(sc *scenarios.Scenario, partition [][]actors.Span) func(int) int {
 	groups := sc.Groups
 	return func(global int) int {
 		gi := sort.Search(len(groups), func(i int) bool { return groups[i].First+groups[i].Count > global })
@@ -244,7 +245,7 @@ func nodeOf(sc *scenarios.Scenario, partition [][]Span) func(int) int {
 
 // RangeNames names a node's share for people: "group[lo,hi)" for every
 // group it has devices of.
-func RangeNames(sc *scenarios.Scenario, share []Span) []string {
+func RangeNames(sc *scenarios.Scenario, share []actors.Span) []string {
 	var out []string
 	for gi, s := range share {
 		if s.Len() > 0 {
@@ -254,7 +255,7 @@ func RangeNames(sc *scenarios.Scenario, share []Span) []string {
 	return out
 }
 
-func spanTotal(share []Span) int {
+func spanTotal(share []actors.Span) int {
 	t := 0
 	for _, s := range share {
 		t += s.Len()
@@ -307,7 +308,7 @@ func (n *node) spawn(ctx actor.Context) {
 			from[i] = env.Distributed.ReceivedFrom[i].Load()
 		}
 	}
-	report := func(snap *metrics.Snapshot, final bool, p *Progress) {
+	report := func(snap *metrics.Snapshot, final bool, p *actors.Progress) {
 		w, err := toWireSnapshot(snap)
 		if err != nil {
 			n.cfg.Logger.Error("node report not sent", "err", err)
@@ -324,22 +325,22 @@ func (n *node) spawn(ctx actor.Context) {
 			sys.Root.Send(root, r)
 		}
 	}
-	cfg := Config{
+	cfg := actors.Config{
 		Scenario: n.setup.Scenario, Env: env, Share: n.share, Node: true, Sample: sample,
-		Progress: func(p Progress) { report(p.Snapshot, false, &p) },
+		Progress: func(p actors.Progress) { report(p.Snapshot, false, &p) },
 		Final: func(s *metrics.Snapshot) {
-			report(s, true, &Progress{Phase: PhaseDone})
+			report(s, true, &actors.Progress{Phase: actors.PhaseDone})
 		},
 		Done: func(*metrics.Result) { sys.Root.Send(self, nodeDone{}) },
 	}
-	n.coord = ctx.Spawn(NewCoordinatorProps(cfg))
+	n.coord = ctx.Spawn(actors.NewCoordinatorProps(cfg))
 	n.cfg.Logger.Info("node started", "node", n.name)
 }
 
 // interrupt passes the coordinator's Interrupt on to the local run.
 func (n *node) interrupt(ctx actor.Context) {
 	if n.coord != nil {
-		ctx.Send(n.coord, Interrupt{})
+		ctx.Send(n.coord, actors.Interrupt{})
 		return
 	}
 	// Not started yet: nothing was measured; say so and stay idle.
@@ -350,7 +351,7 @@ func (n *node) interrupt(ctx actor.Context) {
 	if n.root != nil && n.setup != nil {
 		snap := n.setup.Env.Recorder.Snapshot(true)
 		if w, err := toWireSnapshot(&snap); err == nil {
-			ctx.Send(n.root, &remotepb.NodeReport{NodeName: n.name, Seq: n.seq.Add(1), Final: true, Snapshot: w, Phase: string(PhaseDone), Interrupted: true})
+			ctx.Send(n.root, &remotepb.NodeReport{NodeName: n.name, Seq: n.seq.Add(1), Final: true, Snapshot: w, Phase: string(actors.PhaseDone), Interrupted: true})
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package engine
+package cluster
 
 import (
 	"context"
@@ -44,13 +44,13 @@ func ServeWorker(ctx context.Context, opts WorkerOptions) error {
 		clock = hal.NewSystemClock()
 	}
 	busy := &atomic.Bool{}
-	props := actors.NewNodeProps(actors.NodeConfig{
-		Setup:   func(p *remotepb.Prepare) (*actors.NodeSetup, error) { return setupNode(p, clock, log) },
+	props := NewNodeProps(NodeConfig{
+		Setup:   func(p *remotepb.Prepare) (*NodeSetup, error) { return setupNode(p, clock, log) },
 		Version: opts.Version, MaxDevices: maxDevices(limit), Busy: busy, Logger: log, Clock: clock,
 	})
-	sys := newActorSystem()
+	sys := actors.NewActorSystem()
 	defer sys.Shutdown()
-	r, addr, err := startRemote(sys, &opts.Remote, remote.NewKind(actors.NodeKind, props))
+	r, addr, err := startRemote(sys, &opts.Remote, remote.NewKind(NodeKind, props))
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
@@ -76,7 +76,7 @@ func maxDevices(limit uint64) int64 {
 // setupNode loads a node's share of a distributed run: the scenario as the
 // coordinator loaded it (same text, same --set overrides), the devices'
 // environment on the shared run epoch, and the broker endpoint.
-func setupNode(p *remotepb.Prepare, clock hal.Clock, log *slog.Logger) (*actors.NodeSetup, error) {
+func setupNode(p *remotepb.Prepare, clock hal.Clock, log *slog.Logger) (*NodeSetup, error) {
 	doc, err := scenarios.ParseDocument(p.File, p.Source)
 	if err != nil {
 		return nil, fmt.Errorf("scenario: %w", err)
@@ -91,7 +91,7 @@ func setupNode(p *remotepb.Prepare, clock hal.Clock, log *slog.Logger) (*actors.
 		return nil, fmt.Errorf("scenario on this node (the files it names and the ${env:…} variables it reads must exist on every node): %w", err)
 	}
 	log = log.With("node", p.NodeName)
-	env, dialer, _, err := nodeEnv(sc, clock, log)
+	env, dialer, _, err := actors.NewNodeEnv(sc, clock, log)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func setupNode(p *remotepb.Prepare, clock hal.Clock, log *slog.Logger) (*actors.
 		return nil, err
 	}
 	if sc.Broker.URL != "" {
-		if env.Endpoint, err = externalEndpoint(sc, dialer); err != nil {
+		if env.Endpoint, err = actors.ExternalEndpoint(sc, dialer); err != nil {
 			return nil, err
 		}
 	} else {
@@ -121,5 +121,5 @@ func setupNode(p *remotepb.Prepare, clock hal.Clock, log *slog.Logger) (*actors.
 		}
 		env.Endpoint = hal.Endpoint{Transport: hal.TCP, Host: ep.Host, Port: uint16(ep.Port)}
 	}
-	return &actors.NodeSetup{Scenario: sc, Env: env}, nil
+	return &NodeSetup{Scenario: sc, Env: env}, nil
 }

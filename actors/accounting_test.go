@@ -1,4 +1,4 @@
-package engine
+package actors
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/fleetbench/fleetbench/engine/broker"
-	"github.com/fleetbench/fleetbench/engine/internal/mosquitto"
+	"github.com/fleetbench/fleetbench/engine/enginetest/mosquitto"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/scenarios"
 )

@@ -1,4 +1,4 @@
-package engine
+package actors
 
 import (
 	"context"
@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetbench/fleetbench/actors"
-	"github.com/fleetbench/fleetbench/engine/internal/badbroker"
+	"github.com/fleetbench/fleetbench/engine/enginetest/badbroker"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/reports"
 	"github.com/fleetbench/fleetbench/scenarios"
@@ -294,7 +293,7 @@ func TestRunEndsWhenEverythingSent(t *testing.T) {
 	sc := honestScenario(t, "mqtt://"+bb.Addr(), n, m, 1, "")
 	sc.Duration = 60 * time.Second
 	var mid metrics.Totals
-	res := runHonest(t, sc, Options{Progress: func(p actors.Progress) {
+	res := runHonest(t, sc, Options{Progress: func(p Progress) {
 		if p.Totals.Published > 0 && mid.Published == 0 {
 			mid = p.Totals
 		}

@@ -1,4 +1,4 @@
-package engine
+package cluster
 
 import (
 	"bufio"
@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/fleetbench/fleetbench/actors"
 	"io"
 	"log/slog"
 	"net"
@@ -20,8 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetbench/fleetbench/engine/enginetest/testpki"
 	"github.com/fleetbench/fleetbench/engine/hal"
-	"github.com/fleetbench/fleetbench/engine/internal/testpki"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/scenarios"
 )
@@ -81,7 +82,7 @@ func testCoordinatorMain() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	file := filepath.Join("..", "scenarios", "examples", spec.Example)
+	file := filepath.Join("..", "..", "scenarios", "examples", spec.Example)
 	if spec.File != "" {
 		file = spec.File
 	}
@@ -108,7 +109,7 @@ func testCoordinatorMain() int {
 	spec.Dist.Sets = spec.Sets
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	res, err := Run(ctx, sc, Options{Distributed: &spec.Dist, MetricsAddr: spec.MetricsAddr, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	res, err := Run(ctx, sc, actors.Options{MetricsAddr: spec.MetricsAddr, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}, &spec.Dist)
 	if err != nil {
 		_ = os.WriteFile(spec.Out, []byte("error: "+err.Error()), 0o600)
 		return 0
@@ -268,7 +269,7 @@ func freeAddr(t *testing.T) string {
 // single-node run of the same scenario.
 func TestDistributedMatchesSingleNode(t *testing.T) {
 	sets := []string{"duration=5s", "drain=2s", "devices[devices].count=100"}
-	single := runScenario(t, loadExample(t, "fan-in.yaml", sets...), Options{})
+	single := runSingle(t, loadExample(t, "fan-in.yaml", sets...))
 
 	const token = "s3cret-token"
 	w1, _ := startWorker(t, token)

@@ -1,7 +1,8 @@
-package actors
+package cluster
 
 import (
 	"fmt"
+	"github.com/fleetbench/fleetbench/actors"
 	"log/slog"
 	"math"
 	"sort"
@@ -22,7 +23,7 @@ type ClusterNode struct {
 	Name, Address string
 	PID           *actor.PID
 	// Share is the node's range of each group's devices.
-	Share []Span
+	Share []actors.Span
 	// Offset is the node's clock minus the coordinator's; Uncertainty
 	// bounds its error (half the best ping round trip).
 	Offset, Uncertainty time.Duration
@@ -36,13 +37,13 @@ type ClusterConfig struct {
 	// was lost.
 	Done func(*metrics.Result)
 	// Progress, when set, is called once per second with the merged state.
-	Progress func(Progress)
+	Progress func(actors.Progress)
 	// Partial and PartialEvery are as in Config.
 	Partial      func(*metrics.Result)
 	PartialEvery time.Duration
 	// Broker, when set, lets broker_outage faults stop and restart the
 	// embedded broker.
-	Broker BrokerControl
+	Broker actors.BrokerControl
 	// Logger receives the coordinator's logs (default: discard).
 	Logger *slog.Logger
 	// StartDelay is how long after the coordinator starts the nodes start
@@ -86,7 +87,7 @@ type clusterNode struct {
 	pendPub, pendRecv int64
 	pendE2E           *metrics.Histogram
 	pendSince         time.Time
-	phase             Phase
+	phase             actors.Phase
 	spawned           int64
 	seen              time.Time // last report, coordinator clock
 	seq               uint64
@@ -167,7 +168,7 @@ func (c *cluster) Receive(ctx actor.Context) {
 				c.lose(ctx, n, "did not finish in time")
 			}
 		}
-	case Interrupt:
+	case actors.Interrupt:
 		c.interrupted = true
 		for _, n := range c.nodes {
 			if !n.done && !n.lost {
@@ -192,7 +193,7 @@ func (c *cluster) begin(ctx actor.Context) {
 	c.lastTick = c.start
 	c.pending = metrics.Snapshot{Began: c.start, Start: c.start}
 	for i := range c.cfg.Nodes {
-		n := &clusterNode{ClusterNode: c.cfg.Nodes[i], seen: c.start, phase: PhaseRamp}
+		n := &clusterNode{ClusterNode: c.cfg.Nodes[i], seen: c.start, phase: actors.PhaseRamp}
 		n.devices = spanTotal(n.Share)
 		c.nodes = append(c.nodes, n)
 		ctx.Watch(n.PID)
@@ -208,7 +209,7 @@ func (c *cluster) begin(ctx actor.Context) {
 			c.at(f.At, clusterFault{k, true})
 			c.at(f.At+f.For, clusterFault{k, false})
 		} else {
-			c.faultWins[k] = faultWindow(c.sc, k)
+			c.faultWins[k] = actors.DescribeFault(c.sc, k)
 		}
 	}
 	if c.cfg.Partial != nil {
@@ -296,7 +297,7 @@ func (c *cluster) report(ctx actor.Context, r *remotepb.NodeReport) {
 		n.errors = r.FirstErrors
 	}
 	if r.Phase != "" {
-		n.phase = Phase(r.Phase)
+		n.phase = actors.Phase(r.Phase)
 	}
 	n.spawned = r.Spawned
 	if r.Final {
@@ -404,14 +405,14 @@ func (c *cluster) nodePoints(now time.Time, due bool) {
 	}
 }
 
-func (c *cluster) progress(snap *metrics.Snapshot) Progress {
+func (c *cluster) progress(snap *metrics.Snapshot) actors.Progress {
 	elapsed := time.Since(c.start)
-	p := Progress{
-		Phase: PhaseDone, Elapsed: elapsed, Total: c.sc.Duration, Point: c.series[len(c.series)-1],
+	p := actors.Progress{
+		Phase: actors.PhaseDone, Elapsed: elapsed, Total: c.sc.Duration, Point: c.series[len(c.series)-1],
 		Totals: metrics.TotalsFrom(&snap.Counts), Target: c.sc.TargetAt(min(max(elapsed, 0), c.sc.Duration)),
 		Snapshot: snap, Fleet: c.sc.Total(),
 	}
-	order := map[Phase]int{PhaseRamp: 0, PhaseDrain: 1, PhaseStopping: 2, PhaseDone: 3}
+	order := map[actors.Phase]int{actors.PhaseRamp: 0, actors.PhaseDrain: 1, actors.PhaseStopping: 2, actors.PhaseDone: 3}
 	p.Nodes = len(c.nodes)
 	for _, n := range c.nodes {
 		if n.lost {
@@ -435,7 +436,7 @@ func (c *cluster) progress(snap *metrics.Snapshot) Progress {
 
 // fault stops or restarts the broker for a broker_outage fault.
 func (c *cluster) fault(k int, start bool) {
-	w := faultWindow(c.sc, k)
+	w := actors.DescribeFault(c.sc, k)
 	if c.cfg.Broker == nil {
 		if start {
 			c.cfg.Logger.Warn("broker_outage fault skipped: fleetbench does not control this broker")

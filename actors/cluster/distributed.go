@@ -1,4 +1,4 @@
-package engine
+package cluster
 
 import (
 	"context"
@@ -43,7 +43,7 @@ type Distribution struct {
 
 // planned is one node of a distributed run before it starts.
 type planned struct {
-	actors.ClusterNode
+	ClusterNode
 	cpus int
 	max  int64
 	host string
@@ -87,7 +87,7 @@ func PlanWorkers(ctx context.Context, sc *scenarios.Scenario, d Distribution) ([
 	out := make([]NodePlan, len(nodes))
 	for i, n := range nodes {
 		out[i] = NodePlan{Name: n.Name, Host: n.host, CPUs: n.cpus, MaxDevices: n.max, Offset: n.Offset, Uncertainty: n.Uncertainty,
-			Ranges: actors.RangeNames(sc, n.Share)}
+			Ranges: RangeNames(sc, n.Share)}
 		for _, s := range n.Share {
 			out[i].Devices += s.Len()
 		}
@@ -111,7 +111,7 @@ func reachWorkers(ctx context.Context, d *Distribution, log *slog.Logger) (sys *
 	if err := reachableFromWorkers(d); err != nil {
 		return nil, nil, nil, fmt.Errorf("engine: %w", err)
 	}
-	sys = newActorSystem()
+	sys = actors.NewActorSystem()
 	r, self, err := startRemote(sys, &d.Remote)
 	if err != nil {
 		sys.Shutdown()
@@ -153,13 +153,17 @@ func releaseNodes(sys *actor.ActorSystem, nodes []*planned) {
 	}
 }
 
-// runDistributed runs sc over the workers of opts.Distributed (and this
-// machine unless NoLocal): it checks every worker answers and accepts the
-// token, measures each node's clock offset, partitions the fleet by group
-// and index range weighted by the nodes' CPUs, has every node load its
-// share, starts them together and merges their reports.
-func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, log *slog.Logger) (*metrics.Result, error) {
-	d := opts.Distributed
+// Run runs sc over the workers of d (and this machine unless NoLocal): it
+// checks every worker answers and accepts the token, measures each node's
+// clock offset, partitions the fleet by group and index range weighted by
+// the nodes' CPUs, has every node load its share, starts them together and
+// merges their reports. Cancelling ctx interrupts the run, as in
+// actors.Run.
+func Run(ctx context.Context, sc *scenarios.Scenario, opts actors.Options, d *Distribution) (*metrics.Result, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if opts.Memory {
 		return nil, errors.New("engine: --memory cannot be used with workers (devices on other machines need TCP)")
 	}
@@ -169,12 +173,12 @@ func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, l
 	}
 	defer closeRemote()
 
-	_, auth := plan(sc)
-	var emb *embedded
+	_, auth := actors.PlanIndex(sc)
+	var emb *actors.Embedded
 	var ep hal.Endpoint
 	if sc.Broker.URL == "" {
 		host, _, _ := net.SplitHostPort(d.Remote.Listen)
-		emb, err = startEmbedded(ctx, sc, auth, net.JoinHostPort(host, "0"), opts.BrokerHooks, log)
+		emb, err = actors.StartEmbedded(ctx, sc, auth, net.JoinHostPort(host, "0"), opts.BrokerHooks, log)
 		if err != nil {
 			return nil, err
 		}
@@ -188,10 +192,10 @@ func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, l
 		}
 		ep = hal.Endpoint{Transport: hal.TCP, Host: adv, Port: uint16(emb.Port())}
 	} else {
-		if err := checkOutages(sc); err != nil {
+		if err := actors.CheckOutages(sc); err != nil {
 			return nil, err
 		}
-		if ep, err = externalEndpoint(sc, &hal.NetDialer{}); err != nil {
+		if ep, err = actors.ExternalEndpoint(sc, &hal.NetDialer{}); err != nil {
 			return nil, err
 		}
 	}
@@ -234,14 +238,14 @@ func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, l
 		return nil, errors.New("engine: interrupted before the run started")
 	}
 
-	progress, stop, err := liveProgress(opts, log)
+	progress, stop, err := actors.LiveProgress(opts, log)
 	if err != nil {
 		release()
 		return nil, err
 	}
 	defer stop()
 	finished := make(chan *metrics.Result, 1)
-	cfg := actors.ClusterConfig{
+	cfg := ClusterConfig{
 		Scenario: sc, Logger: log, Progress: progress,
 		Done:    func(r *metrics.Result) { finished <- r },
 		Partial: opts.Partial, PartialEvery: opts.PartialEvery,
@@ -252,9 +256,9 @@ func runDistributed(ctx context.Context, sc *scenarios.Scenario, opts Options, l
 	if emb != nil {
 		cfg.Broker = emb
 	}
-	coord := sys.Root.Spawn(actors.NewClusterProps(cfg))
-	res := await(ctx, sys, coord, finished, opts.Abort, log)
-	finishMeta(res, sc, emb, ep)
+	coord := sys.Root.Spawn(NewClusterProps(cfg))
+	res := actors.Await(ctx, sys, coord, finished, opts.Abort, log)
+	actors.FinishMeta(res, sc, emb, ep)
 	res.Meta.Host += fmt.Sprintf(" (coordinator of %d nodes)", len(nodes))
 	return res, nil
 }
@@ -296,8 +300,8 @@ func spawnNodes(sys *actor.ActorSystem, r *remote.Remote, d *Distribution, log *
 	if !d.NoLocal {
 		limit, _ := hal.RaiseFDLimit(1 << 20)
 		clock := hal.NewSystemClock()
-		props := actors.NewNodeProps(actors.NodeConfig{
-			Setup:   func(p *remotepb.Prepare) (*actors.NodeSetup, error) { return setupNode(p, clock, log) },
+		props := NewNodeProps(NodeConfig{
+			Setup:   func(p *remotepb.Prepare) (*NodeSetup, error) { return setupNode(p, clock, log) },
 			Clock:   clock,
 			Version: d.Version, MaxDevices: maxDevices(limit), Logger: log,
 		})
@@ -305,17 +309,17 @@ func spawnNodes(sys *actor.ActorSystem, r *remote.Remote, d *Distribution, log *
 		if err != nil {
 			return nil, fmt.Errorf("local node: %w", err)
 		}
-		nodes = append(nodes, &planned{ClusterNode: actors.ClusterNode{Name: "local", Address: sys.Address(), PID: pid}})
+		nodes = append(nodes, &planned{ClusterNode: ClusterNode{Name: "local", Address: sys.Address(), PID: pid}})
 	}
 	for i, w := range d.Workers {
-		resp, err := r.SpawnNamed(w, fmt.Sprintf("run-%s-%d", run, i), actors.NodeKind, 10*time.Second)
+		resp, err := r.SpawnNamed(w, fmt.Sprintf("run-%s-%d", run, i), NodeKind, 10*time.Second)
 		if err != nil {
 			return nodes, fmt.Errorf("worker %s: start its node: %w", w, err)
 		}
 		if code := remote.ResponseStatusCode(resp.StatusCode); code != remote.ResponseStatusCodeOK {
 			return nodes, fmt.Errorf("worker %s: start its node: %s (is it a fleetbench worker of this version?)", w, code)
 		}
-		nodes = append(nodes, &planned{ClusterNode: actors.ClusterNode{Name: w, Address: w, PID: resp.Pid}})
+		nodes = append(nodes, &planned{ClusterNode: ClusterNode{Name: w, Address: w, PID: resp.Pid}})
 	}
 	return nodes, nil
 }

@@ -1,4 +1,4 @@
-package engine
+package actors
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetbench/fleetbench/engine/internal/mosquitto"
-	"github.com/fleetbench/fleetbench/engine/internal/testpki"
+	"github.com/fleetbench/fleetbench/engine/enginetest/mosquitto"
+	"github.com/fleetbench/fleetbench/engine/enginetest/testpki"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/scenarios"
 )

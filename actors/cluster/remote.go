@@ -1,4 +1,4 @@
-package engine
+package cluster
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -225,13 +224,4 @@ func probeWorker(ctx context.Context, o *RemoteOptions, addr string) error {
 		return fmt.Errorf("interrupted while reaching worker %s", addr)
 	}
 	return fmt.Errorf("worker %s: %v", addr, err)
-}
-
-// newActorSystem returns an actor system whose own logs are discarded
-// (Proto.Actor logs every connection at Info; fleetbench reports what
-// matters itself).
-func newActorSystem() *actor.ActorSystem {
-	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
 }

@@ -1,4 +1,4 @@
-package engine
+package actors
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetbench/fleetbench/engine/internal/mosquitto"
+	"github.com/fleetbench/fleetbench/engine/enginetest/mosquitto"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/scenarios"
 )

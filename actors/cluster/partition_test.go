@@ -1,10 +1,8 @@
-package engine
+package cluster
 
 import (
 	"strings"
 	"testing"
-
-	"github.com/fleetbench/fleetbench/actors"
 )
 
 // TestPartition: every group is split into contiguous ranges that cover it
@@ -13,9 +11,9 @@ import (
 func TestPartition(t *testing.T) {
 	sc := loadExample(t, "fan-in.yaml", "devices[devices].count=1001")
 	nodes := []*planned{
-		{ClusterNode: actors.ClusterNode{Name: "a"}, cpus: 2},
-		{ClusterNode: actors.ClusterNode{Name: "b"}, cpus: 4},
-		{ClusterNode: actors.ClusterNode{Name: "c"}, cpus: 2},
+		{ClusterNode: ClusterNode{Name: "a"}, cpus: 2},
+		{ClusterNode: ClusterNode{Name: "b"}, cpus: 4},
+		{ClusterNode: ClusterNode{Name: "c"}, cpus: 2},
 	}
 	if err := partition(sc, nodes); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetbench/fleetbench/engine/internal/testpki"
+	"github.com/fleetbench/fleetbench/engine/enginetest/testpki"
 )
 
 func TestStartStopRestart(t *testing.T) {
