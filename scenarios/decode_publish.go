@@ -210,7 +210,7 @@ func (d *decoder) checkTopicTo(g, tg *Group, t *tmpl, n *node, path string, filt
 	}
 	// The length of topics built from received topics is checked when
 	// they are built (the device API refuses long topics).
-	checkLen := !t.uses(phTopicLevel)
+	checkLen := !t.unbounded()
 	maxLen := g.maxLenTo(t, tg)
 	if g.Auth == AuthAlibaba {
 		if !strings.HasPrefix(shape, "/") {
@@ -225,11 +225,11 @@ func (d *decoder) checkTopicTo(g, tg *Group, t *tmpl, n *node, path string, filt
 			}
 		}
 		if checkLen && maxLen > MaxTopicLength {
-			x := renderCtx{tg: tg}
+			to := targetDevice{g: tg}
 			if tg != nil {
-				x.ti = tg.longestDevice()
+				to.i = tg.longestDevice()
 			}
-			ex := g.appendCtx(nil, t, g.longestDevice(), &x)
+			ex := g.appendCtx(nil, t, g.longestDevice(), nil, to)
 			d.errh(n, path, "shorten the topic or the device names",
 				"the topic is up to %d characters after expansion (%q); the SDK allows %d",
 				maxLen, ex, MaxTopicLength)

@@ -25,22 +25,30 @@
 // receive_maximum, topic_aliases, user_properties). See Group and MQTT5.
 //
 // Strings that name devices and topics may contain placeholders, resolved
-// per device:
+// per device unless noted:
 //
-//	${index}         0-based index of the device in its group
-//	${global_index}  0-based index of the device in the scenario
-//	${group}         the group's name
-//	${productKey}    the device's product key
-//	${deviceName}    the device's name (default dev-${index})
-//	${clientId}      the device's MQTT client id (not for auth: alibaba
-//	                 unless client_id is set: the signer builds it)
-//	${env:NAME}      an environment variable, resolved at load; a missing
-//	                 variable is an error unless a default is given:
-//	                 ${env:NAME:-default}
+//	${index}              0-based index of the device in its group
+//	${global_index}       0-based index of the device in the scenario
+//	${group}              the group's name
+//	${productKey}         the device's product key
+//	${deviceName}         the device's name (default dev-${index})
+//	${clientId}           the device's MQTT client id (not for auth: alibaba
+//	                      unless client_id is set: the signer builds it)
+//	${seq}                payload templates: the message's sequence number in its stream
+//	${ts}                 payload templates: the intended send time in nanoseconds
+//	${publisher}          payload templates: the publishing device's id
+//	${stream}             payload templates: the index of the publish entry
+//	${target.index}       targeted topics: the target device's index
+//	${target.productKey}  targeted topics: the target device's product key
+//	${target.deviceName}  targeted topics: the target device's name
+//	${target.clientId}    targeted topics: the target device's client id
+//	${topic[N]}           reply topics: level N of the received topic (0-based)
+//	${env:NAME}           an environment variable, resolved at load; a missing
+//	                      variable is an error unless a default is given:
+//	                      ${env:NAME:-default}
 //
 // Numeric placeholders take a zero-padding width: ${index:05} gives 00042.
-// Payload templates may also use ${seq}, ${ts}, ${publisher} and ${stream}
-// (the index of the publish entry), which are left for the publisher to
+// The placeholders of payload templates are left for the publisher to
 // fill at send time (see Payload.AppendTemplate). A receiver finds them in
 // a JSON payload under the member names Payload.StampKeys reports, so
 // write them as top-level members: {"seq":${seq},"ts":${ts},...}.

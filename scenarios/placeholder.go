@@ -6,11 +6,109 @@ import (
 	"strings"
 )
 
-// ph identifies a ${placeholder}.
-type ph uint8
+// placeholder is everything about one ${placeholder}. Parsing, checking,
+// rendering, length bounds, error messages and the package documentation
+// all read the table placeholders, so adding a placeholder is adding an
+// entry to it.
+type placeholder struct {
+	// name is what is written between "${" and "}" ("index"), or before
+	// the argument of a parametrised placeholder ("env", "topic").
+	name string
+	// open starts the argument of a parametrised placeholder: ":" for
+	// ${env:NAME}, "[" for ${topic[N]}; "" for a plain one.
+	open string
+	// form is how messages and docs write it, when that is not "${name}".
+	form string
+	// example is a valid use, when "${name}" is not one.
+	example string
+	// doc describes it in the package documentation ("\n" continues a line).
+	doc string
+	// kind says when it gets its value.
+	kind phKind
+	// numeric placeholders take a zero-padding format: ${index:05}.
+	numeric bool
+	// in is where it may be used.
+	in fields
+	// of is, for a target placeholder, the device placeholder it renders
+	// for the target device.
+	of ph
+	// arg parses the argument of a parametrised placeholder into its
+	// segment (the literal value of a load-time one); text is the
+	// placeholder as written. A non-empty msg is an error.
+	arg func(text, arg string, env envLookup) (s seg, msg, hint string)
+	// bare is the message, after the placeholder as written, for a
+	// parametrised placeholder written without its argument (${topic}),
+	// and bareHint its hint. A placeholder with a bare message is not
+	// offered as a suggestion for other unknown names.
+	bare, bareHint string
+	// misplaced returns the message and hint of an error where the
+	// placeholder is not allowed; nil: "… cannot be used in <field>" and
+	// the placeholders allowed there.
+	misplaced func(text string, allowed phSet) (msg, hint string)
+	// value is, for a device placeholder, its value for device i of g.
+	value func(g *Group, i int) phValue
+	// field is, for a runtime placeholder, its value in the publisher's
+	// fields: the magnitude and whether it is negative.
+	field func(f RuntimeFields) (v uint64, neg bool)
+	// maxLen bounds the rendered length, zero-padded to width, over the
+	// devices of g; tg is the group target placeholders refer to (nil:
+	// none). nil means unbounded (a level of a received topic): counted as
+	// 0, and templates that use it are not length-checked at load.
+	maxLen func(g, tg *Group, width int) int
+	// perDevice reports whether the value differs between the devices of
+	// g; nil: never.
+	perDevice func(g *Group) bool
+	// stamp sets, for a runtime placeholder, the member of StampKeys that
+	// names the JSON member carrying it.
+	stamp func(k StampKeys, member string) StampKeys
+}
+
+// phKind says when a placeholder gets its value, and so how it renders
+// (see Group.appendSeg).
+type phKind uint8
 
 const (
-	phLit ph = iota // a literal segment
+	kindDevice   phKind = iota // per device, when plans are expanded: value
+	kindRuntime                // per message, by the publisher (payload templates): field
+	kindTarget                 // per message: of, for a device of a publish entry's targets: group
+	kindReceived               // per message: level arg of the topic a reply answers
+	kindLoad                   // once, when the file is loaded: arg gives the literal value
+)
+
+// fields is a set of the kinds of string that may contain placeholders.
+type fields uint16
+
+const (
+	inProductKey   fields = 1 << iota // product_key
+	inDeviceName                      // device_name
+	inDeviceSecret                    // device_secret
+	inClientID                        // client_id
+	inCredentials                     // username and password
+	inTopic                           // subscribe and publish topics
+	inPayload                         // payload templates
+	inTargetTopic                     // the topic of a publish entry with targets:
+	inReplyTopic                      // subscribe[].reply.topic
+	inSettings                        // other strings: broker.url, user properties, …
+
+	// A field may refer only to values that are computed before it:
+	// product key → device name → device secret and client id →
+	// username, password, topics → payload templates.
+	inAfterClientID   = inCredentials | inTopic | inPayload | inTargetTopic | inReplyTopic
+	inAfterDeviceName = inDeviceSecret | inClientID | inAfterClientID
+	inAfterProduct    = inDeviceName | inAfterDeviceName
+	inDeviceFields    = inProductKey | inAfterProduct
+	inAll             = inDeviceFields | inSettings
+)
+
+// ph identifies a placeholder: 1 + its position in placeholders; 0 is a
+// literal segment.
+type ph uint8
+
+// phLit is a literal segment. The other names are those of the entries
+// of placeholders that the code refers to, in the table's order
+// (TestPlaceholderTable checks them).
+const (
+	phLit ph = iota
 	phIndex
 	phGlobalIndex
 	phGroup
@@ -21,71 +119,191 @@ const (
 	phTS
 	phPublisher
 	phStream
-	// phTopicLevel is ${topic[N]}: level N of the received topic, in reply
-	// topics only (seg.arg holds N).
-	phTopicLevel
-	// The target placeholders of a publish entry with targets:.
 	phTargetIndex
 	phTargetProductKey
 	phTargetDeviceName
 	phTargetClientID
+	phTopicLevel
 )
 
-// placeholderNames maps the names users write to placeholders, in the order
-// they are listed in messages. Never modified.
-var placeholderNames = []struct {
-	name string
-	ph   ph
-}{
-	{"index", phIndex},
-	{"global_index", phGlobalIndex},
-	{"group", phGroup},
-	{"productKey", phProductKey},
-	{"deviceName", phDeviceName},
-	{"clientId", phClientID},
-	{"seq", phSeq},
-	{"ts", phTS},
-	{"publisher", phPublisher},
-	{"stream", phStream},
-	{"target.index", phTargetIndex},
-	{"target.productKey", phTargetProductKey},
-	{"target.deviceName", phTargetDeviceName},
-	{"target.clientId", phTargetClientID},
+// targetPrefix starts the names of the target placeholders.
+const targetPrefix = "target."
+
+// placeholders is the table, in the order messages list them. Set by
+// init: its functions render templates, which reads the table.
+var placeholders []placeholder
+
+// Where each placeholder may be used, computed from the table.
+var (
+	phEnvOnly, phForPK, phForDN, phForDS, phForCID, phForCreds, phForTopic, phForBody phSet
+	// phForTargets may be used in the topic of a publish entry with targets:.
+	phForTargets phSet
+	// phForReply is for subscribe[].reply.topic: the responder's own
+	// values and the levels of the received topic.
+	phForReply phSet
+)
+
+func init() {
+	placeholders = []placeholder{
+		{name: "index", doc: "0-based index of the device in its group", numeric: true, in: inDeviceFields,
+			value:     func(_ *Group, i int) phValue { return phValue{num: uint64(i), isNum: true} },
+			maxLen:    func(g, _ *Group, w int) int { return max(w, digits(uint64(max(g.Count-1, 0)))) },
+			perDevice: func(*Group) bool { return true }},
+		{name: "global_index", doc: "0-based index of the device in the scenario", numeric: true, in: inDeviceFields,
+			value:     func(g *Group, i int) phValue { return phValue{num: uint64(g.First + i), isNum: true} },
+			maxLen:    func(g, _ *Group, w int) int { return max(w, digits(uint64(max(g.First+g.Count-1, 0)))) },
+			perDevice: func(*Group) bool { return true }},
+		{name: "group", doc: "the group's name", in: inDeviceFields,
+			value:  func(g *Group, _ int) phValue { return phValue{str: g.Name} },
+			maxLen: func(g, _ *Group, _ int) int { return len(g.Name) }},
+		{name: "productKey", doc: "the device's product key", in: inAfterProduct,
+			value: func(g *Group, i int) phValue {
+				if g.creds != nil {
+					return phValue{str: g.creds.rows[i].pk}
+				}
+				return phValue{t: &g.pk}
+			},
+			maxLen: func(g, _ *Group, _ int) int {
+				if g.creds != nil {
+					return g.creds.maxPK
+				}
+				return g.maxLen(&g.pk)
+			},
+			perDevice: func(g *Group) bool { return g.creds != nil || g.perDevice(&g.pk) }},
+		{name: "deviceName", doc: "the device's name (default dev-${index})", in: inAfterDeviceName,
+			value: func(g *Group, i int) phValue {
+				if g.creds != nil {
+					return phValue{str: g.creds.rows[i].dn}
+				}
+				return phValue{t: &g.dn}
+			},
+			maxLen: func(g, _ *Group, _ int) int {
+				if g.creds != nil {
+					return g.creds.maxDN
+				}
+				return g.maxLen(&g.dn)
+			},
+			perDevice: func(g *Group) bool { return g.creds != nil || g.perDevice(&g.dn) }},
+		{name: "clientId", in: inAfterClientID,
+			doc:       "the device's MQTT client id (not for auth: alibaba\nunless client_id is set: the signer builds it)",
+			value:     func(g *Group, _ int) phValue { return phValue{t: &g.cid} },
+			maxLen:    func(g, _ *Group, _ int) int { return g.maxLen(&g.cid) },
+			perDevice: func(g *Group) bool { return g.perDevice(&g.cid) }},
+		runtimeField("seq", "the message's sequence number in its stream", 0,
+			func(f RuntimeFields) (uint64, bool) { return f.Seq, false },
+			func(k StampKeys, m string) StampKeys { k.Seq = m; return k }),
+		runtimeField("ts", "the intended send time in nanoseconds", 1, // room for a '-'
+			func(f RuntimeFields) (uint64, bool) {
+				if f.TS < 0 {
+					return uint64(-f.TS), true
+				}
+				return uint64(f.TS), false
+			},
+			func(k StampKeys, m string) StampKeys { k.TS = m; return k }),
+		runtimeField("publisher", "the publishing device's id", 0,
+			func(f RuntimeFields) (uint64, bool) { return f.Publisher, false },
+			func(k StampKeys, m string) StampKeys { k.Publisher = m; return k }),
+		runtimeField("stream", "the index of the publish entry", 0,
+			func(f RuntimeFields) (uint64, bool) { return f.Stream, false },
+			func(k StampKeys, m string) StampKeys { k.Stream = m; return k }),
+		targetField("index", "index", phIndex),
+		targetField("productKey", "product key", phProductKey),
+		targetField("deviceName", "name", phDeviceName),
+		targetField("clientId", "client id", phClientID),
+		{name: "topic", open: "[", form: "${topic[N]}", example: "${topic[1]}", kind: kindReceived, in: inReplyTopic,
+			doc: "reply topics: level N of the received topic (0-based)",
+			arg: parseTopicLevel, bare: "needs a level number",
+			bareHint: "write ${topic[N]}, e.g. ${topic[2]} for the third level of the received topic",
+			misplaced: func(text string, allowed phSet) (string, string) {
+				return text + " is a level of a received topic and can only be used in subscribe[].reply.topic",
+					"allowed here: " + allowed.names()
+			}},
+		{name: "env", open: ":", form: "${env:NAME}", example: "${env:NAME:-default}", kind: kindLoad, in: inAll,
+			doc: "an environment variable, resolved at load; a missing\nvariable is an error unless a default is given:\n${env:NAME:-default}",
+			arg: func(_, spec string, env envLookup) (seg, string, string) {
+				v, msg := resolveEnv(spec, env)
+				return seg{lit: v}, msg, ""
+			}},
+	}
+	for k := range placeholders {
+		if of := placeholders[k].of; of != phLit {
+			placeholders[k].numeric = placeholders[of-1].numeric
+		}
+	}
+	phEnvOnly, phForPK, phForDN = allowedIn(inSettings), allowedIn(inProductKey), allowedIn(inDeviceName)
+	phForDS, phForCID, phForCreds = allowedIn(inDeviceSecret), allowedIn(inClientID), allowedIn(inCredentials)
+	phForTopic, phForBody = allowedIn(inTopic), allowedIn(inPayload)
+	phForTargets, phForReply = allowedIn(inTargetTopic), allowedIn(inReplyTopic)
 }
 
-// targetNames are the names after "target." in the order they are listed.
-var targetNames = []string{"index", "productKey", "deviceName", "clientId"}
+// phValue is the value of a device placeholder: a number (zero-padded to
+// the format's width), a string, or a template of the group to render for
+// the same device.
+type phValue struct {
+	num   uint64
+	isNum bool
+	str   string
+	t     *tmpl
+}
+
+// runtimeField is the entry of a numeric runtime placeholder whose value
+// is field of the publisher's fields; sign is the room a sign takes.
+func runtimeField(name, doc string, sign int, field func(RuntimeFields) (uint64, bool),
+	stamp func(StampKeys, string) StampKeys) placeholder {
+	return placeholder{name: name, doc: "payload templates: " + doc, kind: kindRuntime,
+		numeric: true, in: inPayload, field: field, stamp: stamp,
+		misplaced: func(text string, _ phSet) (string, string) {
+			return text + " is filled in at publish time and can only be used in payload templates", ""
+		},
+		maxLen: func(_, _ *Group, w int) int { return max(w, 20) + sign }}
+}
+
+// targetField is the entry of ${target.<name>}: the device placeholder of
+// rendered for the target device (numeric when that one is: see init).
+func targetField(name, what string, of ph) placeholder {
+	return placeholder{name: targetPrefix + name, of: of, kind: kindTarget, in: inTargetTopic,
+		doc: "targeted topics: the target device's " + what,
+		misplaced: func(text string, _ phSet) (string, string) {
+			return text + " can only be used in the topic of a publish entry with targets:",
+				"targets: <group> sends each message to the next device of that group"
+		},
+		maxLen: func(_, tg *Group, w int) int {
+			if tg == nil {
+				return 0
+			}
+			return tg.segMaxLen(of, w, nil)
+		}}
+}
+
+// info returns the table entry of a placeholder other than phLit.
+func (p ph) info() *placeholder { return &placeholders[p-1] }
 
 // String returns the placeholder as written, e.g. "${index}".
 func (p ph) String() string {
-	if p == phTopicLevel {
-		return "${topic[N]}"
+	if p == phLit || int(p) > len(placeholders) {
+		return "literal"
 	}
-	for _, n := range placeholderNames {
-		if n.ph == p {
-			return "${" + n.name + "}"
-		}
+	return p.info().String()
+}
+
+// String returns the placeholder as messages write it.
+func (e *placeholder) String() string {
+	if e.form != "" {
+		return e.form
 	}
-	return "literal"
+	return "${" + e.name + "}"
 }
 
 // numeric placeholders accept a zero-padding format: ${index:05}.
-func (p ph) numeric() bool {
-	switch p {
-	case phIndex, phGlobalIndex, phSeq, phTS, phPublisher, phStream, phTargetIndex:
-		return true
-	}
-	return false
-}
+func (p ph) numeric() bool { return p != phLit && p.info().numeric }
 
 // runtime placeholders are left in payload templates for the publisher.
-func (p ph) runtime() bool { return p == phSeq || p == phTS || p == phPublisher || p == phStream }
+func (p ph) runtime() bool { return p != phLit && p.info().kind == kindRuntime }
 
 // target placeholders name a device of a publish entry's target group.
-func (p ph) target() bool { return p >= phTargetIndex && p <= phTargetClientID }
+func (p ph) target() bool { return p != phLit && p.info().kind == kindTarget }
 
-// phSet is a set of placeholders allowed in a field. ${env:NAME} is allowed
-// everywhere.
+// phSet is a set of placeholders allowed in a field.
 type phSet uint32
 
 func setOf(ps ...ph) phSet {
@@ -98,296 +316,102 @@ func setOf(ps ...ph) phSet {
 
 func (s phSet) has(p ph) bool { return s&(1<<p) != 0 }
 
-// Where each placeholder may be used. A field may refer only to values that
-// are computed before it: product key → device name → device secret and
-// client id → username, password, topics → payload templates.
-var (
-	phEnvOnly  = phSet(0)
-	phForPK    = setOf(phIndex, phGlobalIndex, phGroup)
-	phForDN    = phForPK | setOf(phProductKey)
-	phForDS    = phForDN | setOf(phDeviceName)
-	phForCID   = phForDN | setOf(phDeviceName)
-	phForCreds = phForCID | setOf(phClientID)
-	phForTopic = phForCreds
-	phForBody  = phForTopic | setOf(phSeq, phTS, phPublisher, phStream)
-	// phForTargets may be used in the topic of a publish entry with targets:.
-	phForTargets = setOf(phTargetIndex, phTargetProductKey, phTargetDeviceName, phTargetClientID)
-	// phForReply is for subscribe[].reply.topic: the responder's own
-	// values and the levels of the received topic.
-	phForReply = phForTopic | setOf(phTopicLevel)
-)
-
-func (s phSet) names() string {
-	var parts []string
-	for _, n := range placeholderNames {
-		if s.has(n.ph) {
-			parts = append(parts, "${"+n.name+"}")
+// allowedIn returns the placeholders that may be used in fields f.
+func allowedIn(f fields) phSet {
+	var s phSet
+	for k := range placeholders {
+		if placeholders[k].in&f != 0 {
+			s |= setOf(ph(k + 1))
 		}
 	}
-	if s.has(phTopicLevel) {
-		parts = append(parts, "${topic[N]}")
+	return s
+}
+
+// names lists the placeholders of s as written, in table order.
+func (s phSet) names() string {
+	var parts []string
+	for k := range placeholders {
+		if s.has(ph(k + 1)) {
+			parts = append(parts, placeholders[k].String())
+		}
 	}
-	parts = append(parts, "${env:NAME}")
 	return strings.Join(parts, ", ")
 }
 
-// seg is a literal or a placeholder with an optional zero-padding width.
-// off and end locate a placeholder in the raw text, for error positions.
-type seg struct {
-	lit      string
-	ph       ph
-	width    int
-	arg      int // the level N of ${topic[N]}
-	off, end int
-}
-
-// tmpl is a string with placeholders, compiled once at load. Environment
-// variables are already substituted into literal segments.
-type tmpl struct {
-	raw  string
-	segs []seg
-}
-
-// literal returns the value of a template without placeholders.
-func (t *tmpl) literal() (string, bool) {
-	switch {
-	case len(t.segs) == 0:
-		return "", true
-	case len(t.segs) == 1 && t.segs[0].ph == phLit:
-		return t.segs[0].lit, true
-	}
-	return "", false
-}
-
-// uses reports whether the template contains placeholder p.
-func (t *tmpl) uses(p ph) bool {
-	for _, s := range t.segs {
-		if s.ph == p {
-			return true
+// lookupPlaceholder finds the placeholder written as ${inner}. name is
+// inner up to its first ':'; arg is the format of a plain placeholder or
+// the argument of a parametrised one. p is phLit when none matches.
+func lookupPlaceholder(inner string) (p ph, name, arg string, hasArg bool) {
+	name, arg, hasArg = strings.Cut(inner, ":")
+	for k := range placeholders {
+		e := &placeholders[k]
+		switch {
+		case e.open == "" && e.name == name:
+			return ph(k + 1), name, arg, hasArg
+		case e.open != "" && strings.HasPrefix(inner, e.name) && strings.HasPrefix(inner[len(e.name):], e.open):
+			return ph(k + 1), name, inner[len(e.name)+len(e.open):], true
 		}
 	}
-	return false
-}
-
-// literalText concatenates the literal segments (for character checks).
-func (t *tmpl) literalText() string {
-	var b strings.Builder
-	for _, s := range t.segs {
-		b.WriteString(s.lit)
-	}
-	return b.String()
-}
-
-// canonical encodes the segments, for comparing templates.
-func (t *tmpl) canonical() string {
-	var b strings.Builder
-	for _, s := range t.segs {
-		if s.ph == phLit {
-			b.WriteString(s.lit)
-		} else {
-			fmt.Fprintf(&b, "\x00%d:%d:%d\x00", s.ph, s.width, s.arg)
-		}
-	}
-	return b.String()
-}
-
-// shape returns the template with every placeholder replaced by "x", for
-// checks of topic structure: placeholder values never contain '/', '+' or '#'.
-func (t *tmpl) shape() string {
-	var b strings.Builder
-	for _, s := range t.segs {
-		if s.ph == phLit {
-			b.WriteString(s.lit)
-		} else {
-			b.WriteByte('x')
-		}
-	}
-	return b.String()
-}
-
-// tmplError is a problem in a template; off is the byte offset of the
-// offending placeholder in the raw text.
-type tmplError struct {
-	off  int
-	text string // the placeholder as written, e.g. "${idx}"
-	msg  string
-	hint string
-}
-
-// envLookup reports the value of an environment variable.
-type envLookup func(name string) (string, bool)
-
-// compileTemplate parses raw. allowed lists the placeholders the field may
-// use; field names the field for messages. "$${" is a literal "${".
-func compileTemplate(raw string, allowed phSet, field string, env envLookup) (tmpl, []tmplError) {
-	t := tmpl{raw: raw}
-	var errs []tmplError
-	var lit strings.Builder
-	flush := func() {
-		if lit.Len() > 0 {
-			t.segs = append(t.segs, seg{lit: lit.String()})
-			lit.Reset()
-		}
-	}
-	for i := 0; i < len(raw); {
-		if strings.HasPrefix(raw[i:], "$${") {
-			lit.WriteString("${")
-			i += 3
-			continue
-		}
-		if !strings.HasPrefix(raw[i:], "${") {
-			lit.WriteByte(raw[i])
-			i++
-			continue
-		}
-		end := strings.IndexByte(raw[i+2:], '}')
-		if end < 0 {
-			errs = append(errs, tmplError{off: i, text: truncate(raw[i:], 20),
-				msg:  "unterminated placeholder: missing '}'",
-				hint: `write "$${" for a literal "${"`})
-			break
-		}
-		text := raw[i : i+2+end+1]
-		inner := raw[i+2 : i+2+end]
-		off := i
-		i += len(text)
-
-		if rest, ok := strings.CutPrefix(inner, "env:"); ok {
-			val, e := resolveEnv(rest, env)
-			if e != "" {
-				errs = append(errs, tmplError{off: off, text: text, msg: e})
-				continue
-			}
-			lit.WriteString(val)
-			continue
-		}
-		if level, isLevel, msg := parseTopicLevel(inner); isLevel {
-			switch {
-			case msg != "":
-				errs = append(errs, tmplError{off: off, text: text, msg: msg,
-					hint: "write ${topic[N]} with N counted from 0: level 2 of /pk/dev-1/x is dev-1"})
-			case !allowed.has(phTopicLevel):
-				errs = append(errs, tmplError{off: off, text: text,
-					msg:  fmt.Sprintf("%s is a level of a received topic and can only be used in subscribe[].reply.topic", text),
-					hint: "allowed here: " + allowed.names()})
-			default:
-				flush()
-				t.segs = append(t.segs, seg{ph: phTopicLevel, arg: level, off: off, end: off + len(text)})
-			}
-			continue
-		}
-		name, format, hasFormat := strings.Cut(inner, ":")
-		p, known := lookupPlaceholder(name)
-		if !known {
-			errs = append(errs, unknownPlaceholder(off, text, name, allowed))
-			continue
-		}
-		if !allowed.has(p) {
-			te := tmplError{off: off, text: text}
-			switch {
-			case p.runtime():
-				te.msg = fmt.Sprintf("%s is filled in at publish time and can only be used in payload templates", text)
-			case p.target():
-				te.msg = fmt.Sprintf("%s can only be used in the topic of a publish entry with targets:", text)
-				te.hint = "targets: <group> sends each message to the next device of that group"
-			default:
-				te.msg = fmt.Sprintf("%s cannot be used in %s", text, field)
-				te.hint = "allowed here: " + allowed.names()
-			}
-			errs = append(errs, te)
-			continue
-		}
-		width := 0
-		if hasFormat {
-			w, ok := parseWidth(format)
-			switch {
-			case !p.numeric():
-				errs = append(errs, tmplError{off: off, text: text,
-					msg: fmt.Sprintf("%s takes no format; only numeric placeholders can be zero-padded", p)})
-				continue
-			case !ok:
-				errs = append(errs, tmplError{off: off, text: text,
-					msg:  fmt.Sprintf("bad format %q in %s", format, text),
-					hint: "write a zero-padded width such as ${index:05}"})
-				continue
-			}
-			width = w
-		}
-		flush()
-		t.segs = append(t.segs, seg{ph: p, width: width, off: off, end: off + len(text)})
-	}
-	flush()
-	return t, errs
+	return phLit, name, "", false
 }
 
 // unknownPlaceholder reports ${name}, suggesting a known one.
 func unknownPlaceholder(off int, text, name string, allowed phSet) tmplError {
 	te := tmplError{off: off, text: text, msg: fmt.Sprintf("unknown placeholder %s", text)}
-	if rest, ok := strings.CutPrefix(name, "target."); ok {
-		if c, ok := closest(rest, targetNames); ok {
-			te.hint = "did you mean ${target." + c + "}?"
+	var known, targets, targetForms []string
+	for k := range placeholders {
+		e := &placeholders[k]
+		switch {
+		case e.bare != "" && name == e.name:
+			te.msg, te.hint = text+" "+e.bare, e.bareHint
+			return te
+		case e.kind == kindTarget:
+			targets = append(targets, strings.TrimPrefix(e.name, targetPrefix))
+			targetForms = append(targetForms, e.String())
+		}
+		if e.bare == "" {
+			known = append(known, e.name)
+		}
+	}
+	if rest, ok := strings.CutPrefix(name, targetPrefix); ok {
+		if c, ok := closest(rest, targets); ok {
+			te.hint = "did you mean " + placeholders[indexOf(targetPrefix+c)].String() + "?"
 		} else {
-			te.hint = "the target placeholders are ${target.index}, ${target.productKey}, ${target.deviceName} and ${target.clientId}"
+			n := len(targetForms) - 1
+			te.hint = "the target placeholders are " + strings.Join(targetForms[:n], ", ") + " and " + targetForms[n]
 		}
 		return te
 	}
-	if name == "topic" {
-		te.msg = fmt.Sprintf("%s needs a level number", text)
-		te.hint = "write ${topic[N]}, e.g. ${topic[2]} for the third level of the received topic"
-		return te
-	}
-	names := make([]string, 0, len(placeholderNames)+1)
-	for _, n := range placeholderNames {
-		names = append(names, n.name)
-	}
-	switch c, ok := closest(name, append(names, "env")); {
-	case ok && c == "env":
-		te.hint = "did you mean ${env:NAME}?"
-	case ok:
-		te.hint = "did you mean ${" + c + "}?"
-	default:
+	if c, ok := closest(name, known); ok {
+		te.hint = "did you mean " + placeholders[indexOf(c)].String() + "?"
+	} else {
 		te.hint = "known placeholders: " + allowed.names()
 	}
 	return te
 }
 
-// parseTopicLevel parses "topic[N]". isLevel reports whether inner has
-// that shape at all; msg describes a malformed N.
-func parseTopicLevel(inner string) (n int, isLevel bool, msg string) {
-	rest, ok := strings.CutPrefix(inner, "topic[")
-	if !ok {
-		return 0, false, ""
-	}
-	num, ok := strings.CutSuffix(rest, "]")
-	if !ok {
-		return 0, true, fmt.Sprintf("bad placeholder ${%s}: missing ']'", inner)
-	}
-	if num == "" || len(num) > 3 || strings.Trim(num, "0123456789") != "" {
-		return 0, true, fmt.Sprintf("bad level %q in ${%s}", num, inner)
-	}
-	n, _ = strconv.Atoi(num)
-	return n, true, ""
-}
-
-func lookupPlaceholder(name string) (ph, bool) {
-	for _, n := range placeholderNames {
-		if n.name == name {
-			return n.ph, true
+// indexOf returns the position in placeholders of the entry named name.
+func indexOf(name string) int {
+	for k := range placeholders {
+		if placeholders[k].name == name {
+			return k
 		}
 	}
-	return phLit, false
+	return -1
 }
 
-// parseWidth parses a zero-padding format "0N" with 1 ≤ N ≤ 20.
-func parseWidth(f string) (int, bool) {
-	if len(f) < 2 || f[0] != '0' {
-		return 0, false
+// parseTopicLevel parses the N of ${topic[N]}: num is "N]".
+func parseTopicLevel(text, num string, _ envLookup) (seg, string, string) {
+	const hint = "write ${topic[N]} with N counted from 0: level 2 of /pk/dev-1/x is dev-1"
+	num, ok := strings.CutSuffix(num, "]")
+	if !ok {
+		return seg{}, fmt.Sprintf("bad placeholder %s: missing ']'", text), hint
 	}
-	n, err := strconv.Atoi(f[1:])
-	if err != nil || n < 1 || n > 20 || f[1] == '+' || f[1] == '-' {
-		return 0, false
+	if num == "" || len(num) > 3 || strings.Trim(num, "0123456789") != "" {
+		return seg{}, fmt.Sprintf("bad level %q in %s", num, text), hint
 	}
-	return n, true
+	n, _ := strconv.Atoi(num)
+	return seg{arg: n}, "", ""
 }
 
 // resolveEnv resolves "NAME" or "NAME:-default". It returns a message when
@@ -420,233 +444,4 @@ func validEnvName(s string) bool {
 		}
 	}
 	return true
-}
-
-// RuntimeFields are the values a publisher fills into a payload template's
-// ${seq}, ${ts}, ${publisher} and ${stream} placeholders.
-type RuntimeFields struct {
-	// Seq is the sequence number of the message in its (publisher, topic) stream.
-	Seq uint64
-	// TS is the intended send time in nanoseconds.
-	TS int64
-	// Publisher identifies the publishing device (its global index, unless
-	// the engine defines another id).
-	Publisher uint64
-	// Stream is the index of the publish entry in the device's Publishes
-	// (the binary stamp's stream id).
-	Stream uint64
-}
-
-// renderCtx carries what a template needs besides the device: runtime
-// fields, the target device of a targeted publication and the received
-// topic of a reply. nil means none of them.
-type renderCtx struct {
-	rt       *RuntimeFields
-	tg       *Group // the target group; nil when the template has no target
-	ti       int    // the target's index in tg
-	received string // the received topic, for ${topic[N]}
-	// missing is set when ${topic[N]} names a level the received topic
-	// does not have.
-	missing bool
-}
-
-// appendTmpl renders t for device i of group g. rt may be nil when t has no
-// runtime placeholders.
-func (g *Group) appendTmpl(dst []byte, t *tmpl, i int, rt *RuntimeFields) []byte {
-	if rt == nil {
-		return g.appendCtx(dst, t, i, nil)
-	}
-	x := renderCtx{rt: rt}
-	return g.appendCtx(dst, t, i, &x)
-}
-
-// appendCtx renders t for device i of group g with the context x (may be nil).
-func (g *Group) appendCtx(dst []byte, t *tmpl, i int, x *renderCtx) []byte {
-	for _, s := range t.segs {
-		dst = g.appendSeg(dst, s, i, x)
-	}
-	return dst
-}
-
-func (g *Group) appendSeg(dst []byte, s seg, i int, x *renderCtx) []byte {
-	switch s.ph {
-	case phLit:
-		return append(dst, s.lit...)
-	case phIndex:
-		return appendPadded(dst, uint64(i), s.width)
-	case phGlobalIndex:
-		return appendPadded(dst, uint64(g.First+i), s.width)
-	case phGroup:
-		return append(dst, g.Name...)
-	case phProductKey:
-		if g.creds != nil {
-			return append(dst, g.creds.rows[i].pk...)
-		}
-		return g.appendCtx(dst, &g.pk, i, nil)
-	case phDeviceName:
-		if g.creds != nil {
-			return append(dst, g.creds.rows[i].dn...)
-		}
-		return g.appendCtx(dst, &g.dn, i, nil)
-	case phClientID:
-		return g.appendCtx(dst, &g.cid, i, nil)
-	case phTopicLevel:
-		if x == nil {
-			return dst
-		}
-		l, ok := topicLevel(x.received, s.arg)
-		if !ok {
-			x.missing = true
-		}
-		return append(dst, l...)
-	case phTargetIndex, phTargetProductKey, phTargetDeviceName, phTargetClientID:
-		if x == nil || x.tg == nil || x.ti < 0 || x.ti >= x.tg.Count {
-			return dst
-		}
-		switch s.ph {
-		case phTargetIndex:
-			return appendPadded(dst, uint64(x.ti), s.width)
-		case phTargetProductKey:
-			return x.tg.appendSeg(dst, seg{ph: phProductKey}, x.ti, nil)
-		case phTargetDeviceName:
-			return x.tg.appendSeg(dst, seg{ph: phDeviceName}, x.ti, nil)
-		default:
-			return x.tg.appendSeg(dst, seg{ph: phClientID}, x.ti, nil)
-		}
-	}
-	var f RuntimeFields
-	if x != nil && x.rt != nil {
-		f = *x.rt
-	}
-	switch s.ph {
-	case phSeq:
-		return appendPadded(dst, f.Seq, s.width)
-	case phTS:
-		if f.TS < 0 {
-			dst = append(dst, '-')
-			return appendPadded(dst, uint64(-f.TS), s.width)
-		}
-		return appendPadded(dst, uint64(f.TS), s.width)
-	case phPublisher:
-		return appendPadded(dst, f.Publisher, s.width)
-	case phStream:
-		return appendPadded(dst, f.Stream, s.width)
-	}
-	return dst
-}
-
-// topicLevel returns level n (0-based) of topic split on '/'.
-func topicLevel(topic string, n int) (string, bool) {
-	for k := 0; ; k++ {
-		j := strings.IndexByte(topic, '/')
-		if k == n {
-			if j < 0 {
-				return topic, true
-			}
-			return topic[:j], true
-		}
-		if j < 0 {
-			return "", false
-		}
-		topic = topic[j+1:]
-	}
-}
-
-// appendPadded appends v in decimal, zero-padded to width digits.
-func appendPadded(dst []byte, v uint64, width int) []byte {
-	for n := digits(v); n < width; n++ {
-		dst = append(dst, '0')
-	}
-	return strconv.AppendUint(dst, v, 10)
-}
-
-func digits(v uint64) int {
-	n := 1
-	for v >= 10 {
-		v /= 10
-		n++
-	}
-	return n
-}
-
-// maxLen is an upper bound of the rendered length of t over the group.
-// Target placeholders count as empty and ${topic[N]} (whose value comes
-// from a received topic) too: see maxLenTo.
-func (g *Group) maxLen(t *tmpl) int { return g.maxLenTo(t, nil) }
-
-// maxLenTo is maxLen for a template whose target placeholders refer to
-// the group tg.
-func (g *Group) maxLenTo(t *tmpl, tg *Group) int {
-	n := 0
-	for _, s := range t.segs {
-		switch s.ph {
-		case phLit:
-			n += len(s.lit)
-		case phIndex:
-			n += max(s.width, digits(uint64(max(g.Count-1, 0))))
-		case phGlobalIndex:
-			n += max(s.width, digits(uint64(max(g.First+g.Count-1, 0))))
-		case phGroup:
-			n += len(g.Name)
-		case phProductKey:
-			if g.creds != nil {
-				n += g.creds.maxPK
-			} else {
-				n += g.maxLen(&g.pk)
-			}
-		case phDeviceName:
-			if g.creds != nil {
-				n += g.creds.maxDN
-			} else {
-				n += g.maxLen(&g.dn)
-			}
-		case phClientID:
-			n += g.maxLen(&g.cid)
-		case phSeq, phPublisher, phStream:
-			n += max(s.width, 20)
-		case phTS:
-			n += max(s.width, 20) + 1
-		case phTargetIndex:
-			if tg != nil {
-				n += max(s.width, digits(uint64(max(tg.Count-1, 0))))
-			}
-		case phTargetProductKey:
-			if tg != nil {
-				n += tg.maxLen(&tmpl{segs: []seg{{ph: phProductKey}}})
-			}
-		case phTargetDeviceName:
-			if tg != nil {
-				n += tg.maxLen(&tmpl{segs: []seg{{ph: phDeviceName}}})
-			}
-		case phTargetClientID:
-			if tg != nil {
-				n += tg.maxLen(&tg.cid)
-			}
-		}
-	}
-	return n
-}
-
-// perDevice reports whether t renders differently for different devices of
-// the group.
-func (g *Group) perDevice(t *tmpl) bool {
-	for _, s := range t.segs {
-		switch s.ph {
-		case phIndex, phGlobalIndex:
-			return true
-		case phProductKey:
-			if g.creds != nil || g.perDevice(&g.pk) {
-				return true
-			}
-		case phDeviceName:
-			if g.creds != nil || g.perDevice(&g.dn) {
-				return true
-			}
-		case phClientID:
-			if g.perDevice(&g.cid) {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -98,9 +98,8 @@ func (p *Publication) TopicFor(targetIndex int) string {
 		ti += n
 	}
 	var stack [192]byte
-	x := renderCtx{tg: p.Targets, ti: ti}
 	// Payload holds the publisher's group and index.
-	return string(p.Payload.g.appendCtx(stack[:0], p.tt, p.Payload.i, &x))
+	return string(p.Payload.g.appendCtx(stack[:0], p.tt, p.Payload.i, nil, targetDevice{p.Targets, ti}))
 }
 
 // Target returns the index in Targets of the device that message n of
@@ -142,7 +141,7 @@ func (r *Reply) Template() string { return r.spec.Topic }
 func (r *Reply) Topic(received string) (topic string, ok bool) {
 	var stack [192]byte
 	x := renderCtx{received: received}
-	b := r.g.appendCtx(stack[:0], &r.spec.t, r.i, &x)
+	b := r.g.appendCtx(stack[:0], &r.spec.t, r.i, &x, targetDevice{})
 	if x.missing {
 		return "", false
 	}
@@ -275,12 +274,12 @@ type planBuf struct {
 }
 
 // render appends t for device i unless it is a literal, recording where
-// the rendering ends. x may be nil.
-func (b *planBuf) render(g *Group, t *tmpl, i int, x *renderCtx) {
+// the rendering ends. to is the target device of a targeted topic.
+func (b *planBuf) render(g *Group, t *tmpl, i int, to targetDevice) {
 	if _, lit := t.literal(); lit {
 		return
 	}
-	b.buf = g.appendCtx(b.buf, t, i, x)
+	b.buf = g.appendCtx(b.buf, t, i, nil, to)
 	b.ends = append(b.ends, len(b.buf))
 }
 
@@ -307,16 +306,16 @@ func (x *strs) next(t *tmpl) string {
 func (g *Group) plan(i int, b *planBuf) DevicePlan {
 	b.buf, b.ends = b.buf[:0], b.ends[:0]
 	if g.creds == nil {
-		b.render(g, &g.pk, i, nil)
-		b.render(g, &g.dn, i, nil)
-		b.render(g, &g.ds, i, nil)
+		b.render(g, &g.pk, i, targetDevice{})
+		b.render(g, &g.dn, i, targetDevice{})
+		b.render(g, &g.ds, i, targetDevice{})
 	}
-	b.render(g, &g.cid, i, nil)
-	b.render(g, &g.user, i, nil)
-	b.render(g, &g.pass, i, nil)
+	b.render(g, &g.cid, i, targetDevice{})
+	b.render(g, &g.user, i, targetDevice{})
+	b.render(g, &g.pass, i, targetDevice{})
 	replies := 0 // replies that depend on the device
 	for k := range g.Subscribe {
-		b.render(g, &g.Subscribe[k].t, i, nil)
+		b.render(g, &g.Subscribe[k].t, i, targetDevice{})
 		if r := g.Subscribe[k].Reply; r != nil && r.shared == nil {
 			replies++
 		}
@@ -324,10 +323,9 @@ func (g *Group) plan(i int, b *planBuf) DevicePlan {
 	for k := range g.Publish {
 		ps := &g.Publish[k]
 		if ps.Targets != nil {
-			x := renderCtx{tg: ps.Targets} // Topic is the topic for target 0
-			b.render(g, &ps.t, i, &x)
+			b.render(g, &ps.t, i, targetDevice{g: ps.Targets}) // Topic is the topic for target 0
 		} else {
-			b.render(g, &ps.t, i, nil)
+			b.render(g, &ps.t, i, targetDevice{})
 		}
 	}
 	x := strs{s: string(b.buf), ends: b.ends}

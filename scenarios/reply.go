@@ -71,7 +71,7 @@ func (g *Group) replyCanMatch(filter, reply *tmpl) bool {
 			cur.dyn, cur.suf = true, ""
 			continue
 		}
-		for k, part := range strings.Split(string(g.appendSeg(nil, s, 0, nil)), "/") {
+		for k, part := range strings.Split(string(g.appendSeg(nil, s, 0, nil, targetDevice{})), "/") {
 			if k > 0 {
 				levels = append(levels, level{})
 				cur = &levels[len(levels)-1]

@@ -17,12 +17,12 @@ func (g *Group) findStampKeys(t *tmpl) (k StampKeys, ok bool) {
 	var spans []span
 	for _, s := range t.segs {
 		a := len(buf)
-		buf = g.appendSeg(buf, s, 0, nil)
+		buf = g.appendSeg(buf, s, 0, nil, targetDevice{})
 		if s.ph != phLit {
 			spans = append(spans, span{s.ph, a, len(buf)})
 		}
 	}
-	var seen [phTargetClientID + 1]bool
+	var seen phSet
 	jsonMembers(buf, func(ks, ke, vs, ve int) {
 		for _, sp := range spans {
 			if sp.a < ke && ks < sp.b || sp.a == sp.b && ks <= sp.a && sp.a <= ke {
@@ -30,7 +30,8 @@ func (g *Group) findStampKeys(t *tmpl) (k StampKeys, ok bool) {
 			}
 		}
 		for _, sp := range spans {
-			if !sp.ph.runtime() || seen[sp.ph] {
+			stamp := sp.ph.info().stamp
+			if stamp == nil || seen.has(sp.ph) {
 				continue
 			}
 			exact := vs == sp.a && ve == sp.b
@@ -42,17 +43,8 @@ func (g *Group) findStampKeys(t *tmpl) (k StampKeys, ok bool) {
 			if json.Unmarshal(buf[ks:ke], &name) != nil {
 				return
 			}
-			seen[sp.ph] = true
-			switch sp.ph {
-			case phSeq:
-				k.Seq = name
-			case phTS:
-				k.TS = name
-			case phPublisher:
-				k.Publisher = name
-			case phStream:
-				k.Stream = name
-			}
+			seen |= setOf(sp.ph)
+			k = stamp(k, name)
 			return
 		}
 	})

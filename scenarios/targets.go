@@ -55,10 +55,10 @@ func (d *decoder) resolveTargets(names map[string]*Group) {
 			switch {
 			case !s.ph.target():
 				continue
-			case s.ph == phTargetProductKey && !tg.hasPK:
+			case s.ph.info().of == phProductKey && !tg.hasPK:
 				d.errSeg(pt.topic, path, &pub.t, s, "use ${target.deviceName}, or give the group a product_key",
 					"%s is used but group %q has no product key", s.ph, tg.Name)
-			case s.ph == phTargetClientID && tg.ClientID == "":
+			case s.ph.info().of == phClientID && tg.ClientID == "":
 				d.errSeg(pt.topic, path, &pub.t, s, "use ${target.deviceName}, or set client_id in group "+tg.Name,
 					"%s is not known before signing: group %q uses auth: alibaba", s.ph, tg.Name)
 			}
