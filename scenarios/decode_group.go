@@ -38,8 +38,12 @@ type groupNodes struct {
 	hasPK                       bool
 }
 
+// field returns the path of the group's field k.
+func (gn *groupNodes) field(k string) string { return join(gn.path, k) }
+
 // decodeGroup decodes one entry of "devices:". s.total is the global
-// index of the group's first device and grows by its count.
+// index of the group's first device and grows by its count. The sections
+// are decoded in this order, as later ones depend on earlier ones.
 func (d *decoder) decodeGroup(n *node, path string, s *Scenario) *Group {
 	if !d.object(n, path, groupSchema) {
 		return nil
@@ -56,54 +60,83 @@ func (d *decoder) decodeGroup(n *node, path string, s *Scenario) *Group {
 	}
 	g.path = path
 	gn := &groupNodes{n: n, path: path}
-	f := func(k string) string { return join(path, k) }
+	d.decodeGroupName(g, gn)
+	count := d.decodeCount(gn)
+	d.decodeAuthMode(g, gn)
+	d.decodeIdentity(g, gn)
+	count = d.decodeCredentialsFile(g, gn, count)
+	d.setCount(g, gn, s, count)
+	d.decodeRegion(g, gn)
+	d.decodeSession(g, gn)
+	d.decodeMQTT(g, n, path)
+	d.decodeConnect(g, gn)
+	d.checkAuth(g, gn)
+	g.hasPK, g.idOK = gn.hasPK, gn.idOK
+	d.decodeSubscriptions(g, gn)
+	d.decodePublications(g, gn)
+	return g
+}
 
-	// name
-	if nn := n.get("name"); nn == nil {
-		d.missing(n, path, "name", "e.g. name: sensors", "required")
-	} else if v, ok := d.str(nn, f("name")); ok {
+// decodeGroupName decodes the required "name:".
+func (d *decoder) decodeGroupName(g *Group, gn *groupNodes) {
+	if nn := gn.n.get("name"); nn == nil {
+		d.missing(gn.n, gn.path, "name", "e.g. name: sensors", "required")
+	} else if v, ok := d.str(nn, gn.field("name")); ok {
 		if !validGroupName(v) {
-			d.errh(nn, f("name"), "use lower-case letters, digits, '_' and '-'",
+			d.errh(nn, gn.field("name"), "use lower-case letters, digits, '_' and '-'",
 				"%q is not a valid group name", v)
 		}
 		g.Name = v
 	}
+}
 
-	// count (may default to the rows of the credentials file)
-	gn.count = n.get("count")
+// decodeCount decodes "count:"; -1 when it is absent or not valid (it may
+// default to the rows of the credentials file: see setCount).
+func (d *decoder) decodeCount(gn *groupNodes) int {
+	gn.count = gn.n.get("count")
 	count := -1
-	if v, ok := d.integer(gn.count, f("count")); ok {
+	if v, ok := d.integer(gn.count, gn.field("count")); ok {
 		switch {
 		case v < 1:
-			d.errf(gn.count, f("count"), "%d is out of range (want 1 … %d)", v, MaxGroupDevices)
+			d.errf(gn.count, gn.field("count"), "%d is out of range (want 1 … %d)", v, MaxGroupDevices)
 		case v > MaxGroupDevices:
-			d.errh(gn.count, f("count"), "split the fleet over several groups or nodes",
+			d.errh(gn.count, gn.field("count"), "split the fleet over several groups or nodes",
 				"%d is more than the %d devices a group may hold", v, MaxGroupDevices)
 		default:
 			count = int(v)
 		}
 	}
+	return count
+}
 
-	// auth
-	gn.auth = n.get("auth")
-	if v, ok := d.str(gn.auth, f("auth")); ok {
-		switch Auth(v) {
-		case AuthNone, AuthPassword, AuthAlibaba:
-			g.Auth = Auth(v)
-		default:
-			hint := suggest(v, []string{"none", "password", "alibaba"})
-			switch strings.ToLower(v) {
-			case "dev_sign", "devsign", "aliyun", "sign":
-				hint = `did you mean "alibaba"? (dev_sign)`
-			}
-			if hint == "" {
-				hint = "want none, password or alibaba"
-			}
-			d.errh(gn.auth, f("auth"), hint, "unknown auth %q", v)
-		}
+// decodeAuthMode decodes "auth:" (defaulted by decodeIdentity).
+func (d *decoder) decodeAuthMode(g *Group, gn *groupNodes) {
+	gn.auth = gn.n.get("auth")
+	v, ok := d.str(gn.auth, gn.field("auth"))
+	if !ok {
+		return
 	}
+	switch Auth(v) {
+	case AuthNone, AuthPassword, AuthAlibaba:
+		g.Auth = Auth(v)
+		return
+	}
+	hint := suggest(v, []string{"none", "password", "alibaba"})
+	switch strings.ToLower(v) {
+	case "dev_sign", "devsign", "aliyun", "sign":
+		hint = `did you mean "alibaba"? (dev_sign)`
+	}
+	if hint == "" {
+		hint = "want none, password or alibaba"
+	}
+	d.errh(gn.auth, gn.field("auth"), hint, "unknown auth %q", v)
+}
 
-	// identity templates
+// decodeIdentity compiles the identity templates (product key, device
+// name and secret, client id, username, password) and defaults the auth
+// mode from the fields given.
+func (d *decoder) decodeIdentity(g *Group, gn *groupNodes) {
+	n, f := gn.n, gn.field
 	gn.pk, gn.dn, gn.ds = n.get("product_key"), n.get("device_name"), n.get("device_secret")
 	gn.cid, gn.user, gn.pass = n.get("client_id"), n.get("username"), n.get("password")
 	gn.creds = n.get("credentials_file")
@@ -129,13 +162,21 @@ func (d *decoder) decodeGroup(n *node, path string, s *Scenario) *Group {
 			g.Auth = AuthNone
 		}
 	}
-	alibaba := g.Auth == AuthAlibaba
+	if gn.dn == nil && gn.creds == nil {
+		g.DeviceName = DefaultDeviceName
+		g.dn, _ = compileTemplate(DefaultDeviceName, phForDN, "device_name", d.env)
+		gn.okDN = true
+	}
+}
 
-	// credentials file
+// decodeCredentialsFile reads "credentials_file:" and returns the count,
+// which defaults to its rows.
+func (d *decoder) decodeCredentialsFile(g *Group, gn *groupNodes, count int) int {
+	f := gn.field
 	if gn.creds != nil {
 		if p, ok := d.filePath(gn.creds, f("credentials_file")); ok {
 			g.CredentialsFile = p
-			c, errs := readCredentials(p, f("credentials_file"), alibaba)
+			c, errs := readCredentials(p, f("credentials_file"), g.Auth == AuthAlibaba)
 			for _, e := range errs {
 				d.add(e)
 			}
@@ -164,40 +205,48 @@ func (d *decoder) decodeGroup(n *node, path string, s *Scenario) *Group {
 			"%d devices but %s has only %d rows", count, filepath.Base(g.CredentialsFile), len(g.creds.rows))
 		count = len(g.creds.rows)
 	case gn.count == nil && gn.creds == nil:
-		d.missing(n, path, "count", "e.g. count: 100", "required: how many devices the group has")
+		d.missing(gn.n, gn.path, "count", "e.g. count: 100", "required: how many devices the group has")
 	}
-	if count > 0 {
-		g.Count = count
-		s.total += count
-		if g.creds != nil {
-			g.creds.truncate(count)
-		}
-	} else {
-		d.countsOK = false
-	}
-	if gn.dn == nil && gn.creds == nil {
-		g.DeviceName = DefaultDeviceName
-		g.dn, _ = compileTemplate(DefaultDeviceName, phForDN, "device_name", d.env)
-		gn.okDN = true
-	}
+	return count
+}
 
-	// region
-	gn.region = n.get("region")
+// setCount gives the group its devices and the scenario their global
+// indexes; a group without a valid count makes the counts unknown.
+func (d *decoder) setCount(g *Group, gn *groupNodes, s *Scenario, count int) {
+	if count <= 0 {
+		d.countsOK = false
+		return
+	}
+	g.Count = count
+	s.total += count
+	if g.creds != nil {
+		g.creds.truncate(count)
+	}
+}
+
+// decodeRegion decodes "region:", which only auth: alibaba uses.
+func (d *decoder) decodeRegion(g *Group, gn *groupNodes) {
+	alibaba := g.Auth == AuthAlibaba
+	gn.region = gn.n.get("region")
 	g.Region = ""
 	if alibaba {
 		g.Region = DefaultRegion
 	}
-	if v, ok := d.str(gn.region, f("region")); ok {
+	if v, ok := d.str(gn.region, gn.field("region")); ok {
 		if !alibaba {
-			d.errh(gn.region, f("region"), "region selects the Alibaba Cloud endpoint; set auth: alibaba or remove it",
+			d.errh(gn.region, gn.field("region"), "region selects the Alibaba Cloud endpoint; set auth: alibaba or remove it",
 				"region is only used with auth: alibaba")
 		} else {
-			d.checkRegion(gn.region, f("region"), v)
+			d.checkRegion(gn.region, gn.field("region"), v)
 			g.Region = v
 		}
 	}
+}
 
-	// session settings
+// decodeSession decodes the session settings: keepalive, clean_session
+// and yield.
+func (d *decoder) decodeSession(g *Group, gn *groupNodes) {
+	n, f := gn.n, gn.field
 	if kn := n.get("keepalive"); kn != nil {
 		if v, ok := d.duration(kn, f("keepalive")); ok {
 			if v < MinKeepAlive || v > MaxKeepAlive {
@@ -219,30 +268,43 @@ func (d *decoder) decodeGroup(n *node, path string, s *Scenario) *Group {
 			}
 		}
 	}
-	d.decodeMQTT(g, n, path)
-	if cn := n.get("connect"); cn != nil && d.object(cn, f("connect"), connectSchema) {
-		if rn := cn.get("rate"); rn != nil {
-			if r, ok := d.rate(rn, f("connect.rate")); ok {
-				g.Connect.Rate = r
-			}
+}
+
+// decodeConnect decodes the "connect:" section (rate and timeout).
+func (d *decoder) decodeConnect(g *Group, gn *groupNodes) {
+	cn := gn.n.get("connect")
+	if cn == nil || !d.object(cn, gn.field("connect"), connectSchema) {
+		return
+	}
+	if rn := cn.get("rate"); rn != nil {
+		if r, ok := d.rate(rn, gn.field("connect.rate")); ok {
+			g.Connect.Rate = r
 		}
-		if tn := cn.get("timeout"); tn != nil {
-			if v, ok := d.duration(tn, f("connect.timeout")); ok {
-				if v <= 0 {
-					d.errf(tn, f("connect.timeout"), "must be positive")
-				} else {
-					g.Connect.Timeout = v
-				}
+	}
+	if tn := cn.get("timeout"); tn != nil {
+		if v, ok := d.duration(tn, gn.field("connect.timeout")); ok {
+			if v <= 0 {
+				d.errf(tn, gn.field("connect.timeout"), "must be positive")
+			} else {
+				g.Connect.Timeout = v
 			}
 		}
 	}
+}
 
-	d.checkAuth(g, gn)
-	g.hasPK, g.idOK = gn.hasPK, gn.idOK
+// decodePublications decodes the "publish:" list (see decodePublish).
+func (d *decoder) decodePublications(g *Group, gn *groupNodes) {
+	for j, it := range d.list(gn.n.get("publish"), gn.field("publish"), "publications") {
+		if pub, ok := d.decodePublish(g, gn, it, index(gn.field("publish"), j)); ok {
+			g.Publish = append(g.Publish, pub)
+		}
+	}
+}
 
-	// subscriptions and publications
-	for j, it := range d.list(n.get("subscribe"), f("subscribe"), "subscriptions") {
-		p := index(f("subscribe"), j)
+// decodeSubscriptions decodes the "subscribe:" list.
+func (d *decoder) decodeSubscriptions(g *Group, gn *groupNodes) {
+	for j, it := range d.list(gn.n.get("subscribe"), gn.field("subscribe"), "subscriptions") {
+		p := index(gn.field("subscribe"), j)
 		if !d.object(it, p, subscribeSchema) {
 			continue
 		}
@@ -264,12 +326,6 @@ func (d *decoder) decodeGroup(n *node, path string, s *Scenario) *Group {
 		}
 		g.Subscribe = append(g.Subscribe, sub)
 	}
-	for j, it := range d.list(n.get("publish"), f("publish"), "publications") {
-		if pub, ok := d.decodePublish(g, gn, it, index(f("publish"), j)); ok {
-			g.Publish = append(g.Publish, pub)
-		}
-	}
-	return g
 }
 
 // checkRegion accepts the SDK's region ids.

@@ -156,34 +156,12 @@ func init() {
 		{name: "group", doc: "the group's name", in: inDeviceFields,
 			value:  func(g *Group, _ int) phValue { return phValue{str: g.Name} },
 			maxLen: func(g, _ *Group, _ int) int { return len(g.Name) }},
-		{name: "productKey", doc: "the device's product key", in: inAfterProduct,
-			value: func(g *Group, i int) phValue {
-				if g.creds != nil {
-					return phValue{str: g.creds.rows[i].pk}
-				}
-				return phValue{t: &g.pk}
-			},
-			maxLen: func(g, _ *Group, _ int) int {
-				if g.creds != nil {
-					return g.creds.maxPK
-				}
-				return g.maxLen(&g.pk)
-			},
-			perDevice: func(g *Group) bool { return g.creds != nil || g.perDevice(&g.pk) }},
-		{name: "deviceName", doc: "the device's name (default dev-${index})", in: inAfterDeviceName,
-			value: func(g *Group, i int) phValue {
-				if g.creds != nil {
-					return phValue{str: g.creds.rows[i].dn}
-				}
-				return phValue{t: &g.dn}
-			},
-			maxLen: func(g, _ *Group, _ int) int {
-				if g.creds != nil {
-					return g.creds.maxDN
-				}
-				return g.maxLen(&g.dn)
-			},
-			perDevice: func(g *Group) bool { return g.creds != nil || g.perDevice(&g.dn) }},
+		identityField("productKey", "the device's product key", inAfterProduct,
+			func(g *Group) *tmpl { return &g.pk }, func(r *credRow) string { return r.pk },
+			func(c *credentials) int { return c.maxPK }),
+		identityField("deviceName", "the device's name (default dev-${index})", inAfterDeviceName,
+			func(g *Group) *tmpl { return &g.dn }, func(r *credRow) string { return r.dn },
+			func(c *credentials) int { return c.maxDN }),
 		{name: "clientId", in: inAfterClientID,
 			doc:       "the device's MQTT client id (not for auth: alibaba\nunless client_id is set: the signer builds it)",
 			value:     func(g *Group, _ int) phValue { return phValue{t: &g.cid} },
@@ -244,6 +222,27 @@ type phValue struct {
 	isNum bool
 	str   string
 	t     *tmpl
+}
+
+// identityField is the entry of a device placeholder whose value is the
+// column col of the group's credentials file (at most colMax long), or
+// without one the group's template t.
+func identityField(name, doc string, in fields, t func(*Group) *tmpl, col func(*credRow) string,
+	colMax func(*credentials) int) placeholder {
+	return placeholder{name: name, doc: doc, in: in,
+		value: func(g *Group, i int) phValue {
+			if g.creds != nil {
+				return phValue{str: col(&g.creds.rows[i])}
+			}
+			return phValue{t: t(g)}
+		},
+		maxLen: func(g, _ *Group, _ int) int {
+			if g.creds != nil {
+				return colMax(g.creds)
+			}
+			return g.maxLen(t(g))
+		},
+		perDevice: func(g *Group) bool { return g.creds != nil || g.perDevice(t(g)) }}
 }
 
 // runtimeField is the entry of a numeric runtime placeholder whose value
