@@ -45,8 +45,9 @@ type device struct {
 	// stallNext, when set, hangs the device's loop at its next publish
 	// slot (fault injection: a device that freezes).
 	stallNext time.Duration
-	// grp are the counters of the device's group (never nil once started).
-	grp *metrics.GroupCounters
+	// rec counts the device's events fleet-wide and in its group, one
+	// call per event (set once started).
+	rec metrics.Tally
 	// churned is set while the device is away because of churn.
 	churned bool
 	// dialer is the device's own transport dialer (fault injection).
@@ -84,11 +85,7 @@ func (d *device) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		d.self, d.root, d.parent = ctx.Self(), ctx.ActorSystem().Root, ctx.Parent()
-		if gi := d.plan.Group.Index; gi < len(d.env.Groups) {
-			d.grp = &d.env.Groups[gi]
-		} else {
-			d.grp = new(metrics.GroupCounters) // counted nowhere
-		}
+		d.rec = d.env.Recorder.Tally(metrics.Group(d.env.Groups, d.plan.Group.Index))
 		ctx.Send(d.self, connectDevice{})
 	case connectDevice:
 		if d.h != nil || d.stopped {
@@ -112,8 +109,7 @@ func (d *device) Receive(ctx actor.Context) {
 			return
 		}
 		d.shutdown()
-		d.env.Recorder.Inc(metrics.Disconnects)
-		d.grp.Disconnects.Add(1)
+		d.rec.Inc(metrics.Disconnects)
 		d.churned = true
 		time.AfterFunc(m.d, func() { d.root.Send(d.self, connectDevice{}) })
 	case stopPublishing:
@@ -164,7 +160,7 @@ func (d *device) credentials() (id, user, pass string, err error) {
 
 // connect runs Sign → Construct → Subscribe.
 func (d *device) connect() error {
-	rec, env := d.env.Recorder, d.env
+	rec, env := d.rec, d.env
 	if d.dialer == nil {
 		d.dialer = env.Dialer
 		if env.Faults != nil {
@@ -197,7 +193,6 @@ func (d *device) connect() error {
 		if name := iot.ReasonOf(err); name != "" {
 			rec.CountReason("connack", name)
 		}
-		d.grp.ConnectFailed.Add(1)
 		if env.FirstErrors != nil && env.FirstErrors.Note(reason, err) {
 			env.Logger.Warn("connect failed (first of its kind; later ones are only counted)", "reason", reason.String(), "device", d.plan.GlobalIndex, "err", err)
 		} else {
@@ -207,7 +202,6 @@ func (d *device) connect() error {
 	}
 	rec.Record(metrics.Connect, 0, d.stripe(), env.Clock.Now().Sub(start))
 	rec.Inc(metrics.ConnectOK)
-	d.grp.ConnectOK.Add(1)
 	rec.Add(metrics.Connected, 1)
 	d.connected = true
 	if d.churned {
@@ -275,11 +269,10 @@ func (d *device) armWake() {
 
 // onEvent handles the events Yield delivers.
 func (d *device) onEvent(_ *iot.Handle, ev *iot.Event) {
-	rec := d.env.Recorder
+	rec := d.rec
 	switch ev.Type {
 	case iot.EventPublishSuccess:
 		rec.IncQoS(metrics.Acked, int(ev.QoS))
-		d.grp.Acked.Add(1)
 		rec.Record(metrics.PublishAck, int(ev.QoS), d.stripe(), ev.Latency())
 	case iot.EventPublishReceived:
 		d.receive(ev, -1) // no subscription of ours matched
@@ -308,7 +301,6 @@ func (d *device) onEvent(_ *iot.Handle, ev *iot.Event) {
 		}
 	case iot.EventPublishNack:
 		rec.Inc(metrics.PublishErrors)
-		d.grp.PublishErrors.Add(1)
 		if ev.Reason != "" {
 			rec.CountReason("puback", ev.Reason)
 		}
@@ -319,7 +311,6 @@ func (d *device) onEvent(_ *iot.Handle, ev *iot.Event) {
 			rec.CountReason("disconnect", ev.Reason)
 		}
 		rec.Inc(metrics.Disconnects)
-		d.grp.Disconnects.Add(1)
 		if d.connected {
 			d.connected = false
 			rec.Add(metrics.Connected, -1)
@@ -346,7 +337,7 @@ const replyFlag = 0x80
 // QoS) counts as received at the planned QoS plus a QoS-mismatch finding,
 // so a broker that downgrades shows as a finding, not as loss.
 func (d *device) receive(ev *iot.Event, subQoS int) {
-	rec, m := d.env.Recorder, ev.Message
+	rec, m := d.rec, ev.Message
 	st, ok := d.decode(m.Payload)
 	if !ok {
 		rec.Inc(metrics.Foreign)
@@ -358,7 +349,6 @@ func (d *device) receive(ev *iot.Event, subQoS int) {
 		qos = want
 	}
 	rec.IncQoS(metrics.Received, qos)
-	d.grp.Received.Add(1)
 	kind := metrics.E2E
 	if st.Publisher == uint32(d.plan.GlobalIndex) && (st.Stream&replyFlag != 0 || !d.publishesTo(m.Topic)) {
 		kind = metrics.RoundTrip
@@ -422,11 +412,10 @@ func (d *device) publishesTo(topic string) bool {
 // request's own payload, marked as a reply, so the requester measures the
 // whole round trip.
 func (d *device) sendReply(r *scenarios.Reply, m *iot.TopicInfo) {
-	rec := d.env.Recorder
+	rec := d.rec
 	topic, ok := r.Topic(m.Topic)
 	if !ok {
 		rec.Inc(metrics.PublishErrors)
-		d.grp.PublishErrors.Add(1)
 		return
 	}
 	payload := bytes.Clone(m.Payload)
@@ -436,12 +425,10 @@ func (d *device) sendReply(r *scenarios.Reply, m *iot.TopicInfo) {
 	qos := iot.QoS(r.QoS)
 	if _, err := d.h.Publish(topic, &iot.TopicInfo{QoS: qos, Payload: payload}); err != nil {
 		rec.Inc(metrics.PublishErrors)
-		d.grp.PublishErrors.Add(1)
 		d.env.Logger.Debug("reply failed", "device", d.plan.GlobalIndex, "topic", topic, "err", err)
 		return
 	}
 	rec.IncQoS(metrics.Published, int(qos))
-	d.grp.Published.Add(1)
 	d.addExpected(topic, qos)
 }
 
@@ -452,7 +439,7 @@ func (d *device) addExpected(topic string, qos iot.QoS) {
 	}
 	for q, n := range d.env.Index.Count(topic, qos) {
 		if n > 0 {
-			d.env.Recorder.AddQoS(metrics.Expected, q, int64(n))
+			d.rec.AddQoS(metrics.Expected, q, int64(n))
 		}
 	}
 }
@@ -464,9 +451,9 @@ func (d *device) account(qos int, publisher uint32, stream uint8, seq uint32) (d
 	dup, late := d.received.observe(streamKey{publisher: publisher, stream: stream}, seq)
 	switch {
 	case dup:
-		d.env.Recorder.IncQoS(metrics.Duplicates, qos)
+		d.rec.IncQoS(metrics.Duplicates, qos)
 	case late:
-		d.env.Recorder.IncQoS(metrics.Reordered, qos)
+		d.rec.IncQoS(metrics.Reordered, qos)
 	}
 	return dup
 }
@@ -517,7 +504,7 @@ func (d *device) publish(i int) {
 		time.Sleep(d.stallNext) // nothing runs meanwhile; timers and arrivals queue up
 		d.stallNext = 0
 	}
-	s, env, rec := &d.streams[i], d.env, d.env.Recorder
+	s, env, rec := &d.streams[i], d.env, d.rec
 	p := s.pub
 	qos := int(p.QoS)
 	intended := s.next
@@ -536,12 +523,10 @@ func (d *device) publish(i int) {
 	}
 	if err != nil {
 		rec.Inc(metrics.PublishErrors)
-		d.grp.PublishErrors.Add(1)
 		env.Logger.Debug("publish failed", "device", d.plan.GlobalIndex, "topic", topic, "err", err)
 	} else {
 		rec.IncQoS(metrics.Published, qos)
 		rec.NotePublish(d.stripe(), intended.Sub(env.Epoch))
-		d.grp.Published.Add(1)
 		if p.Targets != nil {
 			d.addExpected(topic, iot.QoS(p.QoS))
 		} else {
@@ -621,7 +606,7 @@ func (d *device) shutdown() {
 		return
 	}
 	d.h.Yield(0) // record what already arrived
-	rec := d.env.Recorder
+	rec := d.rec
 	if n := d.h.Stats().UnknownAcks; n > 0 {
 		rec.Add(metrics.ProtocolErrors, n)
 	}

@@ -48,7 +48,8 @@ type Env struct {
 	// Topics selects SDK or plain MQTT topic validation.
 	Topics iot.TopicRules
 	// Groups holds per-group counters, indexed like Scenario.Groups (may
-	// be nil).
+	// be nil). Devices count into them through Recorder.Tally, one call
+	// per event for the fleet and the group.
 	Groups []metrics.GroupCounters
 	// FirstErrors keeps the first connect error of each reason.
 	FirstErrors *metrics.FirstErrors

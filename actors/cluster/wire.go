@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	"github.com/fleetbench/fleetbench/actors/remotepb"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 )
@@ -100,23 +102,40 @@ func fromWireCounts(w *remotepb.Counts) (metrics.Counts, error) {
 	return c, nil
 }
 
+// groupWireField returns the GroupCounts field of a group column (the
+// proto field of the column's JSON name), or nil when the proto lacks it
+// (TestWireGroupsCarryEveryColumn catches that).
+func groupWireField(c metrics.Column) protoreflect.FieldDescriptor {
+	return (*remotepb.GroupCounts)(nil).ProtoReflect().Descriptor().Fields().ByName(protoreflect.Name(c.Name))
+}
+
+// toWireGroups encodes the group lines of a node, column by column (see
+// metrics.GroupColumns).
 func toWireGroups(gs []metrics.GroupCounters) []*remotepb.GroupCounts {
+	cols := metrics.GroupColumns()
 	out := make([]*remotepb.GroupCounts, len(gs))
 	for i := range gs {
-		g := &gs[i]
-		out[i] = &remotepb.GroupCounts{
-			Devices: g.Devices.Load(), ConnectOk: g.ConnectOK.Load(), ConnectFailed: g.ConnectFailed.Load(),
-			Published: g.Published.Load(), Acked: g.Acked.Load(), Received: g.Received.Load(),
-			Disconnects: g.Disconnects.Load(), PublishErrors: g.PublishErrors.Load(),
+		r := gs[i].Result("")
+		w := &remotepb.GroupCounts{}
+		m := w.ProtoReflect()
+		for _, c := range cols {
+			if f := groupWireField(c); f != nil {
+				m.Set(f, protoreflect.ValueOfInt64(c.OfGroup(&r)))
+			}
 		}
+		out[i] = w
 	}
 	return out
 }
 
+// fromWireGroup decodes one group line shipped by a node.
 func fromWireGroup(name string, g *remotepb.GroupCounts) metrics.GroupResult {
-	return metrics.GroupResult{
-		Name: name, Devices: g.GetDevices(), ConnectOK: g.GetConnectOk(), ConnectFailed: g.GetConnectFailed(),
-		Published: g.GetPublished(), Acked: g.GetAcked(), Received: g.GetReceived(),
-		Disconnects: g.GetDisconnects(), PublishErrors: g.GetPublishErrors(),
+	r := metrics.GroupResult{Name: name}
+	m := g.ProtoReflect()
+	for _, c := range metrics.GroupColumns() {
+		if f := groupWireField(c); f != nil {
+			c.SetGroup(&r, m.Get(f).Int())
+		}
 	}
+	return r
 }

@@ -178,3 +178,87 @@ func BenchmarkClusterReport(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(buf)), "bytes/report")
 }
+
+// TestWireCarriesEveryCounter: every counter, per-QoS counter, failure
+// reason and QoS mismatch pair survives the wire with its own value.
+func TestWireCarriesEveryCounter(t *testing.T) {
+	var c metrics.Counts
+	v := int64(1)
+	next := func() int64 { v++; return v }
+	for k := range c.Counter {
+		c.Counter[k] = next()
+	}
+	for k := range c.QoS {
+		for q := range c.QoS[k] {
+			c.QoS[k][q] = next()
+		}
+	}
+	for r := range c.ConnectFailed {
+		c.ConnectFailed[r] = next()
+	}
+	for e := range c.QoSMismatch {
+		for g := range c.QoSMismatch[e] {
+			c.QoSMismatch[e][g] = next()
+		}
+	}
+	b, err := proto.Marshal(toWireCounts(&c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w remotepb.Counts
+	if err := proto.Unmarshal(b, &w); err != nil {
+		t.Fatal(err)
+	}
+	got, err := fromWireCounts(&w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != c {
+		t.Fatalf("counters changed on the wire:\n%+v\n%+v", got, c)
+	}
+}
+
+// TestWireGroupsCarryEveryColumn: every group column has its GroupCounts
+// field and survives the wire with its own value.
+func TestWireGroupsCarryEveryColumn(t *testing.T) {
+	rec, err := metrics.NewRecorder(metrics.Options{Stripes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := make([]metrics.GroupCounters, 2)
+	tl := rec.Tally(metrics.Group(gs, 1))
+	for k := metrics.Counter(0); k < metrics.NumCounters; k++ {
+		tl.Add(k, 10+int64(k))
+	}
+	for k := metrics.QoSCounter(0); k < metrics.NumQoSCounters; k++ {
+		tl.AddQoS(k, 1, 100+int64(k))
+	}
+	tl.ConnectFailed(metrics.ReasonTLS)
+	want := gs[1].Result("g")
+	for _, c := range metrics.GroupColumns() {
+		if groupWireField(c) == nil {
+			t.Errorf("group column %s has no GroupCounts field (add it to fleetbench_remote.proto)", c.Name)
+		}
+		if c.OfGroup(&want) == 0 {
+			t.Errorf("group column %s: the test counts 0", c.Name)
+		}
+	}
+	w := toWireGroups(gs)
+	b, err := proto.Marshal(&remotepb.NodeReport{NodeName: "n", Groups: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r remotepb.NodeReport
+	if err := proto.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Groups) != 2 {
+		t.Fatalf("%d groups", len(r.Groups))
+	}
+	if got := fromWireGroup("g", r.Groups[1]); got != want {
+		t.Fatalf("group line changed on the wire:\n%+v\n%+v", got, want)
+	}
+	if got := fromWireGroup("e", r.Groups[0]); got != (metrics.GroupResult{Name: "e"}) {
+		t.Fatalf("empty group: %+v", got)
+	}
+}

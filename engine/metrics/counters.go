@@ -6,8 +6,11 @@ import (
 )
 
 // Counter is a node-wide event counter. To add one, append a constant before
-// NumCounters, give it a name in counterNames and, if it belongs in
-// result.json, a field in Totals.
+// NumCounters, describe it in counterTable (name, help, direction,
+// Prometheus sample) and give it a field in Totals with the same JSON name:
+// result.json, group lines, Prometheus, report rows and the wire form all
+// derive from the table, and TestEveryCounterInEveryOutput fails until both
+// exist.
 type Counter uint8
 
 // The node-wide counters.
@@ -58,31 +61,70 @@ const (
 	NumCounters
 )
 
-var counterNames = [NumCounters]string{
-	DevicesStarted:   "devices_started",
-	Connected:        "connected",
-	ConnectOK:        "connect_ok",
-	SubscribeOK:      "subscribe_ok",
-	SubscribeFailed:  "subscribe_failed",
-	Foreign:          "foreign",
-	Lagged:           "lagged",
-	Disconnects:      "disconnects",
-	Reconnects:       "reconnects",
-	BytesOut:         "bytes_out",
-	BytesIn:          "bytes_in",
-	PublishErrors:    "publish_errors",
-	LatencySaturated: "latency_saturated",
-	LatencyNegative:  "latency_negative",
-	LatencyDropped:   "latency_dropped",
-	CrossNode:        "cross_node_received",
-	SubscribeTimeout: "subscribe_timeout",
-	ProtocolErrors:   "protocol_errors",
+// Better says which way a counter is better, for reports' comparisons and
+// the marking of problem counters.
+type Better int8
+
+// The directions.
+const (
+	// Neutral counters are neither good nor bad (devices, bytes).
+	Neutral Better = 0
+	// LowerBetter counters count problems (lost, disconnects).
+	LowerBetter Better = -1
+	// HigherBetter counters count achievements (connected peak).
+	HigherBetter Better = 1
+)
+
+// counterDef is everything fleetbench says about one node-wide counter.
+type counterDef struct {
+	// name is the snake_case name: Counts JSON, the Totals (and group)
+	// JSON field and the Prometheus label value.
+	name string
+	// total is the Totals JSON field when it differs from name.
+	total string
+	// help says what the counter counts (report rows).
+	help   string
+	better Better
+	// prom is the Prometheus family of the counter and label its label
+	// value ("" for name; families without a label ignore it).
+	prom  promFamily
+	label string
+}
+
+// totalName is the counter's JSON name in Totals and group lines.
+func (d *counterDef) totalName() string {
+	if d.total != "" {
+		return d.total
+	}
+	return d.name
+}
+
+// counterTable describes every node-wide counter; every output walks it.
+var counterTable = [NumCounters]counterDef{
+	DevicesStarted:   {name: "devices_started", total: "devices", help: "devices started", prom: promStarted},
+	Connected:        {name: "connected", help: "devices connected at the end of the run (normally 0: devices disconnect when the run ends)", prom: promConnected},
+	ConnectOK:        {name: "connect_ok", help: "connects the broker accepted (CONNACK 0), reconnects included", prom: promConnects, label: "ok"},
+	SubscribeOK:      {name: "subscribe_ok", help: "acknowledged subscriptions", prom: promEvents},
+	SubscribeFailed:  {name: "subscribe_failed", help: "refused or timed-out subscriptions", better: LowerBetter, prom: promEvents},
+	Foreign:          {name: "foreign", help: "unstamped messages on subscribed topics: not counted as received or lost", better: LowerBetter, prom: promEvents},
+	Lagged:           {name: "lagged", help: "publishes sent later than their intended time", better: LowerBetter, prom: promEvents},
+	Disconnects:      {name: "disconnects", help: "unexpected connection losses", better: LowerBetter, prom: promEvents},
+	Reconnects:       {name: "reconnects", help: "reconnects the broker accepted after a connection loss", prom: promEvents},
+	BytesOut:         {name: "bytes_out", help: "bytes written to the network", prom: promBytes, label: "out"},
+	BytesIn:          {name: "bytes_in", help: "bytes read from the network", prom: promBytes, label: "in"},
+	PublishErrors:    {name: "publish_errors", help: "publishes that failed locally or timed out", better: LowerBetter, prom: promEvents},
+	LatencySaturated: {name: "latency_saturated", help: "latencies above one hour, recorded as one hour", better: LowerBetter, prom: promEvents},
+	LatencyNegative:  {name: "latency_negative", help: "negative latencies (clock skew), recorded as 0", better: LowerBetter, prom: promEvents},
+	LatencyDropped:   {name: "latency_dropped", help: "latencies not recorded (invalid kind or QoS)", better: LowerBetter, prom: promEvents},
+	CrossNode:        {name: "cross_node_received", help: "deliveries whose publisher ran on another node (distributed runs)", prom: promEvents},
+	SubscribeTimeout: {name: "subscribe_timeout", help: "subscriptions never acknowledged within the request timeout (part of subscribe_failed)", better: LowerBetter, prom: promEvents},
+	ProtocolErrors:   {name: "protocol_errors", help: "broker packets that broke the protocol on an established connection", better: LowerBetter, prom: promEvents},
 }
 
 // String returns the counter's snake_case name.
 func (c Counter) String() string {
 	if c < NumCounters {
-		return counterNames[c]
+		return counterTable[c].name
 	}
 	return fmt.Sprintf("Counter(%d)", uint8(c))
 }
@@ -114,20 +156,29 @@ const (
 	NumQoSCounters
 )
 
-var qosCounterNames = [NumQoSCounters]string{
-	Published:  "published",
-	Acked:      "acked",
-	Received:   "received",
-	Expected:   "expected",
-	Lost:       "lost",
-	Duplicates: "duplicates",
-	Reordered:  "reordered",
+// qosCounterDef describes one per-QoS counter: its name (Counts, Totals,
+// QoSTotals and group JSON, Prometheus kind label), help and direction.
+type qosCounterDef struct {
+	name   string
+	help   string
+	better Better
+}
+
+// qosCounterTable describes every per-QoS counter; every output walks it.
+var qosCounterTable = [NumQoSCounters]qosCounterDef{
+	Published:  {name: "published", help: "PUBLISH packets sent"},
+	Acked:      {name: "acked", help: "publishes acknowledged (QoS 0: written)"},
+	Expected:   {name: "expected", help: "deliveries the plan predicts, at the delivery QoS (publishes × matching subscriptions)"},
+	Received:   {name: "received", help: "stamped deliveries to subscribers, duplicates included"},
+	Lost:       {name: "lost", help: "expected − unique (received − duplicates), counted after the drain", better: LowerBetter},
+	Duplicates: {name: "duplicates", help: "deliveries of a sequence number already received on its stream, over the whole stream", better: LowerBetter},
+	Reordered:  {name: "reordered", help: "deliveries that arrived after a later sequence number of the same stream", better: LowerBetter},
 }
 
 // String returns the counter's snake_case name.
 func (c QoSCounter) String() string {
 	if c < NumQoSCounters {
-		return qosCounterNames[c]
+		return qosCounterTable[c].name
 	}
 	return fmt.Sprintf("QoSCounter(%d)", uint8(c))
 }
@@ -342,21 +393,21 @@ func (c *Counts) UnmarshalJSON(data []byte) error {
 	}
 	var out Counts
 	for name, v := range w.Counters {
-		i := indexOf(counterNames[:], name)
+		i := indexOf(int(NumCounters), func(i int) string { return Counter(i).String() }, name)
 		if i < 0 {
 			return fmt.Errorf("metrics: decode counts: unknown counter %q", name)
 		}
 		out.Counter[i] = v
 	}
 	for name, v := range w.QoS {
-		i := indexOf(qosCounterNames[:], name)
+		i := indexOf(int(NumQoSCounters), func(i int) string { return QoSCounter(i).String() }, name)
 		if i < 0 {
 			return fmt.Errorf("metrics: decode counts: unknown per-QoS counter %q", name)
 		}
 		out.QoS[i] = v
 	}
 	for name, v := range w.ConnectFailed {
-		i := indexOf(failReasonNames[:], name)
+		i := indexOf(int(NumFailReasons), func(i int) string { return FailReason(i).String() }, name)
 		if i < 0 {
 			return fmt.Errorf("metrics: decode counts: unknown connect failure reason %q", name)
 		}
@@ -373,9 +424,10 @@ func (c *Counts) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-func indexOf(names []string, name string) int {
-	for i, n := range names {
-		if n == name {
+// indexOf returns the i < n whose name is name, or -1.
+func indexOf(n int, nameOf func(int) string, name string) int {
+	for i := range n {
+		if nameOf(i) == name {
 			return i
 		}
 	}

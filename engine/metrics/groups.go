@@ -5,14 +5,47 @@ import (
 	"sync/atomic"
 )
 
-// GroupCounters are the counters of one device group, kept beside the
-// node's Recorder (which holds the fleet-wide ones): cheap atomics, one set
-// per group.
+// GroupCounters are the counters of one device group: the same counters as
+// the node's Recorder, so a group is one more dimension of every counter
+// rather than a second, hand-kept set. Devices count into them through a
+// Tally (Recorder.Tally), which counts each event fleet-wide and in the
+// group with one call. The zero value is ready to use.
 type GroupCounters struct {
-	Devices, ConnectOK, ConnectFailed, Published, Acked, Received, Disconnects, PublishErrors atomic.Int64
+	set counterSet
+	// Devices counts the group's started devices on the coordinator's
+	// side.
+	//
+	// Deprecated: count DevicesStarted through Recorder.Tally(group)
+	// instead (which counts the fleet-wide counter too); Counts adds
+	// Devices to DevicesStarted until the last caller has switched.
+	Devices atomic.Int64
 }
 
-// GroupResult is one group's line in a result.
+// Group returns the counters of group i, or nil when gs does not have
+// them (a Tally of a nil group counts fleet-wide only).
+func Group(gs []GroupCounters, i int) *GroupCounters {
+	if i < 0 || i >= len(gs) {
+		return nil
+	}
+	return &gs[i]
+}
+
+// Counts reads the group's counters.
+func (g *GroupCounters) Counts() Counts {
+	c := g.set.load()
+	c.Counter[DevicesStarted] += g.Devices.Load()
+	return c
+}
+
+// Result reads the counters as the group's result line.
+func (g *GroupCounters) Result(name string) GroupResult {
+	c := g.Counts()
+	return GroupResultFrom(name, &c)
+}
+
+// GroupResult is one group's line in a result: the Totals columns of the
+// same JSON name (see GroupColumns); adding a field here (with the JSON
+// name of a column) adds it to every group output.
 type GroupResult struct {
 	Name          string `json:"name"`
 	Devices       int64  `json:"devices"`
@@ -25,25 +58,20 @@ type GroupResult struct {
 	PublishErrors int64  `json:"publish_errors"`
 }
 
-// Result reads the counters as the group's result line.
-func (g *GroupCounters) Result(name string) GroupResult {
-	return GroupResult{
-		Name: name, Devices: g.Devices.Load(), ConnectOK: g.ConnectOK.Load(), ConnectFailed: g.ConnectFailed.Load(),
-		Published: g.Published.Load(), Acked: g.Acked.Load(), Received: g.Received.Load(),
-		Disconnects: g.Disconnects.Load(), PublishErrors: g.PublishErrors.Load(),
+// GroupResultFrom builds a group line from the group's counters.
+func GroupResultFrom(name string, c *Counts) GroupResult {
+	g := GroupResult{Name: name}
+	for _, col := range columns {
+		col.SetGroup(&g, col.from(c))
 	}
+	return g
 }
 
 // Add adds o's counters to g (the name stays g's).
 func (g *GroupResult) Add(o *GroupResult) {
-	g.Devices += o.Devices
-	g.ConnectOK += o.ConnectOK
-	g.ConnectFailed += o.ConnectFailed
-	g.Published += o.Published
-	g.Acked += o.Acked
-	g.Received += o.Received
-	g.Disconnects += o.Disconnects
-	g.PublishErrors += o.PublishErrors
+	for _, col := range columns {
+		col.SetGroup(g, col.OfGroup(g)+col.OfGroup(o))
+	}
 }
 
 // mergeGroups adds b's group lines into a's, by name, keeping a's order.

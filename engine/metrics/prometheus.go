@@ -14,32 +14,65 @@ var promBucketsUs = [...]int64{
 	100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000, 30_000_000,
 }
 
+// promFamily is a Prometheus metric family of the node-wide counters; each
+// counter names its family (and label value) in counterTable.
+type promFamily uint8
+
+// The families, in exposition order.
+const (
+	promConnected promFamily = iota
+	promStarted
+	promConnects
+	promEvents
+	promBytes
+	numPromFamilies
+)
+
+// promFamilies names, types and explains each family; label is the label
+// key of its samples ("" for a single unlabelled sample).
+var promFamilies = [numPromFamilies]struct{ name, typ, help, label string }{
+	promConnected: {"fleetbench_devices_connected", "gauge", "Devices connected now.", ""},
+	promStarted:   {"fleetbench_devices_started_total", "counter", "Device actors started.", ""},
+	promConnects:  {"fleetbench_connects_total", "counter", "Connect attempts by result (ok, or the failure reason).", "result"},
+	promEvents:    {"fleetbench_events_total", "counter", "Connection and message events outside the per-QoS counters.", "event"},
+	promBytes:     {"fleetbench_bytes_total", "counter", "Bytes on device connections by direction.", "direction"},
+}
+
 // WritePrometheus writes snap in the Prometheus text exposition format
-// (version 0.0.4): device gauges, connect results by reason, message
-// counters by direction and QoS, and whole-run latency histograms by kind
-// and QoS, all named fleetbench_….
+// (version 0.0.4): every node-wide counter in the family counterTable
+// gives it (device gauges, connect results by reason, events, bytes by
+// direction), message counters by kind and QoS, and whole-run latency
+// histograms by kind and QoS, all named fleetbench_….
 func WritePrometheus(w io.Writer, snap *Snapshot) error {
 	b := bufio.NewWriter(w)
 	c := &snap.Counts
 	family := func(name, typ, help string) {
 		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 	}
-	family("fleetbench_devices_connected", "gauge", "Devices connected now.")
-	fmt.Fprintf(b, "fleetbench_devices_connected %d\n", c.Get(Connected))
-	family("fleetbench_devices_started_total", "counter", "Device actors started.")
-	fmt.Fprintf(b, "fleetbench_devices_started_total %d\n", c.Get(DevicesStarted))
-
-	family("fleetbench_connects_total", "counter", "Connect attempts by result (ok, or the failure reason).")
-	fmt.Fprintf(b, "fleetbench_connects_total{result=\"ok\"} %d\n", c.Get(ConnectOK))
-	for r := FailReason(0); r < NumFailReasons; r++ {
-		fmt.Fprintf(b, "fleetbench_connects_total{result=%q} %d\n", r.String(), c.ConnectFailed[r])
+	for f := range promFamilies {
+		fam := &promFamilies[f]
+		family(fam.name, fam.typ, fam.help)
+		for k := range counterTable {
+			d := &counterTable[k]
+			if d.prom != promFamily(f) {
+				continue
+			}
+			if fam.label == "" {
+				fmt.Fprintf(b, "%s %d\n", fam.name, c.Counter[k])
+				continue
+			}
+			label := d.label
+			if label == "" {
+				label = d.name
+			}
+			fmt.Fprintf(b, "%s{%s=%q} %d\n", fam.name, fam.label, label, c.Counter[k])
+		}
+		if promFamily(f) == promConnects {
+			for r := FailReason(0); r < NumFailReasons; r++ {
+				fmt.Fprintf(b, "%s{%s=%q} %d\n", fam.name, fam.label, r.String(), c.ConnectFailed[r])
+			}
+		}
 	}
-	family("fleetbench_events_total", "counter", "Connection and message events outside the per-QoS counters.")
-	for _, k := range []Counter{Disconnects, Reconnects, SubscribeOK, SubscribeFailed, Foreign, Lagged, PublishErrors} {
-		fmt.Fprintf(b, "fleetbench_events_total{event=%q} %d\n", k.String(), c.Get(k))
-	}
-	family("fleetbench_bytes_total", "counter", "Bytes on device connections by direction.")
-	fmt.Fprintf(b, "fleetbench_bytes_total{direction=\"out\"} %d\nfleetbench_bytes_total{direction=\"in\"} %d\n", c.Get(BytesOut), c.Get(BytesIn))
 
 	family("fleetbench_messages_total", "counter", "Messages by kind (published, acked, expected, received, lost, duplicates, reordered) and QoS.")
 	for k := QoSCounter(0); k < NumQoSCounters; k++ {

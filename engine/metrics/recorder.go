@@ -79,10 +79,7 @@ type Recorder struct {
 	cold    lockStripe   // Connect and Subscribe
 	now     func() time.Time
 
-	counters [NumCounters]paddedInt64
-	qos      [NumQoSCounters][NumQoS]paddedInt64
-	reasons  [NumFailReasons]paddedInt64
-	mismatch [NumQoS][NumQoS]atomic.Int64 // rare: no padding
+	set counterSet // the node-wide counters
 	// reasons5 counts MQTT reason codes by "packet:name" (rare: refusals,
 	// nacks, disconnects), under reasonMu.
 	reasonMu sync.Mutex
@@ -138,15 +135,15 @@ func (r *Recorder) Stripes() int { return len(r.stripes) }
 func (r *Recorder) Record(kind Kind, qos int, stripe int, d time.Duration) {
 	slot, ok := slotOf(kind, qos)
 	if !ok {
-		r.counters[LatencyDropped].Add(1)
+		r.set.counters[LatencyDropped].Add(1)
 		return
 	}
 	us := d.Microseconds()
 	if us < 0 {
-		r.counters[LatencyNegative].Add(1)
+		r.set.counters[LatencyNegative].Add(1)
 		us = 0
 	} else if us > HighestUs {
-		r.counters[LatencySaturated].Add(1)
+		r.set.counters[LatencySaturated].Add(1)
 		us = HighestUs
 	}
 	s := &r.cold
@@ -162,7 +159,7 @@ func (r *Recorder) Record(kind Kind, qos int, stripe int, d time.Duration) {
 	err := h.RecordValue(us)
 	s.mu.Unlock()
 	if err != nil { // unreachable: us is within the geometry
-		r.counters[LatencyDropped].Add(1)
+		r.set.counters[LatencyDropped].Add(1)
 	}
 }
 
@@ -198,42 +195,25 @@ func (r *Recorder) Prepare(kind Kind, qos int) error {
 
 // Add adds n to a node-wide counter (n may be negative for the Connected
 // gauge). Unknown counters are ignored.
-func (r *Recorder) Add(c Counter, n int64) {
-	if c < NumCounters {
-		r.counters[c].Add(n)
-	}
-}
+func (r *Recorder) Add(c Counter, n int64) { r.set.add(c, n) }
 
 // Inc adds one to a node-wide counter.
-func (r *Recorder) Inc(c Counter) { r.Add(c, 1) }
+func (r *Recorder) Inc(c Counter) { r.set.add(c, 1) }
 
 // AddQoS adds n to a per-QoS counter. Unknown counters or QoS levels are
 // ignored.
-func (r *Recorder) AddQoS(c QoSCounter, qos int, n int64) {
-	if c < NumQoSCounters && uint(qos) < NumQoS {
-		r.qos[c][qos].Add(n)
-	}
-}
+func (r *Recorder) AddQoS(c QoSCounter, qos int, n int64) { r.set.addQoS(c, qos, n) }
 
 // IncQoS adds one to a per-QoS counter.
-func (r *Recorder) IncQoS(c QoSCounter, qos int) { r.AddQoS(c, qos, 1) }
+func (r *Recorder) IncQoS(c QoSCounter, qos int) { r.set.addQoS(c, qos, 1) }
 
 // ConnectFailed counts one failed connect. An unknown reason counts as
 // ReasonOther.
-func (r *Recorder) ConnectFailed(reason FailReason) {
-	if reason >= NumFailReasons {
-		reason = ReasonOther
-	}
-	r.reasons[reason].Add(1)
-}
+func (r *Recorder) ConnectFailed(reason FailReason) { r.set.connectFailed(reason) }
 
 // QoSMismatch counts one stamped delivery expected at QoS expected that
 // arrived at QoS delivered. Out-of-range levels are ignored.
-func (r *Recorder) QoSMismatch(expected, delivered int) {
-	if uint(expected) < NumQoS && uint(delivered) < NumQoS {
-		r.mismatch[expected][delivered].Add(1)
-	}
-}
+func (r *Recorder) QoSMismatch(expected, delivered int) { r.set.qosMismatch(expected, delivered) }
 
 // maxReasonKeys bounds the distinct reason keys kept (a broker inventing
 // codes cannot grow the map without bound); beyond it they count as
@@ -320,7 +300,7 @@ func (r *Recorder) Get(c Counter) int64 {
 	if c >= NumCounters {
 		return 0
 	}
-	return r.counters[c].Load()
+	return r.set.counters[c].Load()
 }
 
 // GetQoS returns the current value of a per-QoS counter.
@@ -328,31 +308,7 @@ func (r *Recorder) GetQoS(c QoSCounter, qos int) int64 {
 	if c >= NumQoSCounters || uint(qos) >= NumQoS {
 		return 0
 	}
-	return r.qos[c][qos].Load()
-}
-
-// counts reads every counter. The read is not one atomic cut across
-// counters: an event racing the read may show in one counter and not yet in
-// another, and shows up in the next snapshot.
-func (r *Recorder) counts() Counts {
-	var c Counts
-	for i := range r.counters {
-		c.Counter[i] = r.counters[i].Load()
-	}
-	for i := range r.qos {
-		for q := range r.qos[i] {
-			c.QoS[i][q] = r.qos[i][q].Load()
-		}
-	}
-	for i := range r.reasons {
-		c.ConnectFailed[i] = r.reasons[i].Load()
-	}
-	for e := range r.mismatch {
-		for g := range r.mismatch[e] {
-			c.QoSMismatch[e][g] = r.mismatch[e][g].Load()
-		}
-	}
-	return c
+	return r.set.qos[c][qos].Load()
 }
 
 // Snapshot returns the counters and histograms of the node. Interval holds
@@ -369,7 +325,7 @@ func (r *Recorder) Snapshot(reset bool) Snapshot {
 
 	r.drain()
 	now := r.now()
-	counts := r.counts()
+	counts := r.set.load()
 	snap := Snapshot{
 		Began:    r.began,
 		Start:    r.intervalStart,
@@ -440,7 +396,7 @@ func (r *Recorder) drainStripe(s *lockStripe) {
 		if err != nil {
 			// Only an int64 count overflow can drop values; count them
 			// rather than lose them silently.
-			r.counters[LatencyDropped].Add(h.TotalCount())
+			r.set.counters[LatencyDropped].Add(h.TotalCount())
 		}
 		h.Reset()
 		r.spare = h

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"time"
 )
@@ -147,8 +148,10 @@ type ScenarioInfo struct {
 	Text string `json:"text,omitempty"`
 }
 
-// Totals holds the whole-run counters of a result. To add one, add a field
-// here, in fields and in TotalsFrom.
+// Totals holds the whole-run counters of a result. Each field is a Column:
+// a counter of counterTable (by its total name), a per-QoS counter summed
+// over the levels, or a derivedColumns entry, joined by JSON name; Add and
+// TotalsFrom walk the columns.
 type Totals struct {
 	// Devices is the number of devices started.
 	Devices int64 `json:"devices"`
@@ -199,63 +202,28 @@ type Totals struct {
 	QoSMismatch int64 `json:"qos_mismatch"`
 }
 
-func (t *Totals) fields() []*int64 {
-	return []*int64{
-		&t.Devices, &t.Connected, &t.ConnectOK, &t.ConnectFailed,
-		&t.SubscribeOK, &t.SubscribeFailed, &t.Published, &t.Acked,
-		&t.Expected, &t.Received, &t.Lost, &t.Duplicates, &t.Reordered,
-		&t.Foreign, &t.Lagged, &t.Disconnects, &t.Reconnects, &t.BytesOut,
-		&t.BytesIn, &t.PublishErrors, &t.LatencySaturated, &t.LatencyNegative,
-		&t.LatencyDropped, &t.CrossNodeReceived, &t.SubscribeTimeout,
-		&t.ProtocolErrors, &t.QoSMismatch, &t.ConnectedPeak,
-	}
-}
-
-// Add adds o to t field by field (the Connected gauges of several nodes add
-// up as well).
+// Add adds o to t column by column (the Connected gauges of several nodes
+// add up as well).
 func (t *Totals) Add(o *Totals) {
-	dst, src := t.fields(), o.fields()
-	for i := range dst {
-		*dst[i] += *src[i]
+	dst, src := reflect.ValueOf(t).Elem(), reflect.ValueOf(o).Elem()
+	for _, c := range columns {
+		f := dst.Field(c.total)
+		f.SetInt(f.Int() + src.Field(c.total).Int())
 	}
 }
 
-// TotalsFrom maps counters to result totals.
+// TotalsFrom maps counters to result totals, column by column.
 func TotalsFrom(c *Counts) Totals {
-	return Totals{
-		Devices:           c.Get(DevicesStarted),
-		Connected:         c.Get(Connected),
-		ConnectOK:         c.Get(ConnectOK),
-		ConnectFailed:     c.ConnectFailedTotal(),
-		SubscribeOK:       c.Get(SubscribeOK),
-		SubscribeFailed:   c.Get(SubscribeFailed),
-		Published:         c.Sum(Published),
-		Acked:             c.Sum(Acked),
-		Expected:          c.Sum(Expected),
-		Received:          c.Sum(Received),
-		Lost:              c.Sum(Lost),
-		Duplicates:        c.Sum(Duplicates),
-		Reordered:         c.Sum(Reordered),
-		Foreign:           c.Get(Foreign),
-		Lagged:            c.Get(Lagged),
-		Disconnects:       c.Get(Disconnects),
-		Reconnects:        c.Get(Reconnects),
-		BytesOut:          c.Get(BytesOut),
-		BytesIn:           c.Get(BytesIn),
-		PublishErrors:     c.Get(PublishErrors),
-		LatencySaturated:  c.Get(LatencySaturated),
-		LatencyNegative:   c.Get(LatencyNegative),
-		LatencyDropped:    c.Get(LatencyDropped),
-		CrossNodeReceived: c.Get(CrossNode),
-		SubscribeTimeout:  c.Get(SubscribeTimeout),
-		ProtocolErrors:    c.Get(ProtocolErrors),
-		QoSMismatch:       c.MismatchTotal(),
-		ConnectedPeak:     c.Get(Connected),
+	var t Totals
+	v := reflect.ValueOf(&t).Elem()
+	for _, col := range columns {
+		v.Field(col.total).SetInt(col.from(c))
 	}
+	return t
 }
 
 // QoSTotals holds the message counters of one QoS level; each field is the
-// QoSCounter of the same name.
+// QoSCounter of the same JSON name (see qosCounterTable).
 type QoSTotals struct {
 	Published  int64 `json:"published"`
 	Acked      int64 `json:"acked"`
@@ -266,15 +234,26 @@ type QoSTotals struct {
 	Reordered  int64 `json:"reordered"`
 }
 
-func (t *QoSTotals) fields() []*int64 {
-	return []*int64{&t.Published, &t.Acked, &t.Expected, &t.Received, &t.Lost, &t.Duplicates, &t.Reordered}
+func (t *QoSTotals) add(o *QoSTotals) {
+	dst, src := reflect.ValueOf(t).Elem(), reflect.ValueOf(o).Elem()
+	for _, c := range columns {
+		if c.PerQoS {
+			f := dst.Field(c.qos)
+			f.SetInt(f.Int() + src.Field(c.qos).Int())
+		}
+	}
 }
 
-func (t *QoSTotals) add(o *QoSTotals) {
-	dst, src := t.fields(), o.fields()
-	for i := range dst {
-		*dst[i] += *src[i]
+// qosTotalsFrom reads the per-QoS counters of one level.
+func qosTotalsFrom(c *Counts, q int) QoSTotals {
+	var t QoSTotals
+	v := reflect.ValueOf(&t).Elem()
+	for _, col := range columns {
+		if col.PerQoS {
+			v.Field(col.qos).SetInt(c.GetQoS(col.qk, q))
+		}
 	}
+	return t
 }
 
 // LatencySummary is the statistics of one latency distribution plus the
@@ -511,15 +490,7 @@ func NewResult(final *Snapshot, series []SeriesPoint) *Result {
 		r.Totals.ConnectedPeak = max(r.Totals.ConnectedPeak, pt.Connected)
 	}
 	for q := 0; q < NumQoS; q++ {
-		r.ByQoS[qosKey(q)] = QoSTotals{
-			Published:  c.GetQoS(Published, q),
-			Acked:      c.GetQoS(Acked, q),
-			Expected:   c.GetQoS(Expected, q),
-			Received:   c.GetQoS(Received, q),
-			Lost:       c.GetQoS(Lost, q),
-			Duplicates: c.GetQoS(Duplicates, q),
-			Reordered:  c.GetQoS(Reordered, q),
-		}
+		r.ByQoS[qosKey(q)] = qosTotalsFrom(c, q)
 		var ql QoSLatency
 		for _, k := range []Kind{Subscribe, PublishAck, E2E, RoundTrip, E2ECrossNode} {
 			*ql.Get(k) = Summarize(final.Total.Get(k, q))
