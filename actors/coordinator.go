@@ -3,7 +3,6 @@ package actors
 import (
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -152,19 +151,18 @@ type coordinator struct {
 	lastPt      metrics.SeriesPoint
 	started     time.Time
 	interrupted bool
-	// The pending timer of each kind of the coordinator's own messages
-	// (spawn tick, snapshot tick, drain end, stop timeout), so that
-	// stopping the coordinator stops them all; re-arming replaces.
-	timers    map[string]*time.Timer
-	mu        sync.Mutex // guards timers and scheduled
+	// timers are the coordinator's own: one per kind of message (spawn
+	// tick, snapshot tick, partial tick, drain end, stop timeout) and one
+	// per fault edge and churn entry, each re-armed one at a time, so a
+	// run of any length holds a handful.
+	timers    *Timers
+	partials  int // partial results handed out
 	mon       *metrics.ProcessMonitor
 	lastSnap  *metrics.Snapshot
 	faultIDs  []hal.FaultID
 	windows   []metrics.FaultWindow
-	scheduled []*time.Timer // fault and churn timers, stopped at the end
 	self      *actor.PID
 	root      *actor.RootContext
-	finished  bool
 	// done holds the global indices of the devices that have sent all
 	// their messages (see deviceDone), for ending the run early.
 	done map[int]struct{}
@@ -202,6 +200,8 @@ func (c *coordinator) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		c.self, c.root = ctx.Self(), ctx.ActorSystem().Root
+		self, root := c.self, c.root
+		c.timers = NewTimers(func(msg any) { root.Send(self, msg) })
 		c.start = c.cfg.Env.Clock.Now()
 		c.started = time.Now()
 		c.last = c.start
@@ -230,12 +230,15 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		}
 	case partialTick:
 		c.partial()
+		c.partials++
+		c.timers.After(time.Duration(c.partials+1)*c.partialEvery()-c.cfg.Env.Clock.Now().Sub(c.start), partialTick{})
 	case faultStart:
 		c.startFault(msg.k)
 	case faultEnd:
 		c.endFault(msg.k)
 	case churnTick:
 		c.churn(ctx, msg.k, msg.cycle)
+		c.armChurn(msg.k, msg.cycle+1)
 	case StallDevices:
 		for gi, pids := range c.devices {
 			first := c.sc.Groups[gi].First + c.span(gi).Lo
@@ -270,59 +273,52 @@ func (c *coordinator) Receive(ctx actor.Context) {
 	}
 }
 
-// after sends msg to the coordinator after d.
-func (c *coordinator) after(d time.Duration, msg any) {
-	t := time.AfterFunc(d, func() { c.root.Send(c.self, msg) })
-	c.mu.Lock()
-	if c.timers == nil {
-		c.timers = make(map[string]*time.Timer)
-	}
-	c.timers[fmt.Sprintf("%T", msg)] = t
-	c.mu.Unlock()
-}
+// after sends msg to the coordinator after d (replacing the pending one of
+// its kind).
+func (c *coordinator) after(d time.Duration, msg any) { c.timers.After(d, msg) }
 
 func (c *coordinator) stopTimers() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, t := range c.timers {
-		t.Stop()
+	if c.timers != nil {
+		c.timers.Stop()
 	}
-	for _, t := range c.scheduled {
-		t.Stop()
-	}
-	c.timers, c.scheduled = nil, nil
 }
 
-// schedule arms the timers of the fault timeline, the churn cycles and the
-// partial results.
+// schedule arms the first timers of the fault timeline, the churn cycles
+// and the partial results; each re-arms its next one when it fires.
 func (c *coordinator) schedule() {
-	at := func(d time.Duration, msg any) {
-		t := time.AfterFunc(d, func() { c.root.Send(c.self, msg) })
-		c.mu.Lock()
-		c.scheduled = append(c.scheduled, t)
-		c.mu.Unlock()
-	}
 	c.faultIDs = make([]hal.FaultID, len(c.sc.Faults))
 	for k, f := range c.sc.Faults {
-		at(f.At, faultStart{k})
-		at(f.At+f.For, faultEnd{k})
+		c.timers.AfterKey(faultStart{k}, f.At, faultStart{k})
+		c.timers.AfterKey(faultEnd{k}, f.At+f.For, faultEnd{k})
 	}
 	for k := range c.sc.Churn {
-		ch := &c.sc.Churn[k]
-		for cycle := 0; cycle < ch.Cycles(c.sc.Duration); cycle++ {
-			at(ch.CycleStart(cycle), churnTick{k, cycle})
-		}
+		c.armChurn(k, 0)
 	}
 	if c.cfg.Partial != nil {
-		every := c.cfg.PartialEvery
-		if every <= 0 {
-			every = 10 * time.Second
-		}
-		for t := every; t < c.sc.Duration+c.sc.Drain+c.cfg.StopTimeout; t += every {
-			at(t, partialTick{})
-		}
+		c.after(c.partialEvery(), partialTick{})
 	}
 }
+
+// partialEvery is the period of partial results.
+func (c *coordinator) partialEvery() time.Duration {
+	if c.cfg.PartialEvery > 0 {
+		return c.cfg.PartialEvery
+	}
+	return 10 * time.Second
+}
+
+// armChurn arms cycle n of churn entry k, if the run has it.
+func (c *coordinator) armChurn(k, n int) {
+	ch := &c.sc.Churn[k]
+	if n >= ch.Cycles(c.sc.Duration) {
+		return
+	}
+	at := ch.CycleStart(n) - c.cfg.Env.Clock.Now().Sub(c.start)
+	c.timers.AfterKey(churnKey(k), max(0, at), churnTick{k, n})
+}
+
+// churnKey is the timer key of churn entry k.
+type churnKey int
 
 // DescribeFault describes fault k of sc's timeline for the result.
 func DescribeFault(sc *scenarios.Scenario, k int) metrics.FaultWindow {
@@ -372,16 +368,12 @@ func (c *coordinator) startFault(k int) {
 		return
 	}
 	w := DescribeFault(c.sc, k)
-	c.windows = append(c.windows, w)
 	if f.BrokerOutage {
-		if c.cfg.Broker == nil {
-			log.Warn("broker_outage fault skipped: fleetbench does not control this broker")
-			c.windows[len(c.windows)-1].Kind = "broker_outage (not applied)"
-		} else if err := c.cfg.Broker.StopBroker(); err != nil {
-			log.Warn("broker_outage: stopping the broker failed", "err", err)
-		}
+		w, _ = Outage(c.cfg.Broker, w, true, log)
+		c.windows = append(c.windows, w)
 		return
 	}
+	c.windows = append(c.windows, w)
 	c.applyFault(k)
 }
 
@@ -406,10 +398,8 @@ func (c *coordinator) applyFault(k int) {
 func (c *coordinator) endFault(k int) {
 	f := &c.sc.Faults[k]
 	if f.BrokerOutage {
-		if c.cfg.Broker != nil && !c.cfg.Node {
-			if err := c.cfg.Broker.StartBroker(); err != nil {
-				c.cfg.Env.Logger.Warn("broker_outage: restarting the broker failed", "err", err)
-			}
+		if !c.cfg.Node {
+			Outage(c.cfg.Broker, metrics.FaultWindow{}, false, c.cfg.Env.Logger)
 		}
 		return
 	}
@@ -437,7 +427,7 @@ func (c *coordinator) churn(ctx actor.Context, k, cycle int) {
 
 // partial hands out a result of everything measured so far.
 func (c *coordinator) partial() {
-	if c.lastSnap == nil || c.cfg.Partial == nil || c.finished {
+	if c.lastSnap == nil || c.cfg.Partial == nil || c.phase == PhaseDone {
 		return
 	}
 	res := metrics.NewResult(c.lastSnap, append([]metrics.SeriesPoint(nil), c.series...))
@@ -450,10 +440,7 @@ func (c *coordinator) partial() {
 
 // fill sets what the coordinator knows beyond the measurements.
 func (c *coordinator) fill(res *metrics.Result) {
-	res.StartedAt = c.started
-	res.Interrupted = c.interrupted
-	res.Scenario = metrics.ScenarioInfo{Name: c.sc.Name, File: c.sc.File}
-	res.Faults = append([]metrics.FaultWindow(nil), c.windows...)
+	Frame(res, c.sc, c.started, c.interrupted, c.windows)
 	res.ReasonCodes = c.cfg.Env.Recorder.Reasons()
 	if c.cfg.Env.FirstErrors != nil {
 		res.FirstConnectErrors = c.cfg.Env.FirstErrors.Map()
@@ -690,34 +677,29 @@ func (c *coordinator) progress(snap *metrics.Snapshot) Progress {
 	for _, pids := range c.devices {
 		p.Spawned += len(pids)
 	}
-	var at time.Duration
-	for i, st := range c.sc.Stages {
-		at += st.Duration
-		if elapsed < at {
-			p.Stage = i + 1
-			break
-		}
-	}
+	p.Stage = StageAt(c.sc, elapsed)
 	return p
 }
 
 // finish closes the accounting and hands the result over.
 func (c *coordinator) finish(ctx actor.Context) {
-	if c.finished {
+	if c.phase == PhaseDone {
 		return
 	}
-	c.finished = true
 	c.phase = PhaseDone
 	c.stopTimers()
 	rec := c.cfg.Env.Recorder
 	if !c.cfg.Node {
-		// lost = expected − (received − duplicates), per QoS, once nothing
-		// more can arrive.
+		// Once nothing more can arrive (see CloseLoss).
+		var cnt metrics.Counts
 		for q := 0; q < metrics.NumQoS; q++ {
-			unique := rec.GetQoS(metrics.Received, q) - rec.GetQoS(metrics.Duplicates, q)
-			if lost := rec.GetQoS(metrics.Expected, q) - unique; lost > 0 {
-				rec.AddQoS(metrics.Lost, q, lost)
-			}
+			cnt.QoS[metrics.Expected][q] = rec.GetQoS(metrics.Expected, q)
+			cnt.QoS[metrics.Received][q] = rec.GetQoS(metrics.Received, q)
+			cnt.QoS[metrics.Duplicates][q] = rec.GetQoS(metrics.Duplicates, q)
+		}
+		CloseLoss(&cnt)
+		for q := 0; q < metrics.NumQoS; q++ {
+			rec.AddQoS(metrics.Lost, q, cnt.QoS[metrics.Lost][q])
 		}
 	}
 	if c.cfg.Sample != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/fleetbench/fleetbench/actors/remotepb"
+	"github.com/fleetbench/fleetbench/engine/hal"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/scenarios"
 )
@@ -56,7 +57,19 @@ type ClusterConfig struct {
 	// duration and drain (default 60 s); nodes not finished by then are
 	// declared lost.
 	StopTimeout time.Duration
+	// Clock is the coordinator's clock (default the system clock); its
+	// timers still run on real time.
+	Clock hal.Clock
 }
+
+// nodeState is where a node of the run is.
+type nodeState uint8
+
+const (
+	nodeReporting nodeState = iota // running and reporting
+	nodeFinished                     // sent its final report
+	nodeGone                     // died or went silent
+)
 
 // Messages of the cluster coordinator's own timers.
 type (
@@ -91,8 +104,7 @@ type clusterNode struct {
 	spawned           int64
 	seen              time.Time // last report, coordinator clock
 	seq               uint64
-	done              bool
-	lost              bool
+	state             nodeState
 	lostAt            time.Duration
 	lostWhy           string
 }
@@ -114,10 +126,11 @@ type cluster struct {
 	finished    bool
 	self        *actor.PID
 	root        *actor.RootContext
-	ticks       int                    // series ticks so far
-	partials    int                    // partial results so far
-	timers      map[string]*time.Timer // the pending timer of each kind of message (actor goroutine only)
-	faultWins   []metrics.FaultWindow  // the transport faults' windows, by fault, described once
+	ticks       int                   // series ticks so far
+	partials    int                   // partial results so far
+	timers      *actors.Timers        // the pending timer of each kind of message
+	faultWins   []metrics.FaultWindow // the transport faults' windows, by fault, described once
+	clock       hal.Clock
 }
 
 // NewClusterProps returns the props of a distributed run's coordinator. It
@@ -142,7 +155,10 @@ func NewClusterProps(cfg ClusterConfig) *actor.Props {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return actor.PropsFromProducer(func() actor.Actor { return &cluster{cfg: cfg, sc: cfg.Scenario} })
+	if cfg.Clock == nil {
+		cfg.Clock = hal.NewSystemClock()
+	}
+	return actor.PropsFromProducer(func() actor.Actor { return &cluster{cfg: cfg, sc: cfg.Scenario, clock: cfg.Clock} })
 }
 
 // Receive implements actor.Actor.
@@ -164,20 +180,20 @@ func (c *cluster) Receive(ctx actor.Context) {
 		c.fault(msg.k, msg.start)
 	case clusterDeadline:
 		for _, n := range c.nodes {
-			if !n.done && !n.lost {
+			if n.state == nodeReporting {
 				c.lose(ctx, n, "did not finish in time")
 			}
 		}
 	case actors.Interrupt:
 		c.interrupted = true
 		for _, n := range c.nodes {
-			if !n.done && !n.lost {
+			if n.state == nodeReporting {
 				ctx.Send(n.PID, &remotepb.Interrupt{})
 			}
 		}
 	case *actor.Terminated:
 		for _, n := range c.nodes {
-			if n.PID.Equal(msg.Who) && !n.done && !n.lost {
+			if n.PID.Equal(msg.Who) && n.state == nodeReporting {
 				c.lose(ctx, n, "its worker went away (connection lost)")
 			}
 		}
@@ -188,7 +204,7 @@ func (c *cluster) Receive(ctx actor.Context) {
 
 func (c *cluster) begin(ctx actor.Context) {
 	c.mon = metrics.NewProcessMonitor()
-	c.started = time.Now()
+	c.started = c.clock.Now()
 	c.start = c.started.Add(c.cfg.StartDelay)
 	c.lastTick = c.start
 	c.pending = metrics.Snapshot{Began: c.start, Start: c.start}
@@ -200,6 +216,8 @@ func (c *cluster) begin(ctx actor.Context) {
 		ctx.Request(n.PID, &remotepb.Go{StartUnixNano: c.start.UnixNano()})
 	}
 	c.self, c.root = ctx.Self(), ctx.ActorSystem().Root
+	self, root := c.self, c.root
+	c.timers = actors.NewTimers(func(msg any) { root.Send(self, msg) })
 	c.at(c.cfg.Snapshot, clusterTick{})
 	// Described once (counting a fault's devices walks the fleet); the
 	// nodes apply transport faults, the coordinator broker outages.
@@ -228,26 +246,18 @@ func (c *cluster) at(d time.Duration, msg any) {
 	if c.finished {
 		return
 	}
-	self, root := c.self, c.root
-	t := time.AfterFunc(time.Until(c.start.Add(d)), func() { root.Send(self, msg) })
-	key := fmt.Sprintf("%T", msg)
+	wait := c.start.Add(d).Sub(c.clock.Now())
 	if f, ok := msg.(clusterFault); ok {
-		key = fmt.Sprintf("%s/%d/%t", key, f.k, f.start)
+		c.timers.AfterKey(f, wait, msg) // one per fault edge
+		return
 	}
-	if c.timers == nil {
-		c.timers = make(map[string]*time.Timer)
-	}
-	if old := c.timers[key]; old != nil {
-		old.Stop()
-	}
-	c.timers[key] = t
+	c.timers.After(wait, msg)
 }
 
 func (c *cluster) stopTimers() {
-	for _, t := range c.timers {
-		t.Stop()
+	if c.timers != nil {
+		c.timers.Stop()
 	}
-	c.timers = nil
 }
 
 func (c *cluster) node(name string) *clusterNode {
@@ -262,7 +272,7 @@ func (c *cluster) node(name string) *clusterNode {
 // report takes in one node's interval.
 func (c *cluster) report(ctx actor.Context, r *remotepb.NodeReport) {
 	n := c.node(r.NodeName)
-	if n == nil || n.lost || n.done || r.Seq <= n.seq {
+	if n == nil || n.state != nodeReporting || r.Seq <= n.seq {
 		return // unknown, already written off, or stale
 	}
 	snap, err := fromWireSnapshot(r.Snapshot)
@@ -270,7 +280,7 @@ func (c *cluster) report(ctx actor.Context, r *remotepb.NodeReport) {
 		c.cfg.Logger.Warn("node report unreadable", "node", n.Name, "err", err)
 		return
 	}
-	n.seq, n.seen = r.Seq, time.Now()
+	n.seq, n.seen = r.Seq, c.clock.Now()
 	n.last = snap.Counts
 	if err := c.total.Merge(&snap.Interval); err != nil {
 		c.cfg.Logger.Warn("node report not merged", "node", n.Name, "err", err)
@@ -301,7 +311,7 @@ func (c *cluster) report(ctx actor.Context, r *remotepb.NodeReport) {
 	}
 	n.spawned = r.Spawned
 	if r.Final {
-		n.done = true
+		n.state = nodeFinished
 		c.maybeFinish(ctx)
 	}
 }
@@ -309,7 +319,7 @@ func (c *cluster) report(ctx actor.Context, r *remotepb.NodeReport) {
 // lose writes a node off: what it reported stays in the result; its
 // devices are gone from the time of loss.
 func (c *cluster) lose(ctx actor.Context, n *clusterNode, why string) {
-	n.lost, n.lostAt, n.lostWhy = true, time.Since(c.start), why
+	n.state, n.lostAt, n.lostWhy = nodeGone, c.clock.Now().Sub(c.start), why
 	n.last.Counter[metrics.Connected] = 0
 	n.spawned = 0
 	c.cfg.Logger.Warn("node lost: its devices are gone; the run goes on", "node", n.Name, "devices", n.devices,
@@ -320,7 +330,7 @@ func (c *cluster) lose(ctx actor.Context, n *clusterNode, why string) {
 
 func (c *cluster) maybeFinish(ctx actor.Context) {
 	for _, n := range c.nodes {
-		if !n.done && !n.lost {
+		if n.state == nodeReporting {
 			return
 		}
 	}
@@ -342,9 +352,9 @@ func (c *cluster) tick(ctx actor.Context) {
 	if c.finished {
 		return
 	}
-	now := time.Now()
+	now := c.clock.Now()
 	for _, n := range c.nodes {
-		if !n.done && !n.lost && now.Sub(n.seen) > c.cfg.Heartbeat {
+		if n.state == nodeReporting && now.Sub(n.seen) > c.cfg.Heartbeat {
 			c.lose(ctx, n, fmt.Sprintf("no report for %s (partitioned or hung)", now.Sub(n.seen).Round(time.Second)))
 			if c.finished {
 				return
@@ -406,7 +416,7 @@ func (c *cluster) nodePoints(now time.Time, due bool) {
 }
 
 func (c *cluster) progress(snap *metrics.Snapshot) actors.Progress {
-	elapsed := time.Since(c.start)
+	elapsed := c.clock.Now().Sub(c.start)
 	p := actors.Progress{
 		Phase: actors.PhaseDone, Elapsed: elapsed, Total: c.sc.Duration, Point: c.series[len(c.series)-1],
 		Totals: metrics.TotalsFrom(&snap.Counts), Target: c.sc.TargetAt(min(max(elapsed, 0), c.sc.Duration)),
@@ -415,61 +425,36 @@ func (c *cluster) progress(snap *metrics.Snapshot) actors.Progress {
 	order := map[actors.Phase]int{actors.PhaseRamp: 0, actors.PhaseDrain: 1, actors.PhaseStopping: 2, actors.PhaseDone: 3}
 	p.Nodes = len(c.nodes)
 	for _, n := range c.nodes {
-		if n.lost {
+		if n.state == nodeGone {
 			p.NodesLost++
 		}
 		p.Spawned += int(n.spawned)
-		if !n.lost && order[n.phase] < order[p.Phase] {
+		if n.state != nodeGone && order[n.phase] < order[p.Phase] {
 			p.Phase = n.phase
 		}
 	}
-	var at time.Duration
-	for i, st := range c.sc.Stages {
-		at += st.Duration
-		if elapsed < at {
-			p.Stage = i + 1
-			break
-		}
-	}
+	p.Stage = actors.StageAt(c.sc, elapsed)
 	return p
 }
 
 // fault stops or restarts the broker for a broker_outage fault.
 func (c *cluster) fault(k int, start bool) {
-	w := actors.DescribeFault(c.sc, k)
-	if c.cfg.Broker == nil {
-		if start {
-			c.cfg.Logger.Warn("broker_outage fault skipped: fleetbench does not control this broker")
-			w.Kind += " (not applied)"
-			c.windows = append(c.windows, w)
-		}
-		return
-	}
-	if !start {
-		if err := c.cfg.Broker.StartBroker(); err != nil {
-			c.cfg.Logger.Warn("broker_outage: restarting the broker failed", "err", err)
-		}
-		return
-	}
-	c.windows = append(c.windows, w)
-	if err := c.cfg.Broker.StopBroker(); err != nil {
-		c.cfg.Logger.Warn("broker_outage: stopping the broker failed", "err", err)
+	if w, ok := actors.Outage(c.cfg.Broker, actors.DescribeFault(c.sc, k), start, c.cfg.Logger); ok {
+		c.windows = append(c.windows, w)
 	}
 }
 
 // result builds the merged result; with close set, loss is closed over
 // the merged counters.
 func (c *cluster) result(close bool) *metrics.Result {
-	final := metrics.Snapshot{Began: c.start, Start: c.start, Taken: time.Now(), Counts: c.counts(), Total: c.total.Clone()}
+	now := c.clock.Now()
+	final := metrics.Snapshot{Began: c.start, Start: c.start, Taken: now, Counts: c.counts(), Total: c.total.Clone()}
 	if close {
 		c.closeLoss(&final.Counts)
 	}
 	res := metrics.NewResult(&final, c.series)
-	res.StartedAt = c.started
-	res.EndedAt = time.Now()
-	res.Interrupted = c.interrupted
-	res.Scenario = metrics.ScenarioInfo{Name: c.sc.Name, File: c.sc.File}
-	res.Faults = append(res.Faults, c.windows...)
+	actors.Frame(res, c.sc, c.started, c.interrupted, c.windows)
+	res.EndedAt = now
 	for k, f := range c.sc.Faults {
 		if !f.BrokerOutage && f.At < res.EndedAt.Sub(c.start) {
 			res.Faults = append(res.Faults, c.faultWins[k])
@@ -503,7 +488,7 @@ func (c *cluster) result(close bool) *metrics.Result {
 			Series: append([]metrics.NodePoint(nil), n.series...),
 		}
 		nr.Ranges = RangeNames(c.sc, n.Share)
-		if n.lost {
+		if n.state == nodeGone {
 			nr.Lost, nr.LostAtS, nr.LostReason = true, n.lostAt.Seconds(), n.lostWhy
 			nr.UnreportedDeliveries = n.unreported
 			res.Faults = append(res.Faults, metrics.FaultWindow{
@@ -543,20 +528,15 @@ func (c *cluster) closeLoss(cnt *metrics.Counts) {
 			}
 		}
 	}
-	for q := 0; q < metrics.NumQoS; q++ {
-		if attributed {
-			for src, n := range c.nodes {
-				if extra := from[src][q] - n.last.QoS[metrics.Expected][q]; n.lost && extra > 0 {
-					n.unreported += extra
-					cnt.QoS[metrics.Expected][q] += extra
-				}
+	for q := 0; q < metrics.NumQoS && attributed; q++ {
+		for src, n := range c.nodes {
+			if extra := from[src][q] - n.last.QoS[metrics.Expected][q]; n.state == nodeGone && extra > 0 {
+				n.unreported += extra
+				cnt.QoS[metrics.Expected][q] += extra
 			}
 		}
-		unique := cnt.QoS[metrics.Received][q] - cnt.QoS[metrics.Duplicates][q]
-		if lost := cnt.QoS[metrics.Expected][q] - unique; lost > 0 {
-			cnt.QoS[metrics.Lost][q] = lost
-		}
 	}
+	actors.CloseLoss(cnt)
 }
 
 // partial hands out a result of everything merged so far.
@@ -578,11 +558,11 @@ func (c *cluster) finish(ctx actor.Context) {
 	c.finished = true
 	c.stopTimers()
 	if c.pending.Delta != (metrics.Counts{}) || c.pending.Interval.Count(metrics.E2E) > 0 {
-		c.closeInterval(time.Now())
+		c.closeInterval(c.clock.Now())
 	}
 	res := c.result(true)
 	for _, n := range c.nodes {
-		if !n.lost {
+		if n.state != nodeGone {
 			ctx.Unwatch(n.PID)
 			ctx.Stop(n.PID)
 		}

@@ -19,7 +19,7 @@ func TestClusterLossByPublisherNode(t *testing.T) {
 	a := &clusterNode{ClusterNode: ClusterNode{Name: "a"}, receivedFrom: from(60, 50)}
 	a.last.QoS[metrics.Expected][q] = 100 // a's publishers, to consumers on a and b
 	a.last.QoS[metrics.Received][q] = 110
-	b := &clusterNode{ClusterNode: ClusterNode{Name: "b"}, receivedFrom: from(30, 0), lost: true}
+	b := &clusterNode{ClusterNode: ClusterNode{Name: "b"}, receivedFrom: from(30, 0), state: nodeGone}
 	b.last.QoS[metrics.Expected][q] = 40 // b reported 40 before it died, but a received 50 of b's
 	b.last.QoS[metrics.Received][q] = 30
 	c := &cluster{nodes: []*clusterNode{a, b}}
