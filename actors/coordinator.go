@@ -155,14 +155,14 @@ type coordinator struct {
 	// tick, snapshot tick, partial tick, drain end, stop timeout) and one
 	// per fault edge and churn entry, each re-armed one at a time, so a
 	// run of any length holds a handful.
-	timers    *Timers
-	partials  int // partial results handed out
-	mon       *metrics.ProcessMonitor
-	lastSnap  *metrics.Snapshot
-	faultIDs  []hal.FaultID
-	windows   []metrics.FaultWindow
-	self      *actor.PID
-	root      *actor.RootContext
+	timers   *Timers
+	partials int // partial results handed out
+	mon      *metrics.ProcessMonitor
+	lastSnap *metrics.Snapshot
+	faultIDs []hal.FaultID
+	windows  []metrics.FaultWindow
+	self     *actor.PID
+	root     *actor.RootContext
 	// done holds the global indices of the devices that have sent all
 	// their messages (see deviceDone), for ending the run early.
 	done map[int]struct{}

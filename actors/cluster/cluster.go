@@ -67,8 +67,8 @@ type nodeState uint8
 
 const (
 	nodeReporting nodeState = iota // running and reporting
-	nodeFinished                     // sent its final report
-	nodeGone                     // died or went silent
+	nodeFinished                   // sent its final report
+	nodeGone                       // died or went silent
 )
 
 // Messages of the cluster coordinator's own timers.
