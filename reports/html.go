@@ -41,6 +41,7 @@ type reportPage struct {
 	NodesLost   bool
 	ClockBound  string
 	Groups      []groupRow
+	GroupHeads  []string
 	Text        string
 	Schema      string
 	Charts      []chartSpec
@@ -121,23 +122,36 @@ func margin(r ThresholdResult) string {
 	return ""
 }
 
-// groupRow is one device group of a run. The result model does not carry
-// per-group statistics yet; groupRows fills this from them when it does,
-// and the report shows the table only when there are rows.
+// groupRow is one device group of a run: its name and one cell per group
+// column (groupHeads).
 type groupRow struct {
-	Name, Devices, ConnectFailed, Published, Acked, Received, Disconnects, PublishErrors string
+	Name  string
+	Cells []string
+}
+
+// groupHeads are the headings of the group table's columns, one per group
+// column of the result model (metrics.GroupColumns).
+func groupHeads() []string {
+	cols := metrics.GroupColumns()
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = strings.ReplaceAll(c.Name, "_", " ")
+	}
+	return out
 }
 
 // groupRows returns the per-group table of a result (none for a result
 // without groups, such as one from an older version).
 func groupRows(res *metrics.Result) []groupRow {
+	cols := metrics.GroupColumns()
 	var rows []groupRow
-	for _, g := range res.Groups {
-		rows = append(rows, groupRow{
-			Name: g.Name, Devices: fmtCount(g.Devices), ConnectFailed: fmtCount(g.ConnectFailed),
-			Published: fmtCount(g.Published), Acked: fmtCount(g.Acked), Received: fmtCount(g.Received),
-			Disconnects: fmtCount(g.Disconnects), PublishErrors: fmtCount(g.PublishErrors),
-		})
+	for i := range res.Groups {
+		g := &res.Groups[i]
+		row := groupRow{Name: g.Name, Cells: make([]string, len(cols))}
+		for j, c := range cols {
+			row.Cells[j] = fmtCount(c.OfGroup(g))
+		}
+		rows = append(rows, row)
 	}
 	return rows
 }
@@ -379,7 +393,7 @@ func buildReportPage(res *metrics.Result, opts Options) (*reportPage, error) {
 		p.NodesLost = len(lostNodes(res)) > 0
 	}
 	p.NodeBox = nodeCharts(p, res)
-	p.Groups = groupRows(res)
+	p.Groups, p.GroupHeads = groupRows(res), groupHeads()
 	return p, nil
 }
 

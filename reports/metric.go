@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,9 +30,9 @@ const (
 type direction int8
 
 const (
-	neutral      direction = 0
-	lowerBetter  direction = -1
-	higherBetter direction = 1
+	neutral      = direction(metrics.Neutral)
+	lowerBetter  = direction(metrics.LowerBetter)
+	higherBetter = direction(metrics.HigherBetter)
 )
 
 // metricDef is one entry of the metric catalogue: a name thresholds,
@@ -57,57 +58,40 @@ func latencyDef(k metrics.Kind, help string) *metricDef {
 	return &metricDef{name: k.String(), class: classLatency, kind: k, perQoS: k.PerQoS(), better: lowerBetter, help: help}
 }
 
-func counterDef(name string, better direction, help string, total func(*metrics.Totals) int64) *metricDef {
-	return &metricDef{name: name, class: classCounter, better: better, help: help, total: total}
-}
-
-func qosCounterDef(name string, better direction, help string, total func(*metrics.Totals) int64, byQoS func(*metrics.QoSTotals) int64) *metricDef {
-	return &metricDef{name: name, class: classCounter, perQoS: true, better: better, help: help, total: total, byQoS: byQoS}
+// counterDefs returns a metric for every whole-run counter column of the
+// result model (metrics.Columns), in its order: a counter added there is
+// a threshold metric, a comparison row and a report row at once.
+func counterDefs() []*metricDef {
+	cols := metrics.Columns()
+	out := make([]*metricDef, len(cols))
+	for i, c := range cols {
+		d := &metricDef{name: c.Name, class: classCounter, perQoS: c.PerQoS, better: direction(c.Better), help: c.Help,
+			total: c.Of}
+		if c.PerQoS {
+			d.byQoS = c.OfQoS
+		}
+		out[i] = d
+	}
+	return out
 }
 
 // catalogue lists every metric by name, in the order error messages list
-// them.
-var catalogue = []*metricDef{
+// them: latencies, counters (from the result model's columns), ratios and
+// rates.
+var catalogue = slices.Concat(latencyDefs, counterDefs(), derivedDefs)
+
+// latencyDefs are the latency metrics.
+var latencyDefs = []*metricDef{
 	latencyDef(metrics.Connect, "dial to CONNACK"),
 	latencyDef(metrics.Subscribe, "SUBSCRIBE to SUBACK"),
 	latencyDef(metrics.PublishAck, "intended publish time to PUBACK/PUBCOMP (QoS 0: write done)"),
 	latencyDef(metrics.E2E, "intended publish time to arrival at a subscriber"),
 	latencyDef(metrics.RoundTrip, "request's intended publish time to the reply's arrival (request/response)"),
 	latencyDef(metrics.E2ECrossNode, "e2e of deliveries published on another node (distributed runs; clock-offset corrected)"),
+}
 
-	counterDef("devices", neutral, "devices started", func(t *metrics.Totals) int64 { return t.Devices }),
-	counterDef("connected", neutral, "devices connected at the end of the run (normally 0: devices disconnect when the run ends)", func(t *metrics.Totals) int64 { return t.Connected }),
-	counterDef("connected_peak", higherBetter, "highest number of connected devices at the one-second samples", func(t *metrics.Totals) int64 { return t.ConnectedPeak }),
-	counterDef("connect_ok", neutral, "connects the broker accepted (CONNACK 0), reconnects included", func(t *metrics.Totals) int64 { return t.ConnectOK }),
-	counterDef("connect_failed", lowerBetter, "failed connects", func(t *metrics.Totals) int64 { return t.ConnectFailed }),
-	counterDef("subscribe_ok", neutral, "acknowledged subscriptions", func(t *metrics.Totals) int64 { return t.SubscribeOK }),
-	counterDef("subscribe_failed", lowerBetter, "refused or timed-out subscriptions", func(t *metrics.Totals) int64 { return t.SubscribeFailed }),
-	counterDef("subscribe_timeout", lowerBetter, "subscriptions never acknowledged within the request timeout (part of subscribe_failed)", func(t *metrics.Totals) int64 { return t.SubscribeTimeout }),
-	counterDef("protocol_errors", lowerBetter, "broker packets that broke the protocol on an established connection", func(t *metrics.Totals) int64 { return t.ProtocolErrors }),
-	qosCounterDef("published", neutral, "PUBLISH packets sent",
-		func(t *metrics.Totals) int64 { return t.Published }, func(q *metrics.QoSTotals) int64 { return q.Published }),
-	qosCounterDef("acked", neutral, "publishes acknowledged (QoS 0: written)",
-		func(t *metrics.Totals) int64 { return t.Acked }, func(q *metrics.QoSTotals) int64 { return q.Acked }),
-	qosCounterDef("expected", neutral, "deliveries the plan predicts, at the delivery QoS (publishes × matching subscriptions)",
-		func(t *metrics.Totals) int64 { return t.Expected }, func(q *metrics.QoSTotals) int64 { return q.Expected }),
-	qosCounterDef("received", neutral, "stamped deliveries to subscribers, duplicates included",
-		func(t *metrics.Totals) int64 { return t.Received }, func(q *metrics.QoSTotals) int64 { return q.Received }),
-	qosCounterDef("lost", lowerBetter, "expected − unique (received − duplicates), counted after the drain",
-		func(t *metrics.Totals) int64 { return t.Lost }, func(q *metrics.QoSTotals) int64 { return q.Lost }),
-	qosCounterDef("duplicates", lowerBetter, "deliveries of a sequence number already received on its stream, over the whole stream",
-		func(t *metrics.Totals) int64 { return t.Duplicates }, func(q *metrics.QoSTotals) int64 { return q.Duplicates }),
-	qosCounterDef("reordered", lowerBetter, "deliveries that arrived after a later sequence number of the same stream",
-		func(t *metrics.Totals) int64 { return t.Reordered }, func(q *metrics.QoSTotals) int64 { return q.Reordered }),
-	counterDef("foreign", lowerBetter, "unstamped messages on subscribed topics: not counted as received or lost", func(t *metrics.Totals) int64 { return t.Foreign }),
-	counterDef("qos_mismatch", lowerBetter, "stamped deliveries at another QoS than planned: counted as received, never as lost", func(t *metrics.Totals) int64 { return t.QoSMismatch }),
-	counterDef("lagged", lowerBetter, "publishes sent later than their intended time", func(t *metrics.Totals) int64 { return t.Lagged }),
-	counterDef("disconnects", lowerBetter, "unexpected connection losses", func(t *metrics.Totals) int64 { return t.Disconnects }),
-	counterDef("reconnects", neutral, "reconnects the broker accepted after a connection loss", func(t *metrics.Totals) int64 { return t.Reconnects }),
-	counterDef("publish_errors", lowerBetter, "publishes that failed locally or timed out", func(t *metrics.Totals) int64 { return t.PublishErrors }),
-	counterDef("bytes_out", neutral, "bytes written to the network", func(t *metrics.Totals) int64 { return t.BytesOut }),
-	counterDef("bytes_in", neutral, "bytes read from the network", func(t *metrics.Totals) int64 { return t.BytesIn }),
-	counterDef("latency_saturated", lowerBetter, "latencies above one hour, recorded as one hour", func(t *metrics.Totals) int64 { return t.LatencySaturated }),
-
+// derivedDefs are the ratios and rates computed from counters.
+var derivedDefs = []*metricDef{
 	{name: "connect_failed_ratio", class: classRatio, better: lowerBetter,
 		help: "connect_failed / (connect_ok + connect_failed)",
 		ratio: func(res *metrics.Result, _ string) (int64, int64, string) {

@@ -508,16 +508,6 @@ func counterRows(res *metrics.Result) []counterRow {
 		}
 		rows = append(rows, counterRow{Name: d.name, Value: value, Help: d.help, Bad: d.better == lowerBetter && v > 0})
 	}
-	for _, extra := range []struct {
-		name string
-		v    int64
-		help string
-	}{
-		{"latency_negative", res.Totals.LatencyNegative, "negative latencies (clock skew), recorded as 0"},
-		{"latency_dropped", res.Totals.LatencyDropped, "latencies not recorded (invalid kind or QoS)"},
-	} {
-		rows = append(rows, counterRow{Name: extra.name, Value: fmtCount(extra.v), Help: extra.help, Bad: extra.v > 0})
-	}
 	return rows
 }
 
