@@ -35,12 +35,12 @@ func startEmbeddedBroker(ctx context.Context, opts broker.Options) (*Embedded, e
 func (e *Embedded) start(ctx context.Context) error {
 	b, err := broker.New(e.opts)
 	if err != nil {
-		return fmt.Errorf("engine: embedded broker: %w", err)
+		return fmt.Errorf("actors: embedded broker: %w", err)
 	}
 	// The broker lives until the run closes it, not until ctx ends: an
 	// interrupted run still drains through it.
 	if err := b.Start(context.WithoutCancel(ctx)); err != nil {
-		return errors.Join(fmt.Errorf("engine: embedded broker: %w", err), b.Close())
+		return errors.Join(fmt.Errorf("actors: embedded broker: %w", err), b.Close())
 	}
 	e.mu.Lock()
 	e.cur = b

@@ -18,7 +18,7 @@ import (
 func serveMetrics(addr string, latest *atomic.Pointer[metrics.Snapshot], log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("engine: metrics endpoint: %w", err)
+		return nil, fmt.Errorf("actors: metrics endpoint: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {

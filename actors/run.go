@@ -65,7 +65,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 		return nil, err
 	}
 	if _, err := hal.RaiseFDLimit(fdNeed(sc, opts.Memory)); err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, fmt.Errorf("actors: %w", err)
 	}
 
 	var emb *Embedded
@@ -195,7 +195,7 @@ func Await(ctx context.Context, sys *actor.ActorSystem, coord *actor.PID, done <
 func CheckOutages(sc *scenarios.Scenario) error {
 	for _, f := range sc.Faults {
 		if f.BrokerOutage {
-			return fmt.Errorf("engine: %s: broker_outage needs the embedded broker (fleetbench cannot stop %s)", f.Pos, sc.Broker.URL)
+			return fmt.Errorf("actors: %s: broker_outage needs the embedded broker (fleetbench cannot stop %s)", f.Pos, sc.Broker.URL)
 		}
 	}
 	return nil
@@ -222,7 +222,7 @@ func FinishMeta(res *metrics.Result, sc *scenarios.Scenario, emb *Embedded, ep h
 func NewNodeEnv(sc *scenarios.Scenario, clock hal.Clock, log *slog.Logger) (*Env, *hal.NetDialer, broker.AuthMode, error) {
 	rec, err := metrics.NewRecorder(metrics.Options{})
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("engine: %w", err)
+		return nil, nil, 0, fmt.Errorf("actors: %w", err)
 	}
 	prepare(rec, sc)
 	index, auth := PlanIndex(sc)
@@ -248,7 +248,7 @@ func NewNodeEnv(sc *scenarios.Scenario, clock hal.Clock, log *slog.Logger) (*Env
 	env.Dialer = dialer
 	if len(sc.Broker.SourceAddresses) > 0 {
 		if dialer.Sources, err = hal.NewSourcePool(sc.Broker.SourceAddresses); err != nil {
-			return nil, nil, 0, fmt.Errorf("engine: %w", err)
+			return nil, nil, 0, fmt.Errorf("actors: %w", err)
 		}
 	}
 	if len(sc.Faults) > 0 {
@@ -274,7 +274,7 @@ func ExternalEndpoint(sc *scenarios.Scenario, dialer *hal.NetDialer) (hal.Endpoi
 		ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify,
 	}).Load(sc.Broker.Host)
 	if err != nil {
-		return ep, fmt.Errorf("engine: broker tls: %w", err)
+		return ep, fmt.Errorf("actors: broker tls: %w", err)
 	}
 	dialer.TLSConfig = cfg
 	return ep, nil
@@ -349,7 +349,7 @@ func StartEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.Auth
 		opts.Registry = broker.NewRegistry()
 		for _, p := range sc.Devices() {
 			if err := opts.Registry.Add(p.ProductKey, p.DeviceName, p.DeviceSecret); err != nil {
-				return nil, fmt.Errorf("engine: embedded broker registry: %w", err)
+				return nil, fmt.Errorf("actors: embedded broker registry: %w", err)
 			}
 		}
 	case broker.AuthPassword:

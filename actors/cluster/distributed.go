@@ -78,10 +78,10 @@ func PlanWorkers(ctx context.Context, sc *scenarios.Scenario, d Distribution) ([
 	nodes, err := spawnNodes(sys, r, &d, slog.New(slog.DiscardHandler))
 	defer releaseNodes(sys, nodes)
 	if err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	if err := syncClocks(sys, nodes, &d); err != nil {
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	perr := partition(sc, nodes)
 	out := make([]NodePlan, len(nodes))
@@ -93,7 +93,7 @@ func PlanWorkers(ctx context.Context, sc *scenarios.Scenario, d Distribution) ([
 		}
 	}
 	if perr != nil {
-		return out, fmt.Errorf("engine: %w", perr)
+		return out, fmt.Errorf("cluster: %w", perr)
 	}
 	return out, nil
 }
@@ -109,19 +109,19 @@ func reachWorkers(ctx context.Context, d *Distribution, log *slog.Logger) (sys *
 		d.Pings = 16
 	}
 	if err := reachableFromWorkers(d); err != nil {
-		return nil, nil, nil, fmt.Errorf("engine: %w", err)
+		return nil, nil, nil, fmt.Errorf("cluster: %w", err)
 	}
 	sys = actors.NewActorSystem()
 	r, self, err := startRemote(sys, &d.Remote)
 	if err != nil {
 		sys.Shutdown()
-		return nil, nil, nil, fmt.Errorf("engine: %w", err)
+		return nil, nil, nil, fmt.Errorf("cluster: %w", err)
 	}
 	closeRemote = func() { r.Shutdown(false); sys.Shutdown() }
 	log.Info("coordinator listening", "addr", self, "workers", len(d.Workers))
 	if err := probeWorkers(ctx, d); err != nil {
 		closeRemote()
-		return nil, nil, nil, fmt.Errorf("engine: %w", err)
+		return nil, nil, nil, fmt.Errorf("cluster: %w", err)
 	}
 	return sys, r, closeRemote, nil
 }
@@ -165,7 +165,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts actors.Options, d *Di
 		log = slog.New(slog.DiscardHandler)
 	}
 	if opts.Memory {
-		return nil, errors.New("engine: --memory cannot be used with workers (devices on other machines need TCP)")
+		return nil, errors.New("cluster: --memory cannot be used with workers (devices on other machines need TCP)")
 	}
 	sys, r, closeRemote, err := reachWorkers(ctx, d, log)
 	if err != nil {
@@ -201,19 +201,22 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts actors.Options, d *Di
 	}
 
 	nodes, err := spawnNodes(sys, r, d, log)
-	// From here on, the nodes hold their workers: release them on error.
-	release := func() { releaseNodes(sys, nodes) }
+	// From here on, the nodes hold their workers: release them unless the
+	// run starts.
+	started := false
+	defer func() {
+		if !started {
+			releaseNodes(sys, nodes)
+		}
+	}()
 	if err != nil {
-		release()
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	if err := syncClocks(sys, nodes, d); err != nil {
-		release()
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	if err := partition(sc, nodes); err != nil {
-		release()
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	need := uint64(512)
 	if emb != nil {
@@ -225,22 +228,18 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts actors.Options, d *Di
 		}
 	}
 	if _, err := hal.RaiseFDLimit(need); err != nil {
-		release()
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	epoch := time.Now()
 	if err := prepareNodes(sys, sc, nodes, d, ep, epoch); err != nil {
-		release()
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	if ctx.Err() != nil {
-		release()
-		return nil, errors.New("engine: interrupted before the run started")
+		return nil, errors.New("cluster: interrupted before the run started")
 	}
 
 	progress, stop, err := actors.LiveProgress(opts, log)
 	if err != nil {
-		release()
 		return nil, err
 	}
 	defer stop()
@@ -256,6 +255,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts actors.Options, d *Di
 	if emb != nil {
 		cfg.Broker = emb
 	}
+	started = true // the cluster coordinator stops the nodes from now on
 	coord := sys.Root.Spawn(NewClusterProps(cfg))
 	res := actors.Await(ctx, sys, coord, finished, opts.Abort, log)
 	actors.FinishMeta(res, sc, emb, ep)
