@@ -3,30 +3,12 @@ package reports
 import (
 	"math"
 	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/fleetbench/fleetbench/engine/hal"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 )
-
-// fakeClock is a settable clock for metrics.Options.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // fixture configures a synthetic run. The zero value of a field means its
 // default (see withDefaults).
@@ -109,7 +91,7 @@ func lognormal(rng *rand.Rand, median time.Duration, sigma float64) time.Duratio
 func makeResult(t testing.TB, f fixture) *metrics.Result {
 	t.Helper()
 	f = f.withDefaults()
-	clock := &fakeClock{t: fixtureStart}
+	clock := hal.NewFakeClock(fixtureStart)
 	rec, err := metrics.NewRecorder(metrics.Options{Stripes: 4, Now: clock.Now})
 	if err != nil {
 		t.Fatalf("NewRecorder: %v", err)

@@ -2,16 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fleetbench/fleetbench/engine/enginetest/testpki"
 )
 
 // hostileBase is a valid scenario that, should a hostile case not be
@@ -355,11 +350,9 @@ func TestHostileArguments(t *testing.T) {
 // run, which never had a connection, must not pass as completed.
 func TestRunTLSWrongCA(t *testing.T) {
 	dir := t.TempDir()
-	serverCA, serverCAKey := newTestCA(t, "server CA")
-	wrongCA, _ := newTestCA(t, "wrong CA")
-	wrongCAFile := filepath.Join(dir, "wrong-ca.pem")
-	writePEM(t, wrongCAFile, "CERTIFICATE", wrongCA.Raw)
-	addr := serveTLS(t, issueServerCert(t, serverCA, serverCAKey, "broker.test"))
+	serverCA := testpki.NewCA(t, "server CA")
+	wrongCA := testpki.NewCA(t, "wrong CA")
+	addr := serveTLS(t, serverCA.ServerCertificate(t, "broker.test", "127.0.0.1"))
 
 	path := filepath.Join(dir, "tls.yaml")
 	text := fmt.Sprintf(`name: wrong-ca
@@ -368,13 +361,13 @@ drain: 1s
 broker:
   url: mqtts://%s
   tls:
-    ca: wrong-ca.pem
+    ca: %s
     server_name: broker.test
 devices:
   - name: d
     count: 3
     connect: { rate: 100/s, timeout: 2s }
-`, addr)
+`, addr, wrongCA.CertFile)
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -398,63 +391,6 @@ devices:
 	}
 	knownBug(t, "connect errors are logged at debug level only (actors/device.go) and a run in which no device "+
 		"ever connected exits 0 as ✔ COMPLETED (cmd/fleetbench/run.go)", problems)
-}
-
-// newTestCA returns a self-signed ECDSA P-256 CA valid for an hour.
-func newTestCA(t *testing.T, name string) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := certTemplate(name)
-	tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert, key
-}
-
-// issueServerCert issues a server certificate for dnsName and 127.0.0.1.
-func issueServerCert(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, dnsName string) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := certTemplate(dnsName)
-	tmpl.DNSNames = []string{dnsName}
-	tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-func certTemplate(commonName string) *x509.Certificate {
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	return &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: commonName},
-		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-}
-
-func writePEM(t *testing.T, path, blockType string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // serveTLS accepts connections on a free 127.0.0.1 port and completes TLS

@@ -2,23 +2,17 @@ package hal
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fleetbench/fleetbench/engine/enginetest/testpki"
 )
 
 func TestFakeClock(t *testing.T) {
@@ -151,6 +145,8 @@ func TestTCPRefused(t *testing.T) {
 	}
 }
 
+// pki is a test CA (as PEM, a file and a pool), a server certificate for
+// broker.test and a client certificate (CN device-1) it issued.
 type pki struct {
 	caPEM          []byte
 	caFile         string
@@ -162,63 +158,9 @@ type pki struct {
 
 func newPKI(t *testing.T) pki {
 	t.Helper()
-	dir := t.TempDir()
-	key := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	caKey := key()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fleetbench test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	issue := func(cn string, usage x509.ExtKeyUsage, serial int64) ([]byte, *ecdsa.PrivateKey) {
-		k := key()
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			ExtKeyUsage: []x509.ExtKeyUsage{usage}, DNSNames: []string{cn},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return der, k
-	}
-	pemOf := func(typ string, b []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}) }
-	keyPEM := func(k *ecdsa.PrivateKey) []byte {
-		b, err := x509.MarshalECPrivateKey(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pemOf("EC PRIVATE KEY", b)
-	}
-	srvDER, srvKey := issue("broker.test", x509.ExtKeyUsageServerAuth, 2)
-	srv, err := tls.X509KeyPair(pemOf("CERTIFICATE", srvDER), keyPEM(srvKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cliDER, cliKey := issue("device-1", x509.ExtKeyUsageClientAuth, 3)
-	p := pki{
-		caPEM: pemOf("CERTIFICATE", caDER), caFile: filepath.Join(dir, "ca.pem"),
-		serverCert: srv, clientCertFile: filepath.Join(dir, "client.pem"), clientKeyFile: filepath.Join(dir, "client.key"),
-		clientCAs: x509.NewCertPool(),
-	}
-	p.clientCAs.AddCert(ca)
-	for f, b := range map[string][]byte{p.caFile: p.caPEM, p.clientCertFile: pemOf("CERTIFICATE", cliDER), p.clientKeyFile: keyPEM(cliKey)} {
-		if err := os.WriteFile(f, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ca := testpki.NewCA(t, "fleetbench test CA")
+	p := pki{caPEM: ca.CertPEM(), caFile: ca.CertFile, serverCert: ca.ServerCertificate(t, "broker.test"), clientCAs: ca.Pool()}
+	p.clientCertFile, p.clientKeyFile = ca.Client(t, "device-1")
 	return p
 }
 

@@ -3,34 +3,16 @@ package metrics
 import (
 	"math"
 	"math/rand/v2"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/fleetbench/fleetbench/engine/hal"
 )
 
-// fakeClock is a settable clock for Options.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// testStart is when the fake clocks of the tests start.
+var testStart = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newTestRecorder(t testing.TB, stripes int, clock *fakeClock) *Recorder {
+func newTestRecorder(t testing.TB, stripes int, clock *hal.FakeClock) *Recorder {
 	t.Helper()
 	opts := Options{Stripes: stripes}
 	if clock != nil {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fleetbench/fleetbench/engine/hal"
 )
 
 // run records the same events into one recorder ("all") and split over two
@@ -18,7 +20,7 @@ type runOut struct {
 
 func splitRun(t *testing.T, intervals, perInterval int) runOut {
 	t.Helper()
-	clock := newFakeClock()
+	clock := hal.NewFakeClock(testStart)
 	all := newTestRecorder(t, 16, clock)
 	a := newTestRecorder(t, 8, clock)
 	b := newTestRecorder(t, 4, clock)

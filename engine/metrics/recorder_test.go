@@ -4,6 +4,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fleetbench/fleetbench/engine/hal"
 )
 
 func TestDefaultStripes(t *testing.T) {
@@ -183,7 +185,7 @@ func TestRecordDoesNotAllocate(t *testing.T) {
 }
 
 func TestSnapshotIntervalsAndTotals(t *testing.T) {
-	clock := newFakeClock()
+	clock := hal.NewFakeClock(testStart)
 	r := newTestRecorder(t, 8, clock)
 	began := clock.Now()
 

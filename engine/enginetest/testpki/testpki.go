@@ -8,6 +8,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -81,20 +82,38 @@ func NewCA(t testing.TB, commonName string) *CA {
 	return ca
 }
 
+// CertPEM returns the CA certificate PEM-encoded: the content of CertFile.
+func (ca *CA) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
+}
+
+// Pool returns a new certificate pool holding only the CA certificate, for
+// tls.Config.RootCAs or ClientCAs.
+func (ca *CA) Pool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	return pool
+}
+
 // Server issues a server certificate for names (DNS names or IP
 // addresses) and returns its certificate and key files.
 func (ca *CA) Server(t testing.TB, names ...string) (certFile, keyFile string) {
 	t.Helper()
-	tmpl := template(t, names[0])
-	for _, n := range names {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
+	return ca.files(t, "server-"+names[0], leafTemplate(t, names, x509.ExtKeyUsageServerAuth))
+}
+
+// ServerCertificate issues a server certificate for names (DNS names or IP
+// addresses), as Server does, but returns it in memory, ready for
+// tls.Config.Certificates, instead of as files.
+func (ca *CA) ServerCertificate(t testing.TB, names ...string) tls.Certificate {
+	t.Helper()
+	tmpl := leafTemplate(t, names, x509.ExtKeyUsageServerAuth)
+	der, key := ca.sign(t, "server-"+names[0], tmpl)
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatalf("testpki: parse server-%s: %v", names[0], err)
 	}
-	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-	return ca.issue(t, "server-"+names[0], tmpl)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
 }
 
 // Node issues a certificate that serves and dials with the same identity
@@ -102,16 +121,7 @@ func (ca *CA) Server(t testing.TB, names ...string) (certFile, keyFile string) {
 // do, for names (DNS names or IP addresses).
 func (ca *CA) Node(t testing.TB, names ...string) (certFile, keyFile string) {
 	t.Helper()
-	tmpl := template(t, names[0])
-	for _, n := range names {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
-	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
-	return ca.issue(t, "node-"+names[0], tmpl)
+	return ca.files(t, "node-"+names[0], leafTemplate(t, names, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth))
 }
 
 // Client issues a client certificate with common name commonName and
@@ -120,10 +130,22 @@ func (ca *CA) Client(t testing.TB, commonName string) (certFile, keyFile string)
 	t.Helper()
 	tmpl := template(t, commonName)
 	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	return ca.issue(t, "client-"+commonName, tmpl)
+	return ca.files(t, "client-"+commonName, tmpl)
 }
 
-func (ca *CA) issue(t testing.TB, name string, tmpl *x509.Certificate) (string, string) {
+// files signs tmpl and writes the certificate and its key as PEM files.
+func (ca *CA) files(t testing.TB, name string, tmpl *x509.Certificate) (string, string) {
+	t.Helper()
+	der, key := ca.sign(t, name, tmpl)
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatalf("testpki: marshal key: %v", err)
+	}
+	return ca.write(t, name+".pem", "CERTIFICATE", der), ca.write(t, name+"-key.pem", "PRIVATE KEY", pkcs8)
+}
+
+// sign issues tmpl for a new key and returns the certificate's DER and the key.
+func (ca *CA) sign(t testing.TB, name string, tmpl *x509.Certificate) ([]byte, *ecdsa.PrivateKey) {
 	t.Helper()
 	key := newKey(t)
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
@@ -131,11 +153,7 @@ func (ca *CA) issue(t testing.TB, name string, tmpl *x509.Certificate) (string, 
 	if err != nil {
 		t.Fatalf("testpki: issue %s: %v", name, err)
 	}
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatalf("testpki: marshal key: %v", err)
-	}
-	return ca.write(t, name+".pem", "CERTIFICATE", der), ca.write(t, name+"-key.pem", "PRIVATE KEY", pkcs8)
+	return der, key
 }
 
 func (ca *CA) write(t testing.TB, name, blockType string, der []byte) string {
@@ -154,6 +172,22 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 		t.Fatalf("testpki: generate key: %v", err)
 	}
 	return key
+}
+
+// leafTemplate is the template of a certificate for names (DNS names or IP
+// addresses; the first is also the common name) with the given usages.
+func leafTemplate(t testing.TB, names []string, usages ...x509.ExtKeyUsage) *x509.Certificate {
+	t.Helper()
+	tmpl := template(t, names[0])
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	tmpl.ExtKeyUsage = usages
+	return tmpl
 }
 
 func template(t testing.TB, commonName string) *x509.Certificate {
