@@ -87,6 +87,11 @@ type Config struct {
 	// Final, when set, receives the last interval snapshot when the run
 	// is over, before Done.
 	Final func(*metrics.Snapshot)
+	// NoFailFast keeps a run going when no device can connect (for tests
+	// of brokers that come up late); by default such a run stops once the
+	// longest connect timeout plus the first restart backoff have passed
+	// and every failure was a refusal or a connection error.
+	NoFailFast bool
 	// Sample, when set, is called right before every snapshot (the final
 	// one included), from the coordinator: for counters kept beside the
 	// Recorder that should be read at the same moment.
@@ -217,6 +222,7 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		c.spawn(ctx)
 	case snapshotTick:
 		c.snapshot()
+		c.failFast(ctx)
 		if c.phase != PhaseDone {
 			c.after(c.cfg.Snapshot, snapshotTick{})
 		}
@@ -453,6 +459,34 @@ func (c *coordinator) fill(res *metrics.Result) {
 	}
 }
 
+// failFast stops a run in which no device has connected, once every
+// group's connect timeout and the first restart backoff have passed and
+// every failure so far is one that retrying will not mend soon (refused
+// credentials or codes, not MQTT, a protocol error, TLS, DNS, a refused
+// connection): the result then says why at once instead of after the
+// whole duration. Timeouts (a slow or overloaded broker) keep the run
+// going. Nodes of a distributed run and NoFailFast runs never stop early.
+func (c *coordinator) failFast(ctx actor.Context) {
+	if c.phase != PhaseRamp || c.cfg.Node || c.cfg.NoFailFast || c.lastSnap == nil {
+		return
+	}
+	cnt := &c.lastSnap.Counts
+	if cnt.Get(metrics.ConnectOK) > 0 || cnt.ConnectFailedTotal() == 0 || cnt.ConnectFailed[metrics.ReasonTimeout] > 0 || cnt.ConnectFailed[metrics.ReasonOther] > 0 {
+		return
+	}
+	var wait time.Duration
+	for _, g := range c.sc.Groups {
+		wait = max(wait, g.Connect.Timeout)
+	}
+	wait += c.cfg.RestartMin
+	if elapsed := c.cfg.Env.Clock.Now().Sub(c.start); elapsed < wait {
+		return
+	}
+	c.cfg.Env.Logger.Warn("no device could connect: stopping the run early", "failed", cnt.ConnectFailedTotal())
+	c.drain(ctx)
+	c.stopDevices(ctx)
+}
+
 // drainEnd notes the end of the drain (once).
 func (c *coordinator) drainEnd() {
 	if !c.drainAt.IsZero() && c.drainLen == 0 {
@@ -521,10 +555,7 @@ func (c *coordinator) spawn(ctx actor.Context) {
 				// A name still taken by a device stopping after a ramp-down.
 				pid = ctx.Spawn(props)
 			}
-			c.cfg.Env.Recorder.Inc(metrics.DevicesStarted)
-			if gi < len(c.cfg.Env.Groups) {
-				c.cfg.Env.Groups[gi].Devices.Add(1)
-			}
+			c.cfg.Env.Recorder.Tally(metrics.Group(c.cfg.Env.Groups, gi)).Inc(metrics.DevicesStarted)
 			pids = append(pids, pid)
 			c.alive++
 			c.tokens[gi]--

@@ -44,6 +44,9 @@ type Options struct {
 	// MetricsAddr, when set (e.g. "127.0.0.1:9464"), serves the live
 	// metrics in the Prometheus text format at /metrics during the run.
 	MetricsAddr string
+	// NoFailFast keeps a run going when no device can connect (see
+	// Config.NoFailFast).
+	NoFailFast bool
 }
 
 // Run runs sc on this machine and returns its result: it starts the
@@ -105,7 +108,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 	cfg := Config{
 		Scenario: sc, Env: env, Progress: progress,
 		Done:    func(r *metrics.Result) { done <- r },
-		Partial: opts.Partial, PartialEvery: opts.PartialEvery,
+		Partial: opts.Partial, PartialEvery: opts.PartialEvery, NoFailFast: opts.NoFailFast,
 	}
 	if emb != nil {
 		cfg.Broker = emb

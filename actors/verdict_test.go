@@ -347,3 +347,28 @@ func mustGates(t *testing.T, exprs ...string) []reports.Threshold {
 	}
 	return gates
 }
+
+// TestFailFastWhenNothingConnects: against a port where nothing listens,
+// the run stops once the connect timeout and the first backoff have
+// passed, not after its whole duration; with NoFailFast it goes on.
+func TestFailFastWhenNothingConnects(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	sc := honestScenario(t, "mqtt://"+addr, 5, 5, 1, "")
+	sc.Duration = 15 * time.Second
+	sc.Groups[0].Connect.Timeout = time.Second
+	res := runHonest(t, sc, Options{})
+	if took := res.EndedAt.Sub(res.StartedAt); took > 10*time.Second {
+		t.Fatalf("the run took %v of its 15 s although no device could connect (failures %v)", took, res.ConnectFailedByReason)
+	}
+	checkVerdict(t, res, metrics.StatusFailed, metrics.ReasonCodeNoDeviceConnected)
+	sc.Duration = 4 * time.Second
+	res = runHonest(t, sc, Options{NoFailFast: true})
+	if took := res.EndedAt.Sub(res.StartedAt); took < 4*time.Second {
+		t.Fatalf("with NoFailFast the run took %v, less than its 4 s", took)
+	}
+}

@@ -121,17 +121,26 @@ func (h *nativeHandle) establish(ctx context.Context) (net.Conn, error) {
 			break
 		}
 		dctx, cancel := context.WithTimeout(ctx, h.p.ConnectTimeout)
-		var c net.Conn
-		c, err = h.p.Dialer.Establish(dctx, h.p.Endpoint)
+		c, derr := h.p.Dialer.Establish(dctx, h.p.Endpoint)
 		cancel()
-		if err == nil {
+		if derr == nil {
 			return c, nil
 		}
+		if err != nil && (ctx.Err() != nil || isTimeoutErr(derr)) {
+			break // the time ran out during a retry: the earlier error says why
+		}
+		err = derr
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	return nil, fmt.Errorf("iot: connect %s as %q: %w", h.p.Endpoint, h.p.ClientID, err)
+}
+
+// isTimeoutErr reports whether err is a deadline running out.
+func isTimeoutErr(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // sleepCtx waits d or until ctx ends; it reports whether d passed.

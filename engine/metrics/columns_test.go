@@ -192,11 +192,6 @@ func TestGroupResultAdd(t *testing.T) {
 	if a.Name != "a" {
 		t.Errorf("name %q", a.Name)
 	}
-	// The compatibility counter of the coordinator adds to devices.
-	g.Devices.Add(5)
-	if got := g.Result("a").Devices; got != 105 {
-		t.Errorf("devices %d, want 105", got)
-	}
 }
 
 // TestTotalsAdd: totals add column by column.

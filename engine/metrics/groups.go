@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"sync"
-	"sync/atomic"
 )
 
 // GroupCounters are the counters of one device group: the same counters as
@@ -12,13 +11,6 @@ import (
 // group with one call. The zero value is ready to use.
 type GroupCounters struct {
 	set counterSet
-	// Devices counts the group's started devices on the coordinator's
-	// side.
-	//
-	// Deprecated: count DevicesStarted through Recorder.Tally(group)
-	// instead (which counts the fleet-wide counter too); Counts adds
-	// Devices to DevicesStarted until the last caller has switched.
-	Devices atomic.Int64
 }
 
 // Group returns the counters of group i, or nil when gs does not have
@@ -32,9 +24,7 @@ func Group(gs []GroupCounters, i int) *GroupCounters {
 
 // Counts reads the group's counters.
 func (g *GroupCounters) Counts() Counts {
-	c := g.set.load()
-	c.Counter[DevicesStarted] += g.Devices.Load()
-	return c
+	return g.set.load()
 }
 
 // Result reads the counters as the group's result line.
