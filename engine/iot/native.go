@@ -48,7 +48,7 @@ type nativeHandle struct {
 	gen        uint32      // generation of the current (or pending) connection
 	connecting bool
 	w          bytes.Buffer // the write batch
-	inYield    bool
+	loopState
 	events     []queued
 	subs       []subscription
 	requests   []nativeRequest
@@ -59,7 +59,6 @@ type nativeHandle struct {
 	probes     int
 	reconnects int // failed attempts since the loss
 	retryAt    time.Time
-	sync       syncWait
 	server     serverLimits
 	aliases    map[string]uint16
 	unknown    int64 // acks for packet ids not awaited
@@ -206,44 +205,16 @@ func (h *nativeHandle) Stats() Stats {
 }
 
 // Yield runs what arrived and what is due, then the handlers.
-func (h *nativeHandle) Yield(timeout time.Duration) error {
-	if timeout < 0 {
-		return fmt.Errorf("%w: negative yield timeout", ErrInvalidArgument)
-	}
-	if h.inYield {
-		return nil
-	}
+func (h *nativeHandle) Yield(timeout time.Duration) error { return yieldLoop(h, timeout) }
+
+func (h *nativeHandle) loop() *loopState        { return &h.loopState }
+func (h *nativeHandle) pass()                   { h.run() }
+func (h *nativeHandle) wakeup() <-chan struct{} { return h.ready }
+
+func (h *nativeHandle) destroyedNow() bool {
 	h.mu.Lock()
-	destroyed := h.destroyed
-	h.mu.Unlock()
-	if destroyed {
-		return ErrDestroyed
-	}
-	h.inYield = true
-	defer func() { h.inYield = false }()
-	var deadline time.Time
-	if timeout > 0 {
-		deadline = time.Now().Add(timeout)
-	}
-	for {
-		h.run()
-		if timeout == 0 {
-			return nil
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil
-		}
-		if at, ok := h.NextDeadline(); ok {
-			left = min(left, max(0, time.Until(at))+time.Millisecond)
-		}
-		t := time.NewTimer(left)
-		select {
-		case <-h.ready:
-			t.Stop()
-		case <-t.C:
-		}
-	}
+	defer h.mu.Unlock()
+	return h.destroyed
 }
 
 // run is one pass of the session: what arrived, what is due, the write
@@ -518,10 +489,7 @@ func (h *nativeHandle) push(in inbound) {
 func (h *nativeHandle) dispatch(q *queued) {
 	ev := &q.ev
 	if ev.Type != EventPublishReceived {
-		if ev.PacketID != 0 && ev.PacketID == h.sync.id &&
-			(ev.Type == EventSubscribeSuccess || ev.Type == EventSubscribeNack || ev.Type == EventSubscribeTimeout) {
-			h.sync.result = ev.Type
-		}
+		h.noteSync(ev)
 		if h.p.EventHandler != nil {
 			h.p.EventHandler(h.outer, ev)
 		}

@@ -251,41 +251,10 @@ func (h *nativeHandle) encode(pk *packets.Packet, enc func(*bytes.Buffer) error)
 	return nil
 }
 
-// SubscribeSync subscribes and yields until the SUBACK, a refusal retried
-// until the timeout (IOT_MQTT_Subscribe_Sync).
+// SubscribeSync subscribes and yields until the SUBACK
+// (IOT_MQTT_Subscribe_Sync).
 func (h *nativeHandle) SubscribeSync(filter string, qos QoS, handler Handler, timeout time.Duration) (uint16, error) {
-	if h.inYield || qos == QoS3SubLocal {
-		return h.Subscribe(filter, qos, handler)
-	}
-	timeout = min(timeout, 10*time.Second)
-	deadline := time.Now().Add(timeout)
-	lastNack := false
-	for {
-		id, err := h.Subscribe(filter, qos, handler)
-		if err != nil {
-			return 0, err
-		}
-		h.sync = syncWait{id: id}
-		for h.sync.result == EventUndef && time.Now().Before(deadline) {
-			if err := h.Yield(min(100*time.Millisecond, time.Until(deadline))); err != nil {
-				return 0, err
-			}
-		}
-		res := h.sync.result
-		h.sync = syncWait{}
-		switch res {
-		case EventSubscribeSuccess:
-			return id, nil
-		case EventSubscribeNack:
-			lastNack = true
-		}
-		if !time.Now().Before(deadline) {
-			if lastNack {
-				return 0, fmt.Errorf("iot: subscribe %q: %w", filter, ErrSubscribeNack)
-			}
-			return 0, fmt.Errorf("iot: subscribe %q: %w after %v", filter, ErrSubscribeTimeout, timeout)
-		}
-	}
+	return subscribeSync(h, filter, qos, handler, timeout)
 }
 
 // Unsubscribe removes the handler of exactly filter and sends UNSUBSCRIBE.

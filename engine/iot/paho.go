@@ -64,9 +64,8 @@ type pahoHandle struct {
 	subs  []subscription
 
 	// Owner-only state.
-	spare   []queued
-	inYield bool
-	sync    syncWait
+	spare []queued
+	loopState
 }
 
 // pendingPub is a QoS 1/2 publish awaiting its PUBACK/PUBCOMP.
@@ -248,46 +247,17 @@ func (h *pahoHandle) Stats() Stats {
 }
 
 // Yield delivers pending events and messages to their handlers, waiting up
-// to timeout for more (IOT_MQTT_Yield). Yield(0) delivers what is pending
-// and returns at once. A Yield called from inside a handler returns nil
-// without delivering.
-func (h *pahoHandle) Yield(timeout time.Duration) error {
-	if timeout < 0 {
-		return fmt.Errorf("%w: negative yield timeout", ErrInvalidArgument)
-	}
-	if h.inYield {
-		return nil
-	}
+// to timeout for more (IOT_MQTT_Yield).
+func (h *pahoHandle) Yield(timeout time.Duration) error { return yieldLoop(h, timeout) }
+
+func (h *pahoHandle) loop() *loopState        { return &h.loopState }
+func (h *pahoHandle) pass()                   { h.deliver() }
+func (h *pahoHandle) wakeup() <-chan struct{} { return h.ready }
+
+func (h *pahoHandle) destroyedNow() bool {
 	h.mu.Lock()
-	destroyed := h.destroyed
-	h.mu.Unlock()
-	if destroyed {
-		return ErrDestroyed
-	}
-	h.inYield = true
-	defer func() { h.inYield = false }()
-	var deadline time.Time
-	if timeout > 0 {
-		deadline = time.Now().Add(timeout)
-	}
-	for {
-		h.deliver()
-		if timeout == 0 {
-			return nil
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil
-		}
-		t := time.NewTimer(left)
-		select {
-		case <-h.ready:
-			t.Stop()
-		case <-t.C:
-			h.deliver()
-			return nil
-		}
-	}
+	defer h.mu.Unlock()
+	return h.destroyed
 }
 
 // deliver runs the handlers of everything queued so far, after failing the
@@ -314,10 +284,7 @@ func (h *pahoHandle) deliver() {
 func (h *pahoHandle) dispatch(q *queued) {
 	ev := &q.ev
 	if ev.Type != EventPublishReceived {
-		if ev.PacketID != 0 && ev.PacketID == h.sync.id &&
-			(ev.Type == EventSubscribeSuccess || ev.Type == EventSubscribeNack || ev.Type == EventSubscribeTimeout) {
-			h.sync.result = ev.Type
-		}
+		h.noteSync(ev)
 		if h.p.EventHandler != nil {
 			h.p.EventHandler(h.outer, ev)
 		}
@@ -422,45 +389,10 @@ func (h *pahoHandle) sendSubscribe(filter string, qos QoS) (uint16, error) {
 	return id, nil
 }
 
-// SubscribeSync subscribes and waits up to timeout (capped at 10 s) for the
-// SUBACK, yielding meanwhile; a refusal is retried until the timeout, as in
-// IOT_MQTT_Subscribe_Sync. Called from inside a handler, or with
-// QoS3SubLocal, it does not wait.
+// SubscribeSync subscribes and yields until the SUBACK
+// (IOT_MQTT_Subscribe_Sync).
 func (h *pahoHandle) SubscribeSync(filter string, qos QoS, handler Handler, timeout time.Duration) (uint16, error) {
-	if h.inYield || qos == QoS3SubLocal {
-		return h.Subscribe(filter, qos, handler)
-	}
-	if timeout > 10*time.Second {
-		timeout = 10 * time.Second
-	}
-	deadline := time.Now().Add(timeout)
-	lastNack := false
-	for {
-		id, err := h.Subscribe(filter, qos, handler)
-		if err != nil {
-			return 0, err
-		}
-		h.sync = syncWait{id: id}
-		for h.sync.result == EventUndef && time.Now().Before(deadline) {
-			if err := h.Yield(min(100*time.Millisecond, time.Until(deadline))); err != nil {
-				return 0, err
-			}
-		}
-		res := h.sync.result
-		h.sync = syncWait{}
-		switch {
-		case res == EventSubscribeSuccess:
-			return id, nil
-		case res == EventSubscribeNack:
-			lastNack = true
-		}
-		if !time.Now().Before(deadline) {
-			if lastNack {
-				return 0, fmt.Errorf("iot: subscribe %q: %w", filter, ErrSubscribeNack)
-			}
-			return 0, fmt.Errorf("iot: subscribe %q: %w after %v", filter, ErrSubscribeTimeout, timeout)
-		}
-	}
+	return subscribeSync(h, filter, qos, handler, timeout)
 }
 
 // Unsubscribe removes the handler of exactly filter and sends UNSUBSCRIBE
