@@ -85,8 +85,8 @@ func compareAction(c *cli.Context) error {
 		if v, ok := r.PublishRate(); ok {
 			rate = fmt.Sprintf("%.0f/s", v)
 		}
-		fmt.Fprintf(w, "%-28s %-17s published %8d (%8s)  received %8d  lost %6d  e2e p50 %8dµs  p99 %8dµs\n",
-			labels[i], cmp.Runs[i].Status.Headline(), r.Totals.Published, rate, r.Totals.Received, r.Totals.Lost, e2e.P50, e2e.P99)
+		fmt.Fprintf(w, "%-28s %-17s published %8d (%8s)  received %8d  lost %6d  e2e p50 %8s  p99 %8s\n",
+			labels[i], cmp.Runs[i].Status.Headline(), r.Totals.Published, rate, r.Totals.Received, r.Totals.Lost, latencyText(e2e.Count, e2e.P50), latencyText(e2e.Count, e2e.P99))
 	}
 	for _, rg := range cmp.Regressions {
 		fmt.Fprintf(w, "regression: %s %s → %s\n", rg.Metric, rg.BaseText, rg.HeadText)
@@ -153,12 +153,15 @@ func runMatrix(c *cli.Context, out string) ([]*metrics.Result, []string, error) 
 		sc, doc, name := p.sc, p.doc, p.name
 		fmt.Fprintf(c.App.ErrWriter, "fleetbench compare: running %s\n", name)
 		opts := actors.Options{Memory: c.Bool("memory")}
+		stderr := newStderr(c.App.ErrWriter)
+		endProgress := func() {}
 		if !c.Bool("quiet") {
-			opts.Progress = progressPrinter(c.App.ErrWriter)
+			opts.Progress, endProgress = progressPrinter(stderr)
 		}
-		ctx, abort, stop := interruptible(c.Context, c.App.ErrWriter)
+		ctx, abort, stop := interruptible(c.Context, stderr, runInterrupted)
 		opts.Abort = abort
 		res, err := actors.Run(ctx, sc, opts)
+		endProgress()
 		stop()
 		if err != nil {
 			return nil, nil, cli.Exit(fmt.Sprintf("fleetbench: run %s failed: %v", name, err), exitRunFailed)
@@ -191,4 +194,13 @@ func product(n int, size func(int) int) [][]int {
 		out = next
 	}
 	return out
+}
+
+// latencyText formats a latency as the reports do (1.51ms), a dash when
+// nothing was measured.
+func latencyText(count, us int64) string {
+	if count == 0 {
+		return "–"
+	}
+	return fmtMicros(us)
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 
@@ -66,7 +67,7 @@ func runAction(c *cli.Context) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return usageError("--out: %v", err)
 	}
-	stderr := &lockedWriter{w: c.App.ErrWriter}
+	stderr := newStderr(c.App.ErrWriter)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	if addr := c.String("metrics-addr"); addr != "" {
@@ -74,16 +75,20 @@ func runAction(c *cli.Context) error {
 			return usageError("--metrics-addr %q: %v (want host:port, e.g. 127.0.0.1:9464)", addr, err)
 		}
 	}
-	ctx, abort, stop := interruptible(c.Context, stderr)
+	ctx, abort, stop := interruptible(c.Context, stderr, runInterrupted)
 	defer stop()
 	opts := actors.Options{Logger: log, Abort: abort, Memory: c.Bool("memory"), MetricsAddr: c.String("metrics-addr")}
 	dist, err := distribution(c)
 	if err != nil {
 		return err
 	}
+	endProgress := func() {}
 	if !c.Bool("quiet") {
-		opts.Progress = progressPrinter(stderr)
+		opts.Progress, endProgress = progressPrinter(stderr)
 	}
+	// The status line is ended before anything else is printed, however
+	// the run ends.
+	defer endProgress()
 	// Every 10 s, everything measured so far goes to result.partial.json
 	// (temp file + rename): even kill -9 leaves a parsable result.
 	partialPath := filepath.Join(out, "result.partial.json")
@@ -131,6 +136,7 @@ func runAction(c *cli.Context) error {
 	} else {
 		res, err = actors.Run(ctx, sc, opts)
 	}
+	endProgress()
 	if err != nil {
 		if ctx.Err() != nil { // Ctrl-C before anything was measured
 			return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitInterrupted)
@@ -234,9 +240,12 @@ func redactArgs(argv []string) string {
 	return strings.Join(args, " ")
 }
 
-// interruptible returns a context cancelled by the first SIGINT/SIGTERM and
-// a channel closed by the second.
-func interruptible(parent context.Context, stderr io.Writer) (context.Context, <-chan struct{}, func()) {
+// runInterrupted is what run and compare say on the first Ctrl-C.
+const runInterrupted = "fleetbench: interrupted — draining and writing the result (press Ctrl-C again to stop at once)"
+
+// interruptible returns a context cancelled by the first SIGINT/SIGTERM,
+// which prints msg, and a channel closed by the second.
+func interruptible(parent context.Context, stderr io.Writer, msg string) (context.Context, <-chan struct{}, func()) {
 	ctx, cancel := context.WithCancel(parent)
 	abort := make(chan struct{})
 	sig := make(chan os.Signal, 2)
@@ -249,7 +258,12 @@ func interruptible(parent context.Context, stderr io.Writer) (context.Context, <
 			case <-sig:
 				n++
 				if n == 1 {
-					fmt.Fprintln(stderr, "\nfleetbench: interrupted — draining and writing the result (press Ctrl-C again to stop at once)")
+					// On a terminal the status line is erased first; the
+					// newline ends the ^C the terminal echoed otherwise.
+					if _, ok := stderr.(*statusWriter); !ok {
+						msg = "\n" + msg
+					}
+					fmt.Fprintln(stderr, msg)
 					cancel()
 				} else {
 					close(abort)
@@ -264,33 +278,107 @@ func interruptible(parent context.Context, stderr io.Writer) (context.Context, <
 }
 
 // progressPrinter shows a live status line on a terminal and a log line
-// every 10 s otherwise (CI logs).
-func progressPrinter(w io.Writer) func(actors.Progress) {
-	tty := isTerminal(w)
-	var lastLog time.Duration = -10 * time.Second
-	return func(p actors.Progress) {
-		line := progressLine(p)
-		if tty {
-			fmt.Fprintf(w, "\r\033[K%s", line)
+// every 10 s otherwise (CI logs). The returned end finishes a status line
+// left on the terminal (a no-op otherwise); call it before anything else is
+// printed after the run, whether it ended, failed or was interrupted.
+//
+// On a terminal the line is redrawn in place and fitted to the terminal's
+// width (read again at every redraw), so it never wraps. In a log, the line
+// shows the worst e2e p99 of the one-second intervals since the previous
+// line and the p99 of the whole run so far.
+func progressPrinter(w io.Writer) (show func(actors.Progress), end func()) {
+	if sw, ok := w.(*statusWriter); ok {
+		return func(p actors.Progress) {
+			sw.status(fitProgress(p, sw.width()))
 			if p.Phase == actors.PhaseDone {
-				fmt.Fprintln(w)
+				sw.end()
 			}
+		}, sw.end
+	}
+	var lastLog time.Duration = -10 * time.Second
+	var window int64 // worst e2e p99 (µs) of the intervals since the last line
+	var windowSeen bool
+	return func(p actors.Progress) {
+		if p.Point.Received > 0 {
+			window, windowSeen = max(window, p.Point.E2EP99Us), true
+		}
+		if p.Elapsed-lastLog < 10*time.Second {
 			return
 		}
-		if p.Elapsed-lastLog >= 10*time.Second {
-			lastLog = p.Elapsed
-			fmt.Fprintln(w, line)
+		lastLog = p.Elapsed
+		e2e := "–"
+		if windowSeen {
+			e2e = fmtMicros(window)
 		}
-	}
+		e2e += " (worst 1s of " + tenSeconds(p) + ")"
+		if p.Snapshot != nil {
+			if h := p.Snapshot.Total.Kind(metrics.E2E); h.Count() > 0 {
+				e2e += ", run " + fmtMicros(h.Percentile(99))
+			}
+		}
+		window, windowSeen = 0, false
+		fmt.Fprintln(w, formatProgress(p, e2e, 20))
+	}, func() {}
 }
 
+// tenSeconds names the window of a log line: the last 10 s, or less at
+// the start of the run.
+func tenSeconds(p actors.Progress) string {
+	if p.Elapsed < 10*time.Second {
+		return "the run"
+	}
+	return "10s"
+}
+
+// progressLine is the status line of one progress report, at full length.
 func progressLine(p actors.Progress) string {
+	return formatProgress(p, intervalP99(p), 20)
+}
+
+// intervalP99 is the e2e p99 of the last interval, or a dash without
+// deliveries.
+func intervalP99(p actors.Progress) string {
+	if p.Point.Received == 0 {
+		return "–"
+	}
+	return fmtMicros(p.Point.E2EP99Us)
+}
+
+// fitProgress returns the status line fitted into width columns (one less,
+// so that the cursor never reaches the last column and the terminal never
+// wraps): the bar shrinks, then goes, then the line is cut.
+func fitProgress(p actors.Progress, width int) string {
+	limit := width - 1
+	if width <= 0 {
+		limit = 1 << 30
+	}
+	e2e := intervalP99(p)
+	var line string
+	for _, bar := range []int{20, 10, 0} {
+		line = formatProgress(p, e2e, bar)
+		if utf8.RuneCountInString(line) <= limit {
+			return line
+		}
+	}
+	if limit < 1 {
+		return ""
+	}
+	r := []rune(line)
+	return string(r[:limit-1]) + "…"
+}
+
+// formatProgress formats a status line with the given e2e p99 text and a
+// bar of barWidth cells (none when 0).
+func formatProgress(p actors.Progress, e2e string, barWidth int) string {
 	frac := 0.0
 	if p.Total > 0 {
 		frac = min(1, float64(p.Elapsed)/float64(p.Total))
 	}
-	const width = 20
-	bar := strings.Repeat("█", int(frac*width)) + strings.Repeat("░", width-int(frac*width))
+	bar := ""
+	if barWidth > 0 {
+		full := int(frac * float64(barWidth))
+		bar = " " + strings.Repeat("█", full) + strings.Repeat("░", barWidth-full)
+	}
 	stage := ""
 	if p.Stage > 0 {
 		stage = fmt.Sprintf(" stage %d", p.Stage)
@@ -314,11 +402,7 @@ func progressLine(p actors.Progress) string {
 	if p.Phase == actors.PhaseRamp && p.Target < p.Fleet {
 		devices += fmt.Sprintf(" (ramp %d)", p.Target)
 	}
-	e2e := "–"
-	if p.Point.Received > 0 {
-		e2e = (time.Duration(p.Point.E2EP99Us) * time.Microsecond).String()
-	}
-	return fmt.Sprintf("%s %s %s%s%s %s pub %.0f/s recv %.0f/s e2e p99 %s errors %d",
+	return fmt.Sprintf("%s%s %s%s%s %s pub %.0f/s recv %.0f/s e2e p99 %s errors %d",
 		p.Phase, bar, clock, stage, nodes, devices,
 		p.Point.PublishRate, p.Point.ReceiveRate, e2e,
 		p.Totals.ConnectFailed+p.Totals.SubscribeFailed+p.Totals.PublishErrors)

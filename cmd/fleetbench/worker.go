@@ -72,9 +72,23 @@ func workerAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(&lockedWriter{w: c.App.ErrWriter}, &slog.HandlerOptions{Level: level}))
-	ctx, _, stop := interruptible(c.Context, c.App.ErrWriter)
+	stderr := &lockedWriter{w: c.App.ErrWriter}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// A worker writes no result: Ctrl-C stops it, and the coordinator of a
+	// run it is part of declares it lost.
+	ctx, abort, stop := interruptible(c.Context, stderr,
+		"fleetbench worker: interrupted — stopping (a run this worker is part of loses this node; press Ctrl-C again to stop at once)")
 	defer stop()
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		select {
+		case <-abort: // a second Ctrl-C while the worker shuts down
+			fmt.Fprintln(stderr, "fleetbench worker: stopped at once")
+			os.Exit(exitInterrupted)
+		case <-finished:
+		}
+	}()
 	err = cluster.ServeWorker(ctx, cluster.WorkerOptions{
 		Remote: ro, Logger: log, Version: buildVersion(),
 		Ready: func(addr string) {
