@@ -17,6 +17,10 @@ type chartSpec struct {
 	ID     string    `json:"id"`
 	Kind   string    `json:"kind"`
 	Option echOption `json:"option"`
+	// LogToggle puts a log/linear switch on the chart: its first y axis
+	// starts logarithmic (LatencyFloorMs stands in for 0) and the reader
+	// may switch it to linear.
+	LogToggle bool `json:"logToggle,omitempty"`
 }
 
 // Chart kinds, matched by the page script.
@@ -90,6 +94,7 @@ type echSeries struct {
 	ShowSymbol   bool          `json:"showSymbol"`
 	Symbol       string        `json:"symbol,omitempty"`
 	SymbolSize   int           `json:"symbolSize,omitempty"`
+	ShowAll      string        `json:"showAllSymbol,omitempty"`
 	ConnectNulls bool          `json:"connectNulls,omitempty"`
 	Step         string        `json:"step,omitempty"`
 	BarMaxWidth  int           `json:"barMaxWidth,omitempty"`
@@ -164,39 +169,73 @@ var (
 // decade of 1/(1-q): 2 is p50, 4 p75, 10 p90, 20 p95, 100 p99 and so on.
 var percentileMultipliers = []float64{1, 1.25, 1.6, 2, 2.5, 3.2, 4, 5, 6.25, 8}
 
-// Percentile plot bounds: x = 1/(1-q) from p50 to p99.999.
+// Percentile plot bounds: x = 1/(1-q) from p50 to at most p99.999. The
+// axis of a plot ends where its longest curve does (percentileXLimit).
 const (
 	percentileXMin = 2.0
 	percentileXMax = 100000.0
 )
+
+// latencyFloorMs stands in for a latency of 0 on a log axis, which cannot
+// show 0: 1µs, the histograms' resolution (they record whole microseconds,
+// so a 0 is a latency under 1µs).
+const latencyFloorMs = 0.001
+
+// percentileGrid returns the x = 1/(1-q) of the points of a percentile
+// curve of n values: the grid points from p50 up to the highest percentile
+// that n values resolve, x ≤ n (at least one value lies beyond it: 99.9 %
+// for 1,000 values, 99 % for 100), and at most p99.999. A curve has at
+// least its p50 point.
+func percentileGrid(n int64) []float64 {
+	if n <= 0 {
+		return nil
+	}
+	var xs []float64
+	for decade := 1.0; decade <= percentileXMax; decade *= 10 {
+		for _, m := range percentileMultipliers {
+			x := round6(decade * m)
+			if x < percentileXMin || x > percentileXMax {
+				continue
+			}
+			if x > float64(n) && len(xs) > 0 {
+				return xs
+			}
+			xs = append(xs, x)
+		}
+	}
+	return xs
+}
+
+// percentileXLimit is the end of the percentile axis for curves of counts:
+// the last point of the longest curve (never the axis start itself, which
+// would leave the axis without a range).
+func percentileXLimit(counts ...int64) float64 {
+	limit := 0.0
+	for _, n := range counts {
+		if xs := percentileGrid(n); len(xs) > 0 {
+			limit = max(limit, xs[len(xs)-1])
+		}
+	}
+	if limit <= percentileXMin {
+		return 2 * percentileXMin // p75: a curve of one point still has an axis
+	}
+	return limit
+}
 
 // logYRatio is the ratio of the highest to the lowest median of the curves
 // of a percentile plot beyond which its latency axis is logarithmic.
 const logYRatio = 10
 
 // percentileCurve returns the classic HdrHistogram percentile plot of h as
-// [x, milliseconds] points, x = 1/(1-q) from p50 to p99.999, stopping once x
-// exceeds the number of values (beyond that every percentile is the
-// maximum).
+// [x, milliseconds] points, x = 1/(1-q) on percentileGrid: from p50 up to
+// the highest percentile the number of values resolves (beyond it every
+// percentile is the maximum).
 func percentileCurve(h *metrics.Histogram) [][2]float64 {
 	n := h.Count()
 	if n == 0 {
 		return nil
 	}
-	var xs []float64
-grid:
-	for decade := 1.0; decade <= percentileXMax; decade *= 10 {
-		for _, m := range percentileMultipliers {
-			x := decade * m
-			if x < percentileXMin || x > percentileXMax {
-				continue
-			}
-			xs = append(xs, x)
-			if x >= float64(n) {
-				break grid
-			}
-		}
-	}
+	xs := percentileGrid(n)
 	ps := make([]float64, len(xs))
 	for i, x := range xs {
 		ps[i] = 100 * (1 - 1/x)
@@ -204,7 +243,7 @@ grid:
 	vs := h.Percentiles(ps...)
 	out := make([][2]float64, len(xs))
 	for i := range xs {
-		out[i] = [2]float64{round6(xs[i]), float64(vs[i]) / 1000}
+		out[i] = [2]float64{xs[i], float64(vs[i]) / 1000}
 	}
 	return out
 }
@@ -221,14 +260,18 @@ type curve struct {
 }
 
 // percentileChart builds a percentile-distribution chart of several
-// curves.
+// curves; its percentile axis ends at the last point of the longest curve.
 func percentileChart(id string, curves []curve) chartSpec {
+	counts := make([]int64, len(curves))
+	for i, c := range curves {
+		counts[i] = c.hist.Count()
+	}
 	opt := echOption{
 		Grid:    &echGrid{Left: 12, Right: 36, Top: 56, Bottom: 34, ContainLabel: true},
 		Legend:  &echLegend{Top: 2, Type: "scroll"},
 		Tooltip: &echTooltip{Trigger: "axis"},
 		XAxis: []echAxis{{
-			Type: "log", LogBase: 10, Min: percentileXMin, Max: percentileXMax,
+			Type: "log", LogBase: 10, Min: percentileXMin, Max: percentileXLimit(counts...),
 			Name: "percentile", NameLocation: "middle", NameGap: 26,
 		}},
 		YAxis: []echAxis{{Type: "value", Name: "latency", Min: 0}},
@@ -249,7 +292,7 @@ func percentileChart(id string, curves []curve) chartSpec {
 		opt.YAxis[0] = echAxis{Type: "log", LogBase: 10, Name: "latency (log scale)"}
 		for _, d := range data {
 			for j := range d {
-				d[j][1] = max(d[j][1], 0.001) // 1µs: a log axis has no 0
+				d[j][1] = max(d[j][1], latencyFloorMs) // a log axis has no 0
 			}
 		}
 	}
@@ -296,36 +339,54 @@ func timeAxis() echAxis {
 		AxisLabel: &echAxisLabel{Formatter: "{value}s"}, MinInterval: 1}
 }
 
-// latencyTimeChart plots the per-interval e2e p50/p99 and publish-ack p99.
+// latencyAxis is the y axis of a latency-over-time chart: logarithmic, so
+// that a p50 of a few hundred µs stays readable under a p99 spike of
+// hundreds of ms (the page offers a switch to linear: LogToggle).
+func latencyAxis(name string) echAxis {
+	return echAxis{Type: "log", LogBase: 10, Name: name}
+}
+
+// latencyMs converts a latency in µs to a point of a log latency axis: ms,
+// a 0 raised to latencyFloorMs.
+func latencyMs(us int64) float64 {
+	return max(float64(us)/1000, latencyFloorMs)
+}
+
+// latencyTimeChart plots the per-interval e2e p50/p99 and publish-ack p99
+// on a log axis. An interval without samples is a gap; a latency of 0 (under
+// 1µs) is drawn at latencyFloorMs. Each line has its own marker, and the
+// publish→ack p99 is dashed and drawn over the wider e2e p99, so both show
+// where they coincide.
 func latencyTimeChart(id string, series []metrics.SeriesPoint) chartSpec {
 	var p50, p99, ack []seriesPoint
 	for _, p := range series {
 		e50, e99, a99 := any(nil), any(nil), any(nil)
 		if p.Received > 0 || p.E2EP99Us > 0 {
-			e50, e99 = float64(p.E2EP50Us)/1000, float64(p.E2EP99Us)/1000
+			e50, e99 = latencyMs(p.E2EP50Us), latencyMs(p.E2EP99Us)
 		}
 		if p.Acked > 0 || p.PublishAckP99Us > 0 {
-			a99 = float64(p.PublishAckP99Us) / 1000
+			a99 = latencyMs(p.PublishAckP99Us)
 		}
 		p50 = append(p50, seriesPoint{p.T, e50})
 		p99 = append(p99, seriesPoint{p.T, e99})
 		ack = append(ack, seriesPoint{p.T, a99})
 	}
-	line := func(name string, data []seriesPoint, dashed bool) echSeries {
-		s := echSeries{Name: name, Type: "line", Data: data, LineStyle: &echLineStyle{Width: 2}}
-		if dashed {
-			s.LineStyle.Type = "dashed"
-		}
-		return s
+	line := func(name string, data []seriesPoint, style echLineStyle, symbol string, size, z int) echSeries {
+		return echSeries{Name: name, Type: "line", Data: data, LineStyle: &style,
+			ShowSymbol: true, ShowAll: "auto", Symbol: symbol, SymbolSize: size, Z: z}
 	}
-	return chartSpec{ID: id, Kind: chartLatencyTime, Option: echOption{
+	return chartSpec{ID: id, Kind: chartLatencyTime, LogToggle: true, Option: echOption{
 		Color:   []string{colorP50, colorP99, colorAckP99},
 		Grid:    &echGrid{Left: 12, Right: 36, Top: 56, Bottom: 34, ContainLabel: true},
 		Legend:  &echLegend{Top: 2},
 		Tooltip: &echTooltip{Trigger: "axis"},
 		XAxis:   []echAxis{timeAxis()},
-		YAxis:   []echAxis{{Type: "value", Name: "latency", Min: 0}},
-		Series:  []echSeries{line("e2e p50", p50, false), line("e2e p99", p99, false), line("publish→ack p99", ack, true)},
+		YAxis:   []echAxis{latencyAxis("latency")},
+		Series: []echSeries{
+			line("e2e p50", p50, echLineStyle{Width: 2}, "circle", 5, 2),
+			line("e2e p99", p99, echLineStyle{Width: 3.5}, "triangle", 8, 2),
+			line("publish→ack p99", ack, echLineStyle{Width: 2, Type: "dashed"}, "diamond", 6, 3),
+		},
 	}}
 }
 
@@ -445,16 +506,18 @@ func nodeRateChart(id string, nl nodeLines) chartSpec {
 		"", func(p metrics.NodePoint) any { return round6(p.PublishRate) })
 }
 
-// nodeLatencyChart plots each node's per-interval e2e p99; an interval
-// without samples is a gap, not 0.
+// nodeLatencyChart plots each node's per-interval e2e p99 on a log axis; an
+// interval without samples is a gap, not 0.
 func nodeLatencyChart(id string, nl nodeLines) chartSpec {
-	return nl.chart(id, chartLatencyTime, echAxis{Type: "value", Name: "e2e p99", Min: 0},
+	spec := nl.chart(id, chartLatencyTime, latencyAxis("e2e p99"),
 		"", func(p metrics.NodePoint) any {
 			if p.E2EP99Us <= 0 {
 				return nil
 			}
 			return float64(p.E2EP99Us) / 1000
 		})
+	spec.LogToggle = true
+	return spec
 }
 
 // nodeConnectedChart plots each node's connected devices.

@@ -512,7 +512,7 @@ func WriteCompareHTML(w io.Writer, cmp Comparison) error {
 		if sp.Received == 0 && sp.E2EP99Us == 0 {
 			return nil
 		}
-		return float64(sp.E2EP99Us) / 1000
+		return latencyMs(sp.E2EP99Us)
 	}); ok {
 		p.TimeBoxes = append(p.TimeBoxes, chartBox{ID: spec.ID, Title: "e2e p99 over time", Desc: "per interval, seconds since each run's start"})
 		p.Charts = append(p.Charts, spec)
@@ -569,6 +569,10 @@ func overlayTimeChart(id, kind, yName string, cmp Comparison, colors []string, v
 	}
 	if len(opt.Series) == 0 {
 		return chartSpec{}, false
+	}
+	if kind == chartLatencyTime {
+		opt.YAxis[0] = latencyAxis(yName)
+		return chartSpec{ID: id, Kind: kind, Option: opt, LogToggle: true}, true
 	}
 	return chartSpec{ID: id, Kind: kind, Option: opt}, true
 }

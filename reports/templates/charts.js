@@ -75,7 +75,8 @@
         };
         break;
       case "latency-time":
-        y.axisLabel = { formatter: fmtDur };
+        y.axisLabel = { formatter: fmtDur, hideOverlap: true };
+        y.minorSplitLine = { show: false };
         o.tooltip.formatter = function (params) {
           return tooltipRows(params, "t = " + params[0].value[0] + "s", fmtDur);
         };
@@ -115,14 +116,43 @@
     }
   }
 
+  // A log/linear switch for a chart whose first y axis starts logarithmic
+  // (spec.logToggle). Linear starts at 0; log sets its own range. ECharts
+  // makes an axis of another type a new component, so the switch passes the
+  // whole decorated axis, not just its type.
+  function scaleSwitch(chart, el, axes) {
+    var box = document.createElement("div");
+    box.className = "scale-switch";
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", "latency axis scale");
+    var buttons = [["log", "log"], ["value", "linear"]].map(function (s) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.textContent = s[1];
+      b.setAttribute("data-scale", s[0]);
+      b.setAttribute("aria-pressed", String(s[0] === "log"));
+      b.addEventListener("click", function () {
+        var y = axes.slice();
+        y[0] = Object.assign({}, axes[0], { type: s[0], min: s[0] === "value" ? 0 : null });
+        chart.setOption({ yAxis: y });
+        buttons.forEach(function (o) { o.setAttribute("aria-pressed", String(o === b)); });
+      });
+      box.appendChild(b);
+      return b;
+    });
+    el.parentNode.insertBefore(box, el);
+  }
+
   var charts = [];
   specs.forEach(function (spec) {
     var el = document.getElementById(spec.id);
     if (!el) { return; }
     var chart = echarts.init(el, null, { renderer: "svg" });
     chart.on("finished", function () { scalable(chart); });
-    chart.setOption(decorate(spec));
+    var option = decorate(spec);
+    chart.setOption(option);
     scalable(chart);
+    if (spec.logToggle) { scaleSwitch(chart, el, option.yAxis); }
     charts.push(chart);
   });
   function resize() { charts.forEach(function (c) { c.resize(); }); }
