@@ -30,7 +30,8 @@ func runCommand() *cli.Command {
 		Usage:     "run a scenario and write its result",
 		ArgsUsage: "FILE",
 		Flags: append(append(scenarioFlags(), remoteFlags()...),
-			&cli.StringFlag{Name: "out", Usage: "directory for result.json (default ./fleetbench-out/<timestamp>)"},
+			&cli.StringFlag{Name: "out", Usage: "directory for result.json and the reports (default ./fleetbench-out/<timestamp>); must not hold an earlier result"},
+			&cli.BoolFlag{Name: "overwrite", Usage: "with --out, replace the result of an earlier run in that directory"},
 			&cli.BoolFlag{Name: "memory", Usage: "connect devices to the embedded broker through in-memory pipes instead of TCP loopback"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error (logs go to stderr)"},
@@ -63,6 +64,8 @@ func runAction(c *cli.Context) error {
 	out := c.String("out")
 	if out == "" {
 		out = filepath.Join("fleetbench-out", time.Now().Format("20060102-150405"))
+	} else if err := checkOut(out, c.Bool("overwrite")); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return usageError("--out: %v", err)
@@ -161,6 +164,21 @@ func runAction(c *cli.Context) error {
 	fmt.Fprintf(c.App.Writer, "\nresult: %s\nreport: %s\n", filepath.Join(out, reports.FileJSON), filepath.Join(out, reports.FileHTML))
 	if code := exitCodeFor(res.Verdict.Status); code != 0 {
 		return cli.Exit("fleetbench: "+verdictMessage(res), code)
+	}
+	return nil
+}
+
+// checkOut refuses an --out directory that holds the result of an earlier
+// run (complete or partial) unless overwrite is set: nothing is replaced
+// by accident.
+func checkOut(out string, overwrite bool) error {
+	if overwrite {
+		return nil
+	}
+	for _, name := range []string{reports.FileJSON, "result.partial.json"} {
+		if _, err := os.Stat(filepath.Join(out, name)); err == nil {
+			return usageError("--out %s holds the result of an earlier run (%s): choose another directory, or add --overwrite to replace it", out, name)
+		}
 	}
 	return nil
 }
