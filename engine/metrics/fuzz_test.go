@@ -47,6 +47,9 @@ func FuzzUnmarshalResult(f *testing.F) {
 	f.Add(data)
 	f.Add([]byte(`{"schema":"fleetbench.result/v1"}`))
 	f.Add([]byte(`{"schema":"fleetbench.result/v1","latency":{"e2e":{"count":1,"hdr":"x"}}}`))
+	for _, h := range hostileResults {
+		f.Add([]byte(h.doc))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := UnmarshalResult(data)
 		if err != nil {
@@ -54,6 +57,9 @@ func FuzzUnmarshalResult(f *testing.F) {
 		}
 		if _, err := r.Marshal(); err != nil {
 			t.Fatal(err)
+		}
+		if err := validateCounters(r); err != nil {
+			t.Fatalf("a decoded result fails validation: %v", err)
 		}
 		_, _ = MergeResults(r, r)
 	})

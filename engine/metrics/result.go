@@ -645,7 +645,10 @@ func (r *Result) Marshal() ([]byte, error) {
 }
 
 // UnmarshalResult decodes a result.json document, restoring every histogram
-// from its "hdr". The schema must be Schema. Missing maps and QoS levels are
+// from its "hdr". The schema must be Schema. Every counter is validated:
+// non-negative (but clock offsets and the seed), at most MaxCounter, and
+// the sums over every list and map within int64; the error names the
+// field, so a hostile or corrupt file fails cleanly. Missing maps and QoS levels are
 // filled with zero values so the result is ready to render and merge.
 func UnmarshalResult(data []byte) (*Result, error) {
 	var r Result
@@ -664,6 +667,9 @@ func UnmarshalResult(data []byte) (*Result, error) {
 	if r.LatencyByQoS == nil {
 		r.LatencyByQoS = make(map[string]QoSLatency, NumQoS)
 	}
+	if err := validateCounters(&r); err != nil {
+		return nil, fmt.Errorf("metrics: decode result: %w", err)
+	}
 	for q := 0; q < NumQoS; q++ {
 		if _, ok := r.ByQoS[qosKey(q)]; !ok {
 			r.ByQoS[qosKey(q)] = QoSTotals{}
@@ -676,11 +682,19 @@ func UnmarshalResult(data []byte) (*Result, error) {
 }
 
 // DecodeResult reads and decodes a result.json document (see
-// UnmarshalResult).
+// UnmarshalResult). It reads at most MaxResultSize bytes: a larger input
+// (or an endless one, /dev/zero) is an error, not an allocation.
 func DecodeResult(rd io.Reader) (*Result, error) {
-	data, err := io.ReadAll(rd)
+	return decodeResult(rd, MaxResultSize)
+}
+
+func decodeResult(rd io.Reader, limit int64) (*Result, error) {
+	data, err := io.ReadAll(io.LimitReader(rd, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("metrics: read result: %w", err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("metrics: read result: larger than the limit of %d MiB", limit>>20)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("metrics: decode result: empty input")
