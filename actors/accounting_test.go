@@ -113,6 +113,9 @@ func runWithHook(t *testing.T, h *faultHook, n, m int) *metrics.Result {
 }
 
 func TestAccountingDroppedDeliveries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	const n, m = 20, 20
 	h := &faultHook{dropEvery: 10, holdSeq: -1}
 	res := runWithHook(t, h, n, m)
@@ -128,6 +131,9 @@ func TestAccountingDroppedDeliveries(t *testing.T) {
 }
 
 func TestAccountingDuplicates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	const n, m = 20, 20
 	h := &faultHook{dupEvery: 7, holdSeq: -1}
 	res := runWithHook(t, h, n, m)
@@ -142,6 +148,9 @@ func TestAccountingDuplicates(t *testing.T) {
 }
 
 func TestAccountingReordered(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	const n, m = 20, 20
 	h := &faultHook{holdSeq: 3}
 	res := runWithHook(t, h, n, m)
@@ -155,6 +164,9 @@ func TestAccountingReordered(t *testing.T) {
 }
 
 func TestQoS2AgainstMosquittoHasNoDuplicates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	mq := mosquitto.Start(t, mosquitto.Options{})
 	const n, m = 50, 20
 	sc := selfRoundTrip(t, mq.URL(), n, m, 2)
@@ -174,6 +186,9 @@ func TestQoS2AgainstMosquittoHasNoDuplicates(t *testing.T) {
 // TestFanInAgainstMosquitto: 1,000 devices × 20 QoS 1 messages to two
 // cloud consumers on a wildcard: every consumer gets every message.
 func TestFanInAgainstMosquitto(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	mq := mosquitto.Start(t, mosquitto.Options{})
 	const n, m, consumers = 1000, 20, 2
 	text := fmt.Sprintf(`name: fan-in

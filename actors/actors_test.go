@@ -93,6 +93,9 @@ devices:
 // publishes late; latency counts from the intended send times, so the
 // stall shows in e2e p99 (no coordinated omission) and as lagged publishes.
 func TestStalledDeviceShowsAsLatency(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	h := start(t, stallScenario)
 	time.Sleep(time.Second)
 	h.sys.Root.Send(h.coord, StallDevices{For: time.Second})

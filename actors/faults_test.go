@@ -65,6 +65,9 @@ func accountsExactly(t *testing.T, tot metrics.Totals) {
 }
 
 func TestFaultLatencyWindow(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	sc := faultScenario(t, "", 10, "6s", "faults:\n  - at: 2s\n    for: 2s\n    latency: 150ms\n")
 	res := run(t, sc, Options{})
 	if len(res.Faults) != 1 || res.Faults[0].FromS != 2 || res.Faults[0].ToS != 4 || res.Faults[0].Devices != 10 {
@@ -90,6 +93,9 @@ func TestFaultLatencyWindow(t *testing.T) {
 }
 
 func TestFaultCutAndRefuse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	// Half the devices are cut at 2 s and refused until 4 s: they reconnect
 	// on the SDK backoff (1 s, 2 s …) once refusals end.
 	sc := faultScenario(t, "", 20, "8s", "faults:\n  - at: 2s\n    for: 2s\n    fraction: 0.5\n    cut: true\n    refuse: true\n")
@@ -109,6 +115,9 @@ func TestFaultCutAndRefuse(t *testing.T) {
 }
 
 func TestFaultBrokerOutageEmbedded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	sc := faultScenario(t, "", 10, "9s", "faults:\n  - at: 2s\n    for: 2s\n    broker_outage: true\n")
 	res := run(t, sc, Options{})
 	tot := res.Totals
@@ -135,6 +144,9 @@ func TestFaultBrokerOutageEmbedded(t *testing.T) {
 // again (clean session), and loss is exactly what was expected but never
 // delivered.
 func TestBrokerOutageMosquitto(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	mq := mosquitto.Start(t, mosquitto.Options{})
 	sc := faultScenario(t, mq.URL(), 10, "10s", "")
 	go func() {
@@ -162,6 +174,9 @@ func TestBrokerOutageMosquitto(t *testing.T) {
 }
 
 func TestChurn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	sc := faultScenario(t, "", 20, "11s", "churn:\n  - fraction: 0.5\n    every: 3s\n    down: 1s\n    start: 2s\n")
 	res := run(t, sc, Options{})
 	tot := res.Totals

@@ -12,6 +12,9 @@ import (
 )
 
 func TestMetricsEndpointDuringRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

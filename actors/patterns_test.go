@@ -47,6 +47,9 @@ func runScenario(t *testing.T, sc *scenarios.Scenario, opts Options) *metrics.Re
 // accounting each pattern implies (all template payloads: the JSON stamp
 // path).
 func TestTrafficPatterns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	short := []string{"duration=5s", "drain=2s"}
 	t.Run("fan-in", func(t *testing.T) {
 		sc := loadExample(t, "fan-in.yaml", append(short, "devices[devices].count=100")...)

@@ -49,6 +49,9 @@ drain: 1s
 }
 
 func TestRunExactCounts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	const n, m = 50, 20
 	mq := mosquitto.Start(t, mosquitto.Options{})
 	cases := []struct {
@@ -108,6 +111,9 @@ func TestRunExactCounts(t *testing.T) {
 // (the reference client) against mosquitto and the embedded broker: the
 // counts are the same and exact.
 func TestClientsAgree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	const n, m = 20, 20
 	mq := mosquitto.Start(t, mosquitto.Options{})
 	for _, url := range []string{"", mq.URL()} {

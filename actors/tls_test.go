@@ -82,6 +82,9 @@ broker:
 // insecure_skip_verify. Runs that verify must give exact counts; runs that
 // cannot must fail every connect with the right reason.
 func TestTLSMosquitto(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	pki := testpki.New(t)
 	other := testpki.NewCA(t, "some other CA")
 	open := mosquitto.Start(t, mosquitto.Options{TLS: &mosquitto.TLSFiles{

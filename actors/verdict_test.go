@@ -145,6 +145,9 @@ func checkVerdict(t *testing.T, res *metrics.Result, want metrics.Status, code s
 }
 
 func TestVerdictNoBroker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -162,6 +165,9 @@ func TestVerdictNoBroker(t *testing.T) {
 }
 
 func TestVerdictHTTPServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	bb := startBad(t, badbroker.Behaviour{HTTP: true})
 	sc := honestScenario(t, "mqtt://"+bb.Addr(), 10, 5, 1, "")
 	sc.Duration = 2 * time.Second
@@ -184,6 +190,9 @@ func TestVerdictHTTPServer(t *testing.T) {
 }
 
 func TestVerdictConnackCode6(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	bb := startBad(t, badbroker.Behaviour{ConnackCode: 6})
 	sc := honestScenario(t, "mqtt://"+bb.Addr(), 10, 5, 1, "")
 	sc.Duration = 2 * time.Second
@@ -199,6 +208,9 @@ func TestVerdictConnackCode6(t *testing.T) {
 }
 
 func TestVerdictNeverSuback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	bb := startBad(t, badbroker.Behaviour{NoSuback: true})
 	const n = 10
 	sc := honestScenario(t, "mqtt://"+bb.Addr(), n, 5, 1, "")
@@ -213,6 +225,9 @@ func TestVerdictNeverSuback(t *testing.T) {
 }
 
 func TestAccountingLoseEverySecond(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	bb := startBad(t, badbroker.Behaviour{DropEvery: 2})
 	const n, m = 10, 20
 	res := runHonest(t, honestScenario(t, "mqtt://"+bb.Addr(), n, m, 1, ""), Options{})
@@ -232,6 +247,9 @@ func TestAccountingLoseEverySecond(t *testing.T) {
 }
 
 func TestAccountingForeignAndLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	bb := startBad(t, badbroker.Behaviour{DropEvery: 2, ForeignEvery: 1})
 	const n, m = 10, 20
 	res := runHonest(t, honestScenario(t, "mqtt://"+bb.Addr(), n, m, 1, ""), Options{})
@@ -251,6 +269,9 @@ func TestAccountingForeignAndLoss(t *testing.T) {
 }
 
 func TestAccountingQoSMismatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	zero := byte(0)
 	bb := startBad(t, badbroker.Behaviour{DeliverQoS: &zero})
 	const n, m = 4, 20
@@ -271,6 +292,9 @@ func TestAccountingQoSMismatch(t *testing.T) {
 }
 
 func TestAccountingOldDuplicate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	bb := startBad(t, badbroker.Behaviour{RedeliverAfter: 100})
 	const n, m = 3, 150
 	sc := honestScenario(t, "mqtt://"+bb.Addr(), n, m, 1, "")
@@ -288,6 +312,9 @@ func TestAccountingOldDuplicate(t *testing.T) {
 }
 
 func TestRunEndsWhenEverythingSent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	bb := startBad(t, badbroker.Behaviour{})
 	const n, m = 20, 50 // 1 s of publishing at 20 ms
 	sc := honestScenario(t, "mqtt://"+bb.Addr(), n, m, 1, "")
@@ -327,6 +354,9 @@ func TestRunEndsWhenEverythingSent(t *testing.T) {
 }
 
 func TestRunHoldKeepsConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	bb := startBad(t, badbroker.Behaviour{})
 	sc := honestScenario(t, "mqtt://"+bb.Addr(), 5, 5, 1, "hold: true")
 	sc.Duration = 3 * time.Second
@@ -352,6 +382,9 @@ func mustGates(t *testing.T, exprs ...string) []reports.Threshold {
 // the run stops once the connect timeout and the first backoff have
 // passed, not after its whole duration; with NoFailFast it goes on.
 func TestFailFastWhenNothingConnects(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a full fleet run")
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

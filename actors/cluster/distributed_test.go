@@ -268,6 +268,9 @@ func freeAddr(t *testing.T) string {
 // consumer's deliveries cross nodes) and checks the merged totals equal a
 // single-node run of the same scenario.
 func TestDistributedMatchesSingleNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a distributed run")
+	}
 	sets := []string{"duration=5s", "drain=2s", "devices[devices].count=100"}
 	single := runSingle(t, loadExample(t, "fan-in.yaml", sets...))
 
@@ -366,6 +369,9 @@ func TestDistributedStartErrors(t *testing.T) {
 // completes, the result names the lost node, its devices and when, and
 // what it reported before dying is kept.
 func TestDistributedWorkerKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a distributed run")
+	}
 	sets := []string{"duration=10s", "drain=2s", "devices[devices].count=100"}
 	const token = "t"
 	w1, _ := startWorker(t, token)
@@ -426,6 +432,9 @@ func TestDistributedWorkerKilled(t *testing.T) {
 // connection stays open but it reports nothing, as behind a partition;
 // the heartbeat declares it lost and the run completes without it.
 func TestDistributedWorkerPartitioned(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a distributed run")
+	}
 	sets := []string{"duration=8s", "drain=1s", "devices[devices].count=20"}
 	const token = "t"
 	w1, _ := startWorker(t, token)
@@ -453,6 +462,9 @@ func TestDistributedWorkerPartitioned(t *testing.T) {
 // coordinator without TLS, or with a certificate of another CA, cannot
 // reach the worker; with the run's CA the run goes through.
 func TestDistributedMutualTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a distributed run")
+	}
 	ca := testpki.NewCA(t, "fleet CA")
 	other := testpki.NewCA(t, "someone else's CA")
 	wCert, wKey := ca.Node(t, "worker", "127.0.0.1")
@@ -493,6 +505,9 @@ func TestDistributedMutualTLS(t *testing.T) {
 // together and stamp on the shared epoch, and cross-node latencies come
 // out right (uncorrected, they would be 2.2 s too long or negative).
 func TestDistributedSkewedClocks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a distributed run")
+	}
 	const token = "t"
 	fast, _ := startWorker(t, token, "FLEETBENCH_TEST_SKEW=1500ms")
 	slow, _ := startWorker(t, token, "FLEETBENCH_TEST_SKEW=-700ms")
@@ -522,6 +537,9 @@ func TestDistributedSkewedClocks(t *testing.T) {
 // coordinator is told so before any of its devices connects, and the first
 // run is not disturbed.
 func TestDistributedWorkerBusy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a distributed run")
+	}
 	const token = "t"
 	w, _ := startWorker(t, token)
 	dist := Distribution{Workers: []string{w}, NoLocal: true, Remote: RemoteOptions{Token: token}, Pings: 2}
@@ -547,6 +565,9 @@ func TestDistributedWorkerBusy(t *testing.T) {
 // fails the run before any device connects, names the node and the field,
 // and the worker that had loaded its share is given back at once.
 func TestDistributedPrepareFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a distributed run")
+	}
 	const token = "t"
 	file := filepath.Join(t.TempDir(), "env.yaml")
 	if err := os.WriteFile(file, []byte(`name: env
@@ -585,6 +606,9 @@ devices:
 // TestDistributedMetricsEndpoint: --metrics-addr on a distributed run's
 // coordinator serves the merged live metrics, latency histograms included.
 func TestDistributedMetricsEndpoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a distributed run")
+	}
 	const token = "t"
 	w, _ := startWorker(t, token)
 	addr := freeAddr(t)

@@ -23,6 +23,9 @@ var successWords = []string{"✔", "COMPLETED", "Completed", "completed", "PASSE
 // say FAILED and why, none says anything that reads as success, and the
 // JUnit file has a failing case.
 func TestFailedRunSaysSoEverywhere(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: an end-to-end run of the command")
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -349,6 +349,9 @@ func TestHostileArguments(t *testing.T) {
 // be told that the certificate is signed by an unknown authority, and the
 // run, which never had a connection, must not pass as completed.
 func TestRunTLSWrongCA(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: an end-to-end run of the command")
+	}
 	dir := t.TempDir()
 	serverCA := testpki.NewCA(t, "server CA")
 	wrongCA := testpki.NewCA(t, "wrong CA")

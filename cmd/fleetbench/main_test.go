@@ -142,6 +142,9 @@ var patternExamples = map[string]bool{
 // shortened form: at most 20 devices per group, 3 s of load and 1 s of
 // drain.
 func TestExamplesRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: an end-to-end run of the command")
+	}
 	names, err := fs.Glob(scenarios.Examples(), "*.yaml")
 	if err != nil || len(names) < 4 {
 		t.Fatalf("examples: %v %v", names, err)

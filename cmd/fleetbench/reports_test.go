@@ -25,6 +25,9 @@ devices:
 `
 
 func TestThresholdFailureExits99WithJUnit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: an end-to-end run of the command")
+	}
 	path := writeFile(t, "tiny.yaml", tiny+"thresholds:\n  - \"lost == 0\"\n")
 	out := t.TempDir()
 	code, stdout, stderr := fb(t, "run", path, "--quiet", "--out", out, "--threshold", "e2e.p99 < 1us")
@@ -65,6 +68,9 @@ func TestUnknownThresholdMetricIsScenarioError(t *testing.T) {
 }
 
 func TestCompareSavedAndMatrix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: an end-to-end run of the command")
+	}
 	path := writeFile(t, "tiny.yaml", tiny)
 	out := t.TempDir()
 	code, stdout, stderr := fb(t, "compare", path, "--matrix", "qos=0,2", "--quiet", "--memory", "--out", out)
@@ -109,6 +115,9 @@ func TestCompareSavedAndMatrix(t *testing.T) {
 // TestSecretsNeverLeak plants a device secret and a password and greps
 // every output — result.json, reports, stdout and debug logs — for them.
 func TestSecretsNeverLeak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: an end-to-end run of the command")
+	}
 	const secret, password, envSecret = "PlantedDeviceSecret0123456789abc", "PlantedPassword42", "PlantedEnvSecret987"
 	t.Setenv("FLEETBENCH_TEST_SECRET", envSecret)
 	text := `name: secrets

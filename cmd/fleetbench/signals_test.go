@@ -105,6 +105,9 @@ func waitFile(t *testing.T, path string, within time.Duration) {
 // (stop at once, still write the result), and kill -9 (the last
 // result.partial.json is a parsable result).
 func TestInterruptAndKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: an end-to-end run of the command")
+	}
 	bin := buildBinary(t)
 	t.Run("sigint drains and exits 130", func(t *testing.T) {
 		cmd, out := startRun(t, bin, "--set", "drain=1s")

@@ -105,6 +105,9 @@ var fanIn = filepath.Join("..", "..", "scenarios", "examples", "fan-in.yaml")
 // same totals as the same scenario on one node, and every cross-node
 // delivery has its latency.
 func TestWorkersFanInMatchesSingleNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: an end-to-end run of the command")
+	}
 	bin := buildBinary(t)
 	tok := tokenFile(t, "fleet-token-1")
 	w1, w2 := startWorker(t, bin, "--token-file", tok), startWorker(t, bin, "--token-file", tok)
@@ -147,6 +150,9 @@ func TestWorkersFanInMatchesSingleNode(t *testing.T) {
 // completes, exits 1, and its result and reports name the lost node, its
 // devices and when; what the node measured before is kept.
 func TestWorkerKilledMidRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: an end-to-end run of the command")
+	}
 	bin := buildBinary(t)
 	tok := tokenFile(t, "fleet-token-2")
 	w1, w2 := startWorker(t, bin, "--token-file", tok), startWorker(t, bin, "--token-file", tok)
@@ -195,6 +201,9 @@ func lastLine(s string) string {
 // token, and the run fails before any device connects; half a set of TLS
 // flags is a usage error. (Mutual TLS between nodes is tested in engine.)
 func TestWorkerRefusesWrongToken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: an end-to-end run of the command")
+	}
 	bin := buildBinary(t)
 	tok := tokenFile(t, "right")
 	w := startWorker(t, bin, "--token-file", tok)
@@ -227,6 +236,9 @@ func TestWorkerRefusesWrongToken(t *testing.T) {
 // reported, and the worker stops that run's devices by itself and serves
 // the next run.
 func TestWorkerSurvivesCoordinatorKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: an end-to-end run of the command")
+	}
 	bin := buildBinary(t)
 	tok := tokenFile(t, "fleet-token-3")
 	w := startWorker(t, bin, "--token-file", tok)
@@ -271,6 +283,9 @@ func (w *worker) log() string {
 // stops publishing on every node, drains, and writes a result marked
 // interrupted with every node's share; exit 130.
 func TestWorkersInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: an end-to-end run of the command")
+	}
 	bin := buildBinary(t)
 	tok := tokenFile(t, "fleet-token-4")
 	w := startWorker(t, bin, "--token-file", tok)
@@ -303,6 +318,9 @@ func TestWorkersInterrupt(t *testing.T) {
 // TestValidateWorkers: validate --workers reaches the workers, prints each
 // node's capacity, clock offset and share, and leaves them free for a run.
 func TestValidateWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: an end-to-end run of the command")
+	}
 	bin := buildBinary(t)
 	tok := tokenFile(t, "fleet-token-5")
 	w1, w2 := startWorker(t, bin, "--token-file", tok), startWorker(t, bin, "--token-file", tok)

@@ -417,6 +417,9 @@ func restartables(t *testing.T) []restartable {
 // later (HAL_TCP_Establish's 3 tries); paho makes one try per attempt, on
 // the 1 s, 2 s backoff.
 func TestBrokerRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: restarts mosquitto and waits out the reconnect backoff")
+	}
 	for _, rb := range restartables(t) {
 		t.Run(rb.name, func(t *testing.T) {
 			d := &failingDialer{next: rb.dialer}
