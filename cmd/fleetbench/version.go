@@ -8,7 +8,8 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// version is set at build time with -ldflags "-X main.version=v1.2.3".
+// version is set at build time with -ldflags "-X main.version=v1.2.3";
+// otherwise the build info says (see buildVersion).
 var version = "dev"
 
 func versionCommand() *cli.Command {
@@ -32,23 +33,50 @@ func versionCommand() *cli.Command {
 	}
 }
 
-// buildVersion returns the -ldflags version, else the module version or
-// VCS revision recorded by the go command.
+// buildVersion returns the version this binary reports everywhere
+// (version, results, the handshake of distributed runs): the -ldflags
+// version, else the module version the go command recorded, else
+// "devel"; then the VCS revision from the build info, "+modified" for a
+// work tree with uncommitted changes, or "(revision unknown)" for a build
+// without VCS information (go run, -buildvcs=false).
 func buildVersion() string {
-	if version != "dev" {
-		return version
-	}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return version
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			return "dev-" + s.Value[:12]
+	bi, _ := debug.ReadBuildInfo()
+	return versionOf(version, bi)
+}
+
+// versionOf is buildVersion for a given -ldflags version and build info
+// (nil when the binary has none).
+func versionOf(ldflags string, bi *debug.BuildInfo) string {
+	v := ldflags
+	if v == "dev" || v == "" {
+		v = "devel"
+		if bi != nil && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
 		}
 	}
-	return version
+	var rev string
+	var modified bool
+	if bi != nil {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	switch {
+	case rev != "":
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if modified {
+			rev += "+modified"
+		}
+		return v + " (revision " + rev + ")"
+	case v == "devel":
+		return v + " (revision unknown)"
+	}
+	return v // a released version names its revision itself
 }
