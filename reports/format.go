@@ -96,22 +96,27 @@ func fmtDuration(d time.Duration) string {
 	return fmtLong(d)
 }
 
-// fmtCount formats an integer with thousands separators: 1,234,567.
+// fmtCount formats an integer with thousands separators: 1,234,567. It
+// works on the decimal digits of n, so every int64 renders, negative ones
+// and math.MinInt64 (whose negation overflows) included, without recursion.
 func fmtCount(n int64) string {
-	if n < 0 {
-		return "-" + fmtCount(-n)
-	}
 	s := strconv.FormatInt(n, 10)
+	sign := ""
+	if s[0] == '-' {
+		sign, s = "-", s[1:]
+	}
 	if len(s) <= 3 {
-		return s
+		return sign + s
 	}
 	var b strings.Builder
+	b.Grow(len(sign) + len(s) + len(s)/3)
+	b.WriteString(sign)
 	lead := len(s) % 3
 	if lead > 0 {
 		b.WriteString(s[:lead])
 	}
 	for i := lead; i < len(s); i += 3 {
-		if b.Len() > 0 {
+		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteString(s[i : i+3])
@@ -128,6 +133,10 @@ func fmtNumber(v float64) string {
 	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
 		return fmtCount(int64(v))
 	}
+	if math.Abs(v) >= 9e18 {
+		// Beyond int64: converting would give an arbitrary value.
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
 	if math.Abs(v) >= 1000 {
 		return fmtCount(int64(math.Round(v)))
 	}
@@ -138,6 +147,9 @@ func fmtNumber(v float64) string {
 func fmtRate(r float64) string {
 	if math.IsNaN(r) || math.IsInf(r, 0) {
 		return dash
+	}
+	if math.Abs(r) >= 9e18 {
+		return strconv.FormatFloat(r, 'g', 3, 64) + "/s"
 	}
 	if r >= 100 {
 		return fmtCount(int64(math.Round(r))) + "/s"
