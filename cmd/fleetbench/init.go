@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
 
@@ -19,7 +20,7 @@ func initCommand() *cli.Command {
 		ArgsUsage: "[FILE]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "template", Value: "quickstart", Usage: "example to copy (see --list)"},
-			&cli.BoolFlag{Name: "list", Usage: "list the templates"},
+			&cli.BoolFlag{Name: "list", Usage: "list the templates with their descriptions"},
 			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing file"},
 		},
 		Action: func(c *cli.Context) error {
@@ -29,10 +30,17 @@ func initCommand() *cli.Command {
 				if err != nil {
 					return cli.Exit(err.Error(), exitRunFailed)
 				}
+				tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 				for _, n := range names {
-					fmt.Fprintln(c.App.Writer, strings.TrimSuffix(n, ".yaml"))
+					desc := ""
+					if data, err := fs.ReadFile(examples, n); err == nil {
+						if sc, err := scenarios.Parse(n, data); err == nil {
+							desc = sc.Description
+						}
+					}
+					fmt.Fprintf(tw, "%s\t%s\n", strings.TrimSuffix(n, ".yaml"), desc)
 				}
-				return nil
+				return tw.Flush()
 			}
 			name := c.String("template")
 			data, err := fs.ReadFile(examples, name+".yaml")

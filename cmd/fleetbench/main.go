@@ -31,6 +31,10 @@ func main() {
 // run runs the CLI and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
+	// "fleetbench help [COMMAND]" is "fleetbench [COMMAND] --help".
+	if len(args) > 1 && args[1] == "help" {
+		args = append(append([]string{args[0]}, args[2:]...), "--help")
+	}
 	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && app.Command(args[1]) == nil {
 		fmt.Fprintf(stderr, "fleetbench: no command %q (fleetbench --help lists them)\n", args[1])
 		return exitUsage

@@ -118,7 +118,11 @@ func TestInitWritesRunnableTemplates(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "quickstart") {
 		t.Fatalf("init --list: %d %q", code, out)
 	}
-	for _, name := range strings.Fields(out) {
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		name, desc, _ := strings.Cut(line, " ")
+		if strings.TrimSpace(desc) == "" {
+			t.Errorf("init --list: %s has no description", name)
+		}
 		dst := filepath.Join(dir, name+".yaml")
 		if code, _, stderr := fb(t, "init", "--template", name, dst); code != 0 {
 			t.Fatalf("init %s: %d %s", name, code, stderr)

@@ -76,10 +76,10 @@ func scenarioOverrides(c *cli.Context, extra []string) ([]override, error) {
 		if c.String("broker") == "" {
 			return nil, usageError("--broker is empty: give a broker URL (broker.url), or omit the flag to use the embedded broker")
 		}
-		out = append(out, override{arg: "broker.url=" + c.String("broker")})
+		out = append(out, override{flag: "--broker " + c.String("broker"), arg: "broker.url=" + c.String("broker")})
 	}
 	if c.IsSet("duration") {
-		out = append(out, override{arg: "duration=" + c.String("duration")})
+		out = append(out, override{flag: "--duration " + c.String("duration"), arg: "duration=" + c.String("duration")})
 	}
 	if c.IsSet("client") {
 		v := c.String("client")

@@ -13,9 +13,10 @@ func signCommand() *cli.Command {
 		Name:  "sign",
 		Usage: "print the MQTT credentials a device computes with IOT_Sign_MQTT",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "product-key", Required: true},
-			&cli.StringFlag{Name: "device-name", Required: true},
-			&cli.StringFlag{Name: "device-secret", Required: true, EnvVars: []string{"FLEETBENCH_DEVICE_SECRET"}},
+			&cli.StringFlag{Name: "product-key", Required: true, Usage: "the device's ProductKey, e.g. a1X2bEnP82z"},
+			&cli.StringFlag{Name: "device-name", Required: true, Usage: "the device's DeviceName"},
+			&cli.StringFlag{Name: "device-secret", Required: true, EnvVars: []string{"FLEETBENCH_DEVICE_SECRET"},
+				Usage: "the device's DeviceSecret (better from the environment than on the command line)"},
 			&cli.StringFlag{Name: "region", Value: "cn-shanghai", Usage: "cn-shanghai, ap-southeast-1, ap-northeast-1, us-west-1, eu-central-1, or custom"},
 			&cli.StringFlag{Name: "custom-domain", Usage: "host for --region custom"},
 			&cli.BoolFlag{Name: "tls", Value: true, Usage: "securemode 2 (TLS); --tls=false gives securemode 3 (TCP)"},

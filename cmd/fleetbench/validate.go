@@ -45,8 +45,9 @@ func validateCommand() *cli.Command {
 			if sc.Broker.URL != "" {
 				target = sc.Broker.URL
 			}
-			fmt.Fprintf(c.App.Writer, "%s: ok — %q, %d devices in %d groups, %v (+%v drain), %d stages, %d thresholds, target %s\n",
-				c.Args().First(), sc.Name, sc.Total(), len(sc.Groups), sc.Duration, sc.Drain, len(sc.Stages), len(gates), target)
+			fmt.Fprintf(c.App.Writer, "%s: ok — %q, %s in %s, %v (+%v drain), %s, %s, target %s\n",
+				c.Args().First(), sc.Name, plural(sc.Total(), "device"), plural(len(sc.Groups), "group"), sc.Duration, sc.Drain,
+				plural(len(sc.Stages), "stage"), plural(len(gates), "threshold"), target)
 			d, err := distribution(c)
 			if err != nil || d == nil {
 				return err
@@ -74,4 +75,12 @@ func writePlan(c *cli.Context, plan []cluster.NodePlan) {
 			n.Offset.Microseconds(), n.Uncertainty.Microseconds(), n.Devices, strings.Join(n.Ranges, " "))
 	}
 	tw.Flush()
+}
+
+// plural returns "1 group", "2 groups".
+func plural[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
