@@ -569,6 +569,11 @@ func (c *coordinator) spawn(ctx actor.Context) {
 		}
 	}
 	next := c.cfg.Tick
+	if c.rampComplete() {
+		// Nothing left to spawn: the next tick only ends the load (an idle
+		// fleet costs no coordinator wake-ups).
+		next = c.sc.Duration - elapsed
+	}
 	if left := c.sc.Duration - elapsed; left < next {
 		next = left
 	}
@@ -627,19 +632,26 @@ func (c *coordinator) maybeEndEarly(ctx actor.Context) {
 }
 
 // rampComplete reports whether every group has reached the target it
-// will hold until the end of the run.
+// will hold until the end of the run: its device count is the target now
+// and at every later stage boundary (the ramp is linear in between).
 func (c *coordinator) rampComplete() bool {
 	elapsed := c.cfg.Env.Clock.Now().Sub(c.start)
-	var stages time.Duration
-	for _, st := range c.sc.Stages {
-		stages += st.Duration
+	check := func(at time.Duration) bool {
+		targets := c.sc.GroupTargetsAt(min(at, c.sc.Duration), nil)
+		for gi := range c.sc.Groups {
+			if len(c.devices[gi]) != c.share(gi, targets[gi]) {
+				return false
+			}
+		}
+		return true
 	}
-	if elapsed < min(stages, c.sc.Duration) {
+	if !check(elapsed) || !check(c.sc.Duration) {
 		return false
 	}
-	final := c.sc.GroupTargetsAt(c.sc.Duration, nil)
-	for gi := range c.sc.Groups {
-		if len(c.devices[gi]) != c.share(gi, final[gi]) {
+	var at time.Duration
+	for _, st := range c.sc.Stages {
+		at += st.Duration
+		if at > elapsed && at < c.sc.Duration && !check(at) {
 			return false
 		}
 	}
