@@ -101,7 +101,7 @@ func TestValidateChecksWhatRunChecks(t *testing.T) {
 	if code, _, stderr := fb(t, "validate", good, "--threshold", "e2e p99 < 5"); code != exitUsage || !strings.Contains(stderr, "--threshold") {
 		t.Errorf("validate --threshold bogus: exit %d:\n%s", code, stderr)
 	}
-	if code, stdout, stderr := fb(t, "validate", good, "--threshold", "e2e.p99 < 50ms"); code != 0 || !strings.Contains(stdout, "1 thresholds") {
+	if code, stdout, stderr := fb(t, "validate", good, "--threshold", "e2e.p99 < 50ms"); code != 0 || !strings.Contains(stdout, "1 threshold,") {
 		t.Errorf("validate --threshold good: exit %d:\n%s%s", code, stdout, stderr)
 	}
 	outage := writeFile(t, "s.yaml", validHead+`broker:
