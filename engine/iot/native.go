@@ -84,7 +84,7 @@ type inbound struct {
 	at    time.Time
 	err   error
 	conn  *connReader
-	ack   packets.Packet // CONNACK (connected)
+	ack   *packets.Packet // CONNACK (connected)
 }
 
 type inboundKind uint8
@@ -268,7 +268,7 @@ func (h *nativeHandle) handle(in *inbound) {
 	case inConnected:
 		h.connecting = false
 		h.reconnects = 0
-		h.online(in.conn, &in.ack)
+		h.online(in.conn, in.ack)
 		h.resume()
 		h.events = append(h.events, queued{ev: Event{Type: EventReconnect, At: in.at}})
 		go h.serve(in.conn, h.gen)
@@ -431,7 +431,7 @@ func (h *nativeHandle) reconnect() {
 			h.push(inbound{gen: gen, kind: inConnFailed, err: err, at: at})
 			return
 		}
-		h.push(inbound{gen: gen, kind: inConnected, conn: c, ack: ack, at: at})
+		h.push(inbound{gen: gen, kind: inConnected, conn: c, ack: &ack, at: at})
 	}()
 }
 
