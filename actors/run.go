@@ -144,14 +144,20 @@ func Preflight(sc *scenarios.Scenario, memory bool) (warnings []string, err erro
 	return warnings, nil
 }
 
-// fdNeed is one descriptor per device, another per device for the
-// embedded broker's end of a TCP connection, and room for the rest.
+// fdNeed is what a single-node run needs (see FDNeed).
 func fdNeed(sc *scenarios.Scenario, memory bool) uint64 {
-	need := uint64(sc.Total()) + 512
+	broker := 0
 	if sc.Broker.URL == "" && !memory {
-		need += uint64(sc.Total())
+		broker = sc.Total()
 	}
-	return need
+	return FDNeed(sc.Total(), broker)
+}
+
+// FDNeed is the open files a process needs: one per device it runs, one
+// per device connection its embedded broker serves over TCP, and room for
+// the rest.
+func FDNeed(devices, brokerConns int) uint64 {
+	return uint64(devices) + uint64(brokerConns) + 512
 }
 
 // liveProgress returns the progress callback of a run: opts.Progress and,

@@ -218,16 +218,16 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts actors.Options, d *Di
 	if err := partition(sc, nodes); err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	need := uint64(512)
+	local, brokerConns := 0, 0
 	if emb != nil {
-		need += uint64(sc.Total()) // the broker's end of every device's connection
+		brokerConns = sc.Total() // the broker's end of every device's connection
 	}
 	if !d.NoLocal {
 		for _, s := range nodes[0].Share { // the coordinator's own devices
-			need += uint64(s.Len())
+			local += s.Len()
 		}
 	}
-	if _, err := hal.RaiseFDLimit(need); err != nil {
+	if _, err := hal.RaiseFDLimit(actors.FDNeed(local, brokerConns)); err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	epoch := time.Now()
