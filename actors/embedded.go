@@ -11,7 +11,7 @@ import (
 	"github.com/fleetbench/fleetbench/engine/metrics"
 )
 
-// embedded is the embedded broker as the run sees it: one address that
+// Embedded is the embedded broker as the run sees it: one address that
 // outlives restarts (broker_outage), in-memory connections routed to the
 // current instance, and counters summed over every instance.
 type Embedded struct {

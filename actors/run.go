@@ -73,12 +73,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 
 	var emb *Embedded
 	if sc.Broker.URL == "" {
-		emb, err = StartEmbedded(ctx, sc, auth, "", opts.BrokerHooks, log)
+		emb, err = StartEmbedded(ctx, sc, auth, "", opts, log)
 		if err != nil {
 			return nil, err
-		}
-		if opts.OnBroker != nil {
-			opts.OnBroker(emb.Broker())
 		}
 		defer emb.Close()
 		dialer.Broker = emb
@@ -160,7 +157,7 @@ func FDNeed(devices, brokerConns int) uint64 {
 	return uint64(devices) + uint64(brokerConns) + 512
 }
 
-// liveProgress returns the progress callback of a run: opts.Progress and,
+// LiveProgress returns the progress callback of a run: opts.Progress and,
 // with opts.MetricsAddr, the Prometheus endpoint serving the latest
 // snapshot (stop ends it).
 func LiveProgress(opts Options, log *slog.Logger) (progress func(Progress), stop func(), err error) {
@@ -179,7 +176,7 @@ func LiveProgress(opts Options, log *slog.Logger) (progress func(Progress), stop
 	}, stop, nil
 }
 
-// await waits for the result of the coordinator coord. Cancelling ctx
+// Await waits for the result of the coordinator coord. Cancelling ctx
 // interrupts the run (publishing stops, in-flight messages drain); abort,
 // closed after that, ends the drain at once.
 func Await(ctx context.Context, sys *actor.ActorSystem, coord *actor.PID, done <-chan *metrics.Result, abort <-chan struct{}, log *slog.Logger) *metrics.Result {
@@ -199,7 +196,7 @@ func Await(ctx context.Context, sys *actor.ActorSystem, coord *actor.PID, done <
 	}
 }
 
-// checkOutages refuses broker_outage faults against a broker fleetbench
+// CheckOutages refuses broker_outage faults against a broker fleetbench
 // does not run.
 func CheckOutages(sc *scenarios.Scenario) error {
 	for _, f := range sc.Faults {
@@ -210,7 +207,7 @@ func CheckOutages(sc *scenarios.Scenario) error {
 	return nil
 }
 
-// finishMeta fills in the broker's counters and where the run ran.
+// FinishMeta fills in the broker's counters and where the run ran.
 func FinishMeta(res *metrics.Result, sc *scenarios.Scenario, emb *Embedded, ep hal.Endpoint) {
 	if emb != nil {
 		res.Broker = emb.stats()
@@ -225,7 +222,7 @@ func FinishMeta(res *metrics.Result, sc *scenarios.Scenario, emb *Embedded, ep h
 	res.Meta.Seed = sc.Seed
 }
 
-// nodeEnv builds what the device actors of one node share: recorder, clock
+// NewNodeEnv builds what the device actors of one node share: recorder, clock
 // and run epoch, topic index, dialer (with the scenario's source-address
 // pool), fault injector; and picks the embedded broker's authentication.
 func NewNodeEnv(sc *scenarios.Scenario, clock hal.Clock, log *slog.Logger) (*Env, *hal.NetDialer, broker.AuthMode, error) {
@@ -266,7 +263,7 @@ func NewNodeEnv(sc *scenarios.Scenario, clock hal.Clock, log *slog.Logger) (*Env
 	return env, dialer, auth, nil
 }
 
-// externalEndpoint is the scenario's broker URL as an endpoint, with the
+// ExternalEndpoint is the scenario's broker URL as an endpoint, with the
 // dialer's TLS configuration loaded for tls:// and ssl:// URLs.
 func ExternalEndpoint(sc *scenarios.Scenario, dialer *hal.NetDialer) (hal.Endpoint, error) {
 	ep := hal.Endpoint{Transport: hal.TCP, Host: sc.Broker.Host, Port: uint16(sc.Broker.Port)}
@@ -311,7 +308,7 @@ func prepare(rec *metrics.Recorder, sc *scenarios.Scenario) {
 	}
 }
 
-// plan indexes every subscription of the fleet (for expected deliveries)
+// PlanIndex indexes every subscription of the fleet (for expected deliveries)
 // and picks the embedded broker's authentication: dev_sign when every group
 // uses auth: alibaba, passwords when every group uses auth: password, none
 // otherwise.
@@ -349,9 +346,20 @@ func PlanIndex(sc *scenarios.Scenario) (*iot.TopicIndex, broker.AuthMode) {
 	return index, broker.AuthNone
 }
 
-// startEmbedded starts the embedded broker for sc on addr (default
-// 127.0.0.1 on a free port).
-func StartEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.AuthMode, addr string, hooks []mqtt.Hook, log *slog.Logger) (*Embedded, error) {
+// StartEmbedded starts the embedded broker for sc on addr (default
+// 127.0.0.1 on a free port) with the run's broker hooks, and hands it to
+// the run's OnBroker.
+func StartEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.AuthMode, addr string, run Options, log *slog.Logger) (*Embedded, error) {
+	emb, err := startEmbedded(ctx, sc, auth, addr, run.BrokerHooks, log)
+	if err == nil && run.OnBroker != nil {
+		run.OnBroker(emb.Broker())
+	}
+	return emb, err
+}
+
+// startEmbedded configures the embedded broker's authentication for sc
+// and starts it.
+func startEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.AuthMode, addr string, hooks []mqtt.Hook, log *slog.Logger) (*Embedded, error) {
 	opts := broker.Options{Auth: auth, Logger: log, Hooks: hooks, Addr: addr}
 	switch auth {
 	case broker.AuthDevSign:

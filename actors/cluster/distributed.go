@@ -178,12 +178,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts actors.Options, d *Di
 	var ep hal.Endpoint
 	if sc.Broker.URL == "" {
 		host, _, _ := net.SplitHostPort(d.Remote.Listen)
-		emb, err = actors.StartEmbedded(ctx, sc, auth, net.JoinHostPort(host, "0"), opts.BrokerHooks, log)
+		emb, err = actors.StartEmbedded(ctx, sc, auth, net.JoinHostPort(host, "0"), opts, log)
 		if err != nil {
 			return nil, err
-		}
-		if opts.OnBroker != nil {
-			opts.OnBroker(emb.Broker())
 		}
 		defer emb.Close()
 		adv := host
