@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // credRow is one device of a credentials file.
@@ -46,8 +47,12 @@ const maxCredErrors = 10
 // header every row has exactly three fields. Errors name file:line:col of
 // the bad row; field is the scenario field that refers to the file.
 func readCredentials(path, field string, alibaba bool) (*credentials, []*Error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFileLimited(path, MaxCredentialsSize)
 	if err != nil {
+		var se *SizeError
+		if errors.As(err, &se) {
+			return nil, []*Error{{File: path, Field: field, Message: fmt.Sprintf("the credentials file is larger than %s, the limit; split it over several groups", fmtSize(se.Limit)), Err: err}}
+		}
 		return nil, []*Error{{File: path, Field: field, Message: fmt.Sprintf("cannot read: %v", unwrapPathError(err)), Err: err}}
 	}
 	return parseCredentials(path, field, data, alibaba)
@@ -186,13 +191,20 @@ func checkIdentity(v, what string, maxLen int, ok func(rune) bool, alibaba, secr
 	} else if secret {
 		return ""
 	}
-	for _, c := range v {
+	shown := strconv.Quote(truncate(v, 40))
+	if secret {
+		shown = "not shown" // a secret never reaches an error message
+	}
+	for k, c := range v {
 		if !check(c) {
-			return fmt.Sprintf("character %q is not allowed in a %s (%q)", c, what, truncate(v, 40))
+			if secret {
+				return fmt.Sprintf("character %d of the %s is not allowed (%s)", utf8.RuneCountInString(v[:k])+1, what, shown)
+			}
+			return fmt.Sprintf("character %q is not allowed in a %s (%s)", c, what, shown)
 		}
 	}
 	if alibaba && len(v) > maxLen {
-		return fmt.Sprintf("the %s %q is %d characters; the SDK allows %d", what, truncate(v, 40), len(v), maxLen)
+		return fmt.Sprintf("the %s (%s) is %d characters; the SDK allows %d", what, shown, len(v), maxLen)
 	}
 	return ""
 }

@@ -16,8 +16,11 @@ type decoder struct {
 	dir   string   // the directory relative paths are resolved against
 	lines []string // source lines, for excerpts and placeholder columns
 	env   envLookup
-	errs  ErrorList
-	extra int // errors dropped beyond maxErrors
+	// redact replaces the document's secrets in error messages and the
+	// source lines they quote.
+	redact *Redactor
+	errs   ErrorList
+	extra  int // errors dropped beyond maxErrors
 	// typoed holds, per mapping, the known keys that an unknown key was
 	// suggested as, so that "required" is not reported on top.
 	typoed map[*node]map[string]bool
@@ -44,8 +47,9 @@ func (d *decoder) add(e *Error) {
 		return
 	}
 	if e.File == d.file && e.Line > 0 && e.Line <= len(d.lines) && e.Set == "" {
-		e.Source = d.lines[e.Line-1]
+		e.Source = redactSecretLine(d.redact.Redact(d.lines[e.Line-1]))
 	}
+	e.Message, e.Hint = d.redact.Redact(e.Message), d.redact.Redact(e.Hint)
 	d.errs = append(d.errs, e)
 }
 
@@ -89,6 +93,10 @@ func (d *decoder) object(n *node, path string, s *schema) bool {
 		d.errf(n, path, "want a mapping (%s), got %s", s.name, describe(n))
 		return false
 	}
+	var first map[string]int // the first entry of each key, for large mappings
+	if len(n.entries) > 16 {
+		first = make(map[string]int, len(n.entries))
+	}
 	for i, e := range n.entries {
 		at := &node{line: e.line, col: e.col, set: e.val.set, flag: e.val.flag}
 		if _, ok := s.lookup(e.key); !ok && !isExtensionKey(s, e.key) {
@@ -104,6 +112,14 @@ func (d *decoder) object(n *node, path string, s *schema) bool {
 				d.typoed[n][k] = true
 			}
 			d.errh(at, join(path, e.key), hint, "unknown field %q in %s", e.key, s.name)
+		}
+		if first != nil {
+			if k, dup := first[e.key]; dup {
+				d.errf(at, join(path, e.key), "duplicate key %q (first set at line %d)", e.key, n.entries[k].line)
+			} else {
+				first[e.key] = i
+			}
+			continue
 		}
 		for _, prev := range n.entries[:i] {
 			if prev.key == e.key {

@@ -3,10 +3,10 @@ package scenarios
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"math"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -218,7 +218,7 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 		t.Key, keyOK = d.filePath(key, "broker.tls.key")
 	}
 	if certOK && keyOK {
-		if _, err := tls.LoadX509KeyPair(t.Cert, t.Key); err != nil {
+		if err := checkKeyPair(t.Cert, t.Key); err != nil {
 			d.errh(cert, "broker.tls.cert", "PEM files of the client certificate and its private key",
 				"cannot use %s with %s: %v", filepath.Base(t.Cert), filepath.Base(t.Key), err)
 		}
@@ -250,10 +250,29 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 	}
 }
 
+// checkKeyPair loads a client certificate and key, each read through
+// ReadFileLimited (MaxTLSFileSize).
+func checkKeyPair(cert, key string) error {
+	c, err := ReadFileLimited(cert, MaxTLSFileSize)
+	if err != nil {
+		return err
+	}
+	k, err := ReadFileLimited(key, MaxTLSFileSize)
+	if err != nil {
+		return err
+	}
+	_, err = tls.X509KeyPair(c, k)
+	return err
+}
+
 // checkCAFile reports why a CA file cannot be used, or "".
 func checkCAFile(path string) string {
-	b, err := os.ReadFile(path)
+	b, err := ReadFileLimited(path, MaxTLSFileSize)
 	if err != nil {
+		var se *SizeError
+		if errors.As(err, &se) {
+			return se.Error()
+		}
 		return fmt.Sprintf("cannot read %s: %v", path, unwrapPathError(err))
 	}
 	if !x509.NewCertPool().AppendCertsFromPEM(b) {

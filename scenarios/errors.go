@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Position is a place in a scenario file (or in a file it refers to, such as
@@ -63,6 +64,14 @@ func (e *Error) Pos() Position { return Position{File: e.File, Line: e.Line, Col
 
 // Error formats the error as "file:line:col: field: message; hint".
 func (e *Error) Error() string {
+	return escapeControls(e.plain())
+}
+
+// maxExcerpt bounds the source text an excerpt shows, in bytes.
+const maxExcerpt = 200
+
+// plain is Error without the escaping of control characters.
+func (e *Error) plain() string {
 	var b strings.Builder
 	b.WriteString(e.Pos().String())
 	b.WriteString(": ")
@@ -97,22 +106,54 @@ func (e *Error) Excerpt() string {
 	if e.Source == "" || e.Line == 0 {
 		return ""
 	}
+	// Control characters are escaped (they never reach a terminal raw),
+	// and a long line is cut around the column.
+	src, col := e.Source, e.Col
+	cut := ""
+	if len(src) > maxExcerpt {
+		from := 0
+		if col > maxExcerpt/2 && col <= len(src) {
+			from = col - maxExcerpt/2
+			for from > 0 && !utf8.RuneStart(src[from]) {
+				from--
+			}
+			col -= from
+			cut = "…"
+		}
+		end := min(len(src), from+maxExcerpt)
+		for end < len(src) && !utf8.RuneStart(src[end]) {
+			end--
+		}
+		tail := ""
+		if end < len(src) {
+			tail = "…"
+		}
+		src = src[from:end] + tail
+	}
 	prefix := fmt.Sprintf("%5d | ", e.Line)
 	var b strings.Builder
 	b.WriteString(prefix)
-	b.WriteString(e.Source)
-	if e.Col > 0 {
+	b.WriteString(cut)
+	b.WriteString(escapeControls(src))
+	if col > 0 {
 		b.WriteString("\n")
 		b.WriteString(strings.Repeat(" ", len(prefix)-2))
 		b.WriteString("| ")
-		// Keep tabs so that the caret lines up in a terminal.
-		for i, r := range e.Source {
-			if i >= e.Col-1 {
+		if cut != "" {
+			b.WriteByte(' ')
+		}
+		// Keep tabs so that the caret lines up in a terminal; escaped
+		// characters take the width of their escape.
+		for i, r := range src {
+			if i >= col-1 {
 				break
 			}
-			if r == '\t' {
+			switch {
+			case r == '\t':
 				b.WriteByte('\t')
-			} else {
+			case needsEscape(r):
+				b.WriteString(strings.Repeat(" ", len(escapeControls(string(r)))))
+			default:
 				b.WriteByte(' ')
 			}
 		}

@@ -32,10 +32,21 @@ func FuzzParse(f *testing.F) {
 		"duration: 1s\ndevices: [{name: g, count: 2, mqtt_version: 5.0, mqtt5: {session_expiry: 1h, receive_maximum: 10, topic_aliases: true, user_properties: {a: b, c: '${env:X:-d}'}}}]\n",
 		"duration: 1s\ndevices: [{name: g, count: 2, mqtt_version: 3.1.1, mqtt5: {user_properties: [1]}, sdk: 4, max_packet_size: 1e9}]\n",
 		"duration: 1m\ndevices: [{name: g, count: 9}]\nfaults: [{at: 1s, for: 2s, latency: 1ms, jitter: 1ms, bandwidth: 1KiB/s, fraction: 0.5}]\nchurn: [{fraction: 0.5, every: 10s, down: 1s}]\n",
+		// Hostile documents: the pre-scan refuses them before goccy parses.
+		strings.Repeat("[", 5000), strings.Repeat("{a:", 2000), strings.Repeat("- ", 3000), nestedBlock(200),
+		strings.Repeat("[\n", 300), "a: |\n  " + strings.Repeat("[", 300), "a: '" + strings.Repeat("[", 300) + "'",
+		aliasBomb(), "a: &a x\nb: [" + strings.Repeat("*a, ", 5000) + "]\n", "\xef\xbb\xbf" + "duration: 1s\n",
+		"a: >-\n  x\n[[[[\n", "a: |2\n   x\n [[[\n", "\x1b[2Jk: 1",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		start := time.Now()
+		defer func() {
+			if el := time.Since(start); el > 10*time.Second {
+				t.Errorf("%d bytes took %v", len(data), el)
+			}
+		}()
 		s, err := Parse("fuzz.yaml", data)
 		if err != nil {
 			list := Errors(err)
@@ -46,7 +57,11 @@ func FuzzParse(f *testing.F) {
 				if e.Message == "" || e.Error() == "" {
 					t.Fatalf("empty error %+v", e)
 				}
-				_ = e.Excerpt()
+				for _, out := range []string{e.Error(), e.Excerpt()} {
+					if strings.ContainsAny(out, "\x1b\x07\x00") {
+						t.Fatalf("raw control character in %q", out)
+					}
+				}
 			}
 			return
 		}

@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,6 +25,13 @@ type Document struct {
 	dir   string
 	lines []string
 	root  *node
+	// setSecrets are the values given to secret fields by --set or a
+	// flag; creds the credentials files read by the last Scenario.
+	setSecrets []string
+	creds      []*credentials
+	// fileSecrets are the secrets of the file as parsed, kept when --set
+	// replaces their values.
+	fileSecrets []string
 }
 
 // Load reads, parses and validates a scenario file. Relative paths inside
@@ -46,29 +55,72 @@ func Parse(filename string, data []byte) (*Scenario, error) {
 	return doc.Scenario()
 }
 
-// ReadFile reads and parses a scenario file without validating it.
+// ReadFile reads and parses a scenario file without validating it. The
+// file is read through ReadFileLimited: one larger than MaxScenarioSize
+// (4 MiB) is an error, and reading stops there.
 func ReadFile(path string) (*Document, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadFileLimited(path, MaxScenarioSize)
 	if err != nil {
+		var se *SizeError
+		if errors.As(err, &se) {
+			return nil, ErrorList{{File: path, Message: fmt.Sprintf("the scenario is larger than %s, the limit", fmtSize(se.Limit)), Err: err}}
+		}
 		return nil, ErrorList{{File: path, Message: fmt.Sprintf("cannot read scenario: %v", unwrapPathError(err)), Err: err}}
 	}
 	return ParseDocument(path, data)
 }
 
 // ParseDocument parses a scenario without validating it. Only YAML syntax
-// errors are reported here, as an ErrorList.
+// errors are reported here, as an ErrorList. A leading UTF-8 byte order
+// mark is ignored. Before the YAML parser runs, the text is checked
+// against the limits that keep hostile documents cheap: MaxScenarioSize,
+// 64 levels of nesting (flow and block), at most 131,072 values and 4,096
+// aliases; aliases expand to at most 131,072 values in all.
 func ParseDocument(filename string, data []byte) (*Document, error) {
 	doc := &Document{file: filename, dir: filepath.Dir(filename)}
+	if len(data) > MaxScenarioSize {
+		return nil, ErrorList{{File: filename, Message: fmt.Sprintf("the scenario is larger than %s, the limit", fmtSize(MaxScenarioSize))}}
+	}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	if perr := prescanYAML(data); perr != nil {
+		// Refused before anything is built: only the offending line is
+		// copied, for the excerpt.
+		perr.File = filename
+		perr.Source = redactSecretLine(lineOf(data, perr.Line))
+		return nil, ErrorList{perr}
+	}
 	doc.lines = strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
 	root, perr := parseYAML(filename, data)
 	if perr != nil {
+		perr.File = filename
 		if perr.Line > 0 && perr.Line <= len(doc.lines) {
-			perr.Source = doc.lines[perr.Line-1]
+			perr.Source = redactSecretLine(doc.lines[perr.Line-1])
 		}
 		return nil, ErrorList{perr}
 	}
 	doc.root = root
+	doc.fileSecrets = doc.collect().values
 	return doc, nil
+}
+
+// lineOf returns line n (1-based) of data, at most maxExcerpt*2 bytes of
+// it, or "".
+func lineOf(data []byte, n int) string {
+	for i := 1; i < n && len(data) > 0; i++ {
+		k := bytes.IndexByte(data, '\n')
+		if k < 0 {
+			return ""
+		}
+		data = data[k+1:]
+	}
+	if k := bytes.IndexByte(data, '\n'); k >= 0 {
+		data = data[:k]
+	}
+	data = bytes.TrimSuffix(data, []byte("\r"))
+	if len(data) > 2*maxExcerpt {
+		data = data[:2*maxExcerpt]
+	}
+	return string(data)
 }
 
 // Scenario validates the document and builds the scenario. All problems
@@ -78,8 +130,15 @@ func (doc *Document) Scenario() (*Scenario, error) {
 	if env == nil {
 		env = os.LookupEnv
 	}
-	d := &decoder{file: doc.file, dir: doc.dir, lines: doc.lines, env: env}
+	red := doc.redactor()
+	d := &decoder{file: doc.file, dir: doc.dir, lines: doc.lines, env: env, redact: red}
 	s := d.decodeScenario(doc.root)
+	doc.creds = doc.creds[:0]
+	for _, g := range groupsOf(s) {
+		if g.creds != nil {
+			doc.creds = append(doc.creds, g.creds)
+		}
+	}
 	if len(d.errs) > 0 {
 		sortErrors(d.errs, doc.file)
 		if d.extra > 0 {
@@ -87,6 +146,7 @@ func (doc *Document) Scenario() (*Scenario, error) {
 		}
 		return nil, d.errs
 	}
+	s.redact = doc.redactor()
 	return s, nil
 }
 
@@ -95,6 +155,10 @@ func (doc *Document) Scenario() (*Scenario, error) {
 func (doc *Document) ApplySetArg(arg string) error {
 	path, value, ok := strings.Cut(arg, "=")
 	if !ok {
+		if isSecretKey(arg) {
+			return &Error{File: "--set", Set: "***", Message: "the override is not path=value (not shown: it may hold a secret)",
+				Hint: "e.g. --set devices[0].count=50"}
+		}
 		return &Error{File: "--set", Set: arg, Message: fmt.Sprintf("%q is not path=value", arg),
 			Hint: "e.g. --set devices[0].count=50"}
 	}
@@ -124,6 +188,9 @@ func (doc *Document) ApplySet(path, value string) error {
 func (doc *Document) ApplyFlag(flag, arg string) error {
 	path, value, ok := strings.Cut(arg, "=")
 	if !ok {
+		if isSecretKey(arg) {
+			return &Error{File: flag, Set: "***", Flag: flag, Message: "the override is not path=value (not shown: it may hold a secret)"}
+		}
 		return &Error{File: flag, Set: arg, Flag: flag, Message: fmt.Sprintf("%q is not path=value", arg)}
 	}
 	return doc.apply(strings.TrimSpace(path), value, flag)
@@ -133,16 +200,33 @@ func (doc *Document) ApplyFlag(flag, arg string) error {
 func (doc *Document) apply(path, value, flag string) error {
 	a := &setter{arg: path + "=" + value, flag: flag}
 	steps, err := parseSetPath(path)
+	secret := setPathIsSecret(path, steps)
+	shown := fmt.Sprintf("%q", value)
+	if secret {
+		// The value of a secret field is registered, and errors show the
+		// override as path=***.
+		a.arg = path + "=***"
+		shown = "***"
+		doc.setSecrets = append(doc.setSecrets, value, strings.TrimSpace(value), strings.Trim(strings.TrimSpace(value), `"'`))
+	}
 	if err != "" {
-		return a.fail(path, "e.g. devices[0].publish[0].qos", "bad path: %s", err)
+		return a.fail(path, "e.g. devices[0].publish[0].qos", "bad path: %s", doc.Redact(err))
 	}
 	src := "--set"
 	if flag != "" {
 		src = flag
 	}
+	if e := prescanYAML([]byte(value)); e != nil {
+		return a.fail(path, "", "bad value %s: %s", shown, e.Message)
+	}
 	val, perr := parseYAML(src, []byte(value))
 	if perr != nil {
-		return a.fail(path, "", "bad value %q: %s", value, perr.Message)
+		return a.fail(path, "", "bad value %s: %s", shown, doc.Redact(perr.Message))
+	}
+	if secret && val != nil {
+		c := &secretCollector{doc: &Document{}, env: func(string) (string, bool) { return "", false }}
+		c.walk(val, true, "")
+		doc.setSecrets = append(doc.setSecrets, c.values...)
 	}
 	if val == nil {
 		val = &node{kind: kindNull}
@@ -152,6 +236,24 @@ func (doc *Document) apply(path, value, flag string) error {
 		doc.root = &node{kind: kindMap, line: 1, col: 1}
 	}
 	return a.walk(doc.root, scenarioSchema, nil, steps, "")
+}
+
+func groupsOf(s *Scenario) []*Group {
+	if s == nil {
+		return nil
+	}
+	return s.Groups
+}
+
+// setPathIsSecret reports whether an override path names a secret field
+// (or what could be a typo of one).
+func setPathIsSecret(path string, steps []setStep) bool {
+	for _, st := range steps {
+		if st.key != "" && isSecretKey(st.key) {
+			return true
+		}
+	}
+	return len(steps) == 0 && isSecretKey(path)
 }
 
 // setter applies one override.
@@ -387,22 +489,36 @@ func parseSetPath(p string) ([]setStep, string) {
 // in block or flow style, with its value in group 2.
 var secretLine = regexp.MustCompile(`((?:^|[\s{,-])(?:device_secret|password)\s*:\s*)([^\s,}#][^,}#]*?)(\s*(?:[,}#].*)?)$`)
 
-// RedactedSource returns the scenario text as read, with the values of
-// device_secret and password replaced by "***" (references such as
-// ${env:NAME} are kept: they are not secrets). It is what results and
-// reports show of the scenario, so secrets written in a file never reach
-// them.
+// redactSecretLine masks the value of a secret key on one line, by
+// position: the fallback for lines whose values are not known (syntax
+// errors) and for values too short to be replaced by value. References
+// such as ${env:NAME} are kept: they are not secrets.
+func redactSecretLine(l string) string {
+	return secretLine.ReplaceAllStringFunc(l, func(m string) string {
+		sub := secretLine.FindStringSubmatch(m)
+		v := strings.Trim(sub[2], `"' `)
+		if strings.HasPrefix(v, "${env:") || strings.HasPrefix(v, "${file:") || v == "" || v == "***" {
+			return m
+		}
+		return sub[1] + `"***"` + sub[3]
+	})
+}
+
+// RedactedSource returns the scenario text as read with every secret
+// value (see Secrets) replaced by "***", wherever and however it is
+// written: block and folded scalars, quoted keys, anchors, flow mappings.
+// References such as ${env:NAME} are kept. It is what results and reports
+// show of the scenario.
 func (doc *Document) RedactedSource() string {
+	r := doc.redactor()
 	out := make([]string, len(doc.lines))
 	for i, l := range doc.lines {
-		out[i] = secretLine.ReplaceAllStringFunc(l, func(m string) string {
-			sub := secretLine.FindStringSubmatch(m)
-			v := strings.Trim(sub[2], `"' `)
-			if strings.HasPrefix(v, "${env:") || strings.HasPrefix(v, "${file:") || v == "" {
-				return m
-			}
-			return sub[1] + `"***"` + sub[3]
-		})
+		out[i] = l
 	}
-	return strings.Join(out, "\n")
+	text := r.Redact(strings.Join(out, "\n"))
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		lines[i] = redactSecretLine(l)
+	}
+	return strings.Join(lines, "\n")
 }

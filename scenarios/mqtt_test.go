@@ -200,7 +200,7 @@ func TestMQTTErrors(t *testing.T) {
 		{"user_properties missing env", []string{"mqtt_version: 5", "mqtt5: {user_properties: {fleet: '${env:NOPE}'}}"},
 			`testdata/case.yaml:6:39: devices[0].mqtt5.user_properties.fleet: environment variable NOPE is not set`},
 		{"user_properties NUL", []string{"mqtt_version: 5", `mqtt5: {user_properties: {"a\0b": x}}`},
-			`testdata/case.yaml:6:31: devices[0].mqtt5.user_properties.a` + "\x00" + `b: the name contains U+0000, which MQTT strings may not`},
+			`testdata/case.yaml:6:31: devices[0].mqtt5.user_properties.a\x00b: the name contains U+0000, which MQTT strings may not`},
 		{"user_properties duplicate", []string{"mqtt_version: 5", "mqtt5:", "  user_properties:", "    a: x", "    a: y"},
 			`testdata/case.yaml:9:9: devices[0].mqtt5.user_properties.a: duplicate key "a" (first set at line 8)`},
 	} {

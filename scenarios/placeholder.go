@@ -421,6 +421,9 @@ func resolveEnv(spec string, env envLookup) (string, string) {
 		return "", fmt.Sprintf("bad environment variable name %q in ${env:%s}", name, spec)
 	}
 	if v, ok := env(name); ok {
+		if len(v) > MaxEnvValue {
+			return "", fmt.Sprintf("environment variable %s holds %d bytes; the limit is %d KiB", name, len(v), MaxEnvValue>>10)
+		}
 		return v, ""
 	}
 	if hasDef {

@@ -307,7 +307,7 @@ func TestExamples(t *testing.T) {
 	}
 	// What the examples promise in their comments.
 	q := loadTest(t, "examples/quickstart.yaml")
-	if q.Total() != 100 || q.Duration != 30*time.Second || !q.Broker.Embedded() {
+	if q.Total() != 100 || q.Duration != 10*time.Second || !q.Broker.Embedded() {
 		t.Errorf("quickstart: %d devices, %s", q.Total(), q.Duration)
 	}
 	p, _ := q.Plan(0)

@@ -104,6 +104,7 @@ type Scenario struct {
 
 	total     int
 	stampKeys []StampKeys // distinct key sets of the JSON templates
+	redact    *Redactor   // the secrets of the scenario
 }
 
 // Total returns the number of devices across all groups.
