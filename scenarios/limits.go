@@ -365,3 +365,8 @@ func needsEscape(r rune) bool {
 	}
 	return false
 }
+
+// EscapeControls returns s with control characters (but tab), DEL, C1
+// controls, bidi overrides and invalid UTF-8 written as Go escapes, for
+// printing user input to a terminal. Error and Excerpt already use it.
+func EscapeControls(s string) string { return escapeControls(s) }
