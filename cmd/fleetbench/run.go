@@ -22,6 +22,7 @@ import (
 	"github.com/fleetbench/fleetbench/actors/cluster"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/reports"
+	"github.com/fleetbench/fleetbench/scenarios"
 )
 
 func runCommand() *cli.Command {
@@ -149,7 +150,7 @@ func runAction(c *cli.Context) error {
 	res.Scenario.File = c.Args().First()
 	res.Scenario.Text = source
 	res.Meta.Version = buildVersion()
-	res.Meta.Command = redactArgs(os.Args)
+	res.Meta.Command = sc.Redact(redactArgs(os.Args)) // secrets by key and by value
 	res.Meta.Thresholds = exprs
 	// One verdict, computed once: every output renders it and the exit
 	// code derives from it.
@@ -232,7 +233,7 @@ func distribution(c *cli.Context) (*cluster.Distribution, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := os.ReadFile(c.Args().First())
+	src, err := scenarios.ReadFileLimited(c.Args().First(), scenarios.MaxScenarioSize)
 	if err != nil {
 		return nil, usageError("%v", err)
 	}

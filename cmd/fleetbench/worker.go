@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/fleetbench/fleetbench/actors/cluster"
+	"github.com/fleetbench/fleetbench/scenarios"
 )
 
 func workerCommand() *cli.Command {
@@ -41,7 +42,7 @@ func remoteFlags() []cli.Flag {
 func remoteOptions(c *cli.Context) (cluster.RemoteOptions, error) {
 	o := cluster.RemoteOptions{Listen: c.String("listen"), Advertise: c.String("advertise")}
 	if path := c.String("token-file"); path != "" {
-		b, err := os.ReadFile(path)
+		b, err := scenarios.ReadFileLimited(path, scenarios.MaxTokenFileSize)
 		if err != nil {
 			return o, usageError("--token-file: %v", err)
 		}
