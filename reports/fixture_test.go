@@ -13,7 +13,6 @@ import (
 // fixture configures a synthetic run. The zero value of a field means its
 // default (see withDefaults).
 type fixture struct {
-	name     string
 	seed     uint64
 	devices  int     // devices started, ramped up over the first 5 s
 	seconds  int     // measured seconds, one snapshot each

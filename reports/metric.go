@@ -239,11 +239,6 @@ func pctName(pct float64) string {
 	return "p" + ip + fp
 }
 
-// pctLabel is a percentile as people write it: 99.9 → "p99.9".
-func pctLabel(pct float64) string {
-	return "p" + strconv.FormatFloat(pct, 'f', -1, 64)
-}
-
 func allDigits(s string) bool {
 	if s == "" {
 		return false

@@ -512,9 +512,7 @@ func redactSecretLine(l string) string {
 func (doc *Document) RedactedSource() string {
 	r := doc.redactor()
 	out := make([]string, len(doc.lines))
-	for i, l := range doc.lines {
-		out[i] = l
-	}
+	copy(out, doc.lines)
 	text := r.Redact(strings.Join(out, "\n"))
 	lines := strings.Split(text, "\n")
 	for i, l := range lines {

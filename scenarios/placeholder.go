@@ -293,12 +293,6 @@ func (e *placeholder) String() string {
 	return "${" + e.name + "}"
 }
 
-// numeric placeholders accept a zero-padding format: ${index:05}.
-func (p ph) numeric() bool { return p != phLit && p.info().numeric }
-
-// runtime placeholders are left in payload templates for the publisher.
-func (p ph) runtime() bool { return p != phLit && p.info().kind == kindRuntime }
-
 // target placeholders name a device of a publish entry's target group.
 func (p ph) target() bool { return p != phLit && p.info().kind == kindTarget }
 

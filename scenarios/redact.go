@@ -241,9 +241,7 @@ func (c *secretCollector) scalar(n *node) {
 	} else {
 		c.values = append(c.values, resolved)
 		// The literal parts around the placeholders ("hunter2-${index}").
-		for _, lit := range splitPlaceholders(text) {
-			c.values = append(c.values, lit)
-		}
+		c.values = append(c.values, splitPlaceholders(text)...)
 	}
 	// Block, folded and multi-line values appear line by line (and word
 	// by word when folded).

@@ -29,7 +29,7 @@ func TestClusterLossByPublisherNode(t *testing.T) {
 	// after it died). b's: 50 delivered of 40 reported → 10 unreported,
 	// none lost.
 	if got := cnt.QoS[metrics.Lost][q]; got != 10 {
-		t.Fatalf("lost %d, want 10 (a fleet-wide difference would say %d)", got, 140-140)
+		t.Fatalf("lost %d, want 10 (a fleet-wide difference would say 0: 140 expected, 140 received)", got)
 	}
 	if got := cnt.QoS[metrics.Expected][q]; got != 150 || b.unreported != 10 || a.unreported != 0 {
 		t.Fatalf("expected %d (want 150), unreported a %d b %d", got, a.unreported, b.unreported)
