@@ -398,8 +398,15 @@ func TestStatsDrops(t *testing.T) {
 		for range n {
 			publish(t, pub, "/slow", 1, payload)
 		}
-		// mochi sends PUBACK before it fans out, so wait for the last one.
-		waitFor(t, "drops to be counted", func() bool { return b.Stats().MessagesDropped == n-accepted })
+		// mochi sends PUBACK before it fans out, so wait until every
+		// message was either queued or dropped. Whether mochi's writer has
+		// already taken a message off its queue when the next arrives is a
+		// race between its goroutines, so the queue holds one more or one
+		// fewer now and then (seen: 12, 13, 14 drops).
+		waitFor(t, "drops to be counted", func() bool {
+			d := b.Stats().MessagesDropped
+			return d >= n-accepted-1 && d <= n-accepted+1
+		})
 		if s := b.Stats(); s.MessagesReceived != n || s.InflightDropped != 0 {
 			t.Fatalf("stats %+v", s)
 		}
