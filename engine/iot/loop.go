@@ -109,3 +109,54 @@ func subscribeSync(o owner, filter string, qos QoS, handler Handler, timeout tim
 		}
 	}
 }
+
+// expireRequests fails the requests that waited longer than timeout for
+// their ack: each gets an EventSubscribeTimeout (or
+// EventUnsubscribeTimeout) event, with Err wrapping ErrSubscribeTimeout,
+// appended to events (a late ack is then ignored). It returns the requests
+// still waiting, in reqs' storage.
+func expireRequests(reqs []request, now time.Time, timeout time.Duration, events *[]queued) []request {
+	kept := reqs[:0]
+	for _, r := range reqs {
+		if now.Sub(r.sent) < timeout {
+			kept = append(kept, r)
+			continue
+		}
+		typ := EventSubscribeTimeout
+		if r.unsub {
+			typ = EventUnsubscribeTimeout
+		}
+		err := fmt.Errorf("iot: %w: no ack for %q within %v", ErrSubscribeTimeout, r.filter, timeout)
+		*events = append(*events, queued{ev: Event{Type: typ, PacketID: r.id, QoS: r.qos, Filter: r.filter, Sent: r.sent, At: now, Err: err}})
+	}
+	clear(reqs[len(kept):])
+	return kept
+}
+
+// addSubscription registers handler for filter in subs, replacing the
+// handler and QoS of a filter subscribed already.
+func addSubscription(subs []subscription, filter string, qos QoS, handler Handler) []subscription {
+	for i := range subs {
+		if subs[i].filter == filter {
+			subs[i].qos, subs[i].handler = qos, handler
+			return subs
+		}
+	}
+	_, match, _ := splitShared(filter)
+	return append(subs, subscription{filter: filter, match: match, qos: qos, handler: handler})
+}
+
+// subscribeArgs checks IOT_MQTT_Subscribe's arguments: a handler, a valid
+// filter; a QoS above 3 becomes 0, as in the SDK.
+func subscribeArgs(topics TopicRules, filter string, qos QoS, handler Handler) (QoS, error) {
+	if handler == nil {
+		return 0, fmt.Errorf("%w: nil handler", ErrInvalidArgument)
+	}
+	if err := ValidateFilter(topics, filter); err != nil {
+		return 0, err
+	}
+	if qos > QoS3SubLocal {
+		qos = QoS0
+	}
+	return qos, nil
+}

@@ -51,7 +51,7 @@ type nativeHandle struct {
 	loopState
 	events     []queued
 	subs       []subscription
-	requests   []nativeRequest
+	requests   []request
 	pending    []outbound // QoS 1/2 publishes awaiting their ack
 	inQoS2     []uint16   // QoS 2 deliveries received, awaiting PUBREL
 	lastPID    uint16
@@ -95,15 +95,6 @@ const (
 	inConnected                     // a reconnect succeeded (conn, ack)
 	inConnFailed                    // a reconnect failed (err)
 )
-
-// nativeRequest is an outstanding SUBSCRIBE or UNSUBSCRIBE.
-type nativeRequest struct {
-	pid    uint16
-	unsub  bool
-	qos    QoS
-	filter string
-	sent   time.Time
-}
 
 // outbound is a QoS 1/2 publish awaiting its PUBACK, or PUBREC then
 // PUBCOMP.
@@ -379,21 +370,7 @@ func (h *nativeHandle) due(now time.Time) {
 
 // expire fails the requests that waited longer than the request timeout.
 func (h *nativeHandle) expire(now time.Time) {
-	kept := h.requests[:0]
-	for _, r := range h.requests {
-		if now.Sub(r.sent) < h.p.RequestTimeout {
-			kept = append(kept, r)
-			continue
-		}
-		typ := EventSubscribeTimeout
-		if r.unsub {
-			typ = EventUnsubscribeTimeout
-		}
-		err := fmt.Errorf("iot: %w: no ack for %q within %v", ErrSubscribeTimeout, r.filter, h.p.RequestTimeout)
-		h.events = append(h.events, queued{ev: Event{Type: typ, PacketID: r.pid, QoS: r.qos, Filter: r.filter, Sent: r.sent, At: now, Err: err}})
-	}
-	clear(h.requests[len(kept):])
-	h.requests = kept
+	h.requests = expireRequests(h.requests, now, h.p.RequestTimeout, &h.events)
 }
 
 // NextDeadline returns the earliest moment something is due.

@@ -40,7 +40,7 @@ func FuzzNativeSession(f *testing.F) {
 		defer c2.Close()
 		h.conn = &connReader{Conn: c1, br: bufio.NewReader(c1)}
 		h.pending = []outbound{{pid: 1, qos: QoS1, topic: "/t", payload: []byte("p")}}
-		h.requests = []nativeRequest{{pid: 2, filter: "/a/#", qos: QoS1, sent: time.Now()}}
+		h.requests = []request{{id: 2, filter: "/a/#", qos: QoS1, sent: time.Now()}}
 		h.subs = []subscription{{filter: "/a/#", match: "/a/#", qos: QoS1, handler: func(*Handle, *Event) {}}}
 		r := &connReader{br: bufio.NewReader(bytes.NewReader(data))}
 		for i := 0; i < 64; i++ {

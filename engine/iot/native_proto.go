@@ -128,14 +128,14 @@ func (h *nativeHandle) onAck(pk *packets.Packet, at time.Time) {
 
 // onSuback matches a SUBACK or UNSUBACK to its request.
 func (h *nativeHandle) onSuback(pk *packets.Packet, unsub bool, at time.Time) {
-	i := slices.IndexFunc(h.requests, func(r nativeRequest) bool { return r.pid == pk.PacketID && r.unsub == unsub })
+	i := slices.IndexFunc(h.requests, func(r request) bool { return r.id == pk.PacketID && r.unsub == unsub })
 	if i < 0 {
 		h.unknown++ // late (timed out already) or never asked for
 		return
 	}
 	r := h.requests[i]
 	h.requests = slices.Delete(h.requests, i, i+1)
-	ev := Event{Type: EventSubscribeSuccess, PacketID: r.pid, QoS: r.qos, Filter: r.filter, Sent: r.sent, At: at}
+	ev := Event{Type: EventSubscribeSuccess, PacketID: r.id, QoS: r.qos, Filter: r.filter, Sent: r.sent, At: at}
 	if unsub {
 		ev.Type = EventUnsubscribeSuccess
 	}
@@ -165,7 +165,7 @@ func (h *nativeHandle) newPID() uint16 {
 		}
 		id := h.lastPID
 		if !slices.ContainsFunc(h.pending, func(o outbound) bool { return o.pid == id }) &&
-			!slices.ContainsFunc(h.requests, func(r nativeRequest) bool { return r.pid == id }) {
+			!slices.ContainsFunc(h.requests, func(r request) bool { return r.id == id }) {
 			return id
 		}
 	}
@@ -187,14 +187,9 @@ func (h *nativeHandle) usable() error {
 
 // Subscribe registers the handler and sends SUBSCRIBE.
 func (h *nativeHandle) Subscribe(filter string, qos QoS, handler Handler) (uint16, error) {
-	if handler == nil {
-		return 0, fmt.Errorf("%w: nil handler", ErrInvalidArgument)
-	}
-	if err := ValidateFilter(h.p.Topics, filter); err != nil {
+	qos, err := subscribeArgs(h.p.Topics, filter, qos, handler)
+	if err != nil {
 		return 0, err
-	}
-	if qos > QoS3SubLocal {
-		qos = QoS0
 	}
 	if qos == QoS3SubLocal {
 		h.addSub(filter, qos, handler)
@@ -208,14 +203,7 @@ func (h *nativeHandle) Subscribe(filter string, qos QoS, handler Handler) (uint1
 }
 
 func (h *nativeHandle) addSub(filter string, qos QoS, handler Handler) {
-	for i := range h.subs {
-		if h.subs[i].filter == filter {
-			h.subs[i].qos, h.subs[i].handler = qos, handler
-			return
-		}
-	}
-	_, match, _ := splitShared(filter)
-	h.subs = append(h.subs, subscription{filter: filter, match: match, qos: qos, handler: handler})
+	h.subs = addSubscription(h.subs, filter, qos, handler)
 }
 
 func (h *nativeHandle) sendSubscribe(filter string, qos QoS) (uint16, error) {
@@ -225,7 +213,7 @@ func (h *nativeHandle) sendSubscribe(filter string, qos QoS) (uint16, error) {
 	if err := h.encode(&pk, pk.SubscribeEncode); err != nil {
 		return 0, fmt.Errorf("iot: subscribe %q: %w", filter, err)
 	}
-	h.requests = append(h.requests, nativeRequest{pid: pid, qos: qos, filter: filter, sent: h.clock.Now()})
+	h.requests = append(h.requests, request{id: pid, qos: qos, filter: filter, sent: h.clock.Now()})
 	if !h.inYield {
 		h.flush()
 	}
@@ -282,7 +270,7 @@ func (h *nativeHandle) Unsubscribe(filter string) (uint16, error) {
 	if err := h.encode(&pk, pk.UnsubscribeEncode); err != nil {
 		return 0, fmt.Errorf("iot: unsubscribe %q: %w", filter, err)
 	}
-	h.requests = append(h.requests, nativeRequest{pid: pid, unsub: true, filter: filter, sent: h.clock.Now()})
+	h.requests = append(h.requests, request{id: pid, unsub: true, filter: filter, sent: h.clock.Now()})
 	if !h.inYield {
 		h.flush()
 	}

@@ -81,8 +81,10 @@ type arrival struct {
 	pid      uint16
 }
 
-// request is an outstanding SUBSCRIBE or UNSUBSCRIBE, matched to its wire
-// packet id when the SUBSCRIBE is written and to its ack when it arrives.
+// request is an outstanding SUBSCRIBE or UNSUBSCRIBE. On the native
+// session id is the packet id; on paho, which assigns packet ids itself,
+// id is the handle's request id and the request is matched to its wire
+// packet id (wirePID) when the SUBSCRIBE is written, then to its ack.
 type request struct {
 	id      uint16
 	unsub   bool
@@ -359,14 +361,9 @@ func (h *pahoHandle) wake() {
 // the SubscribeSuccess/SubscribeNack event carries as PacketID. Subscribing
 // a filter again replaces its handler and QoS.
 func (h *pahoHandle) Subscribe(filter string, qos QoS, handler Handler) (uint16, error) {
-	if handler == nil {
-		return 0, fmt.Errorf("%w: nil handler", ErrInvalidArgument)
-	}
-	if err := ValidateFilter(h.p.Topics, filter); err != nil {
+	qos, err := subscribeArgs(h.p.Topics, filter, qos, handler)
+	if err != nil {
 		return 0, err
-	}
-	if qos > QoS3SubLocal {
-		qos = QoS0
 	}
 	if qos == QoS3SubLocal {
 		h.addSub(filter, qos, handler)
@@ -507,41 +504,15 @@ func failedAlready(tok paho.Token) error {
 func (h *pahoHandle) addSub(filter string, qos QoS, handler Handler) {
 	h.subMu.Lock()
 	defer h.subMu.Unlock()
-	for i := range h.subs {
-		if h.subs[i].filter == filter {
-			h.subs[i].qos, h.subs[i].handler = qos, handler
-			return
-		}
-	}
-	_, match, _ := splitShared(filter)
-	h.subs = append(h.subs, subscription{filter: filter, match: match, qos: qos, handler: handler})
+	h.subs = addSubscription(h.subs, filter, qos, handler)
 }
 
-// expireRequests queues an EventSubscribeTimeout (or
-// EventUnsubscribeTimeout) event, with Err wrapping ErrSubscribeTimeout,
-// for every request older than the request timeout; a late ack for it is
-// ignored.
-// It must be called with h.mu held.
+// expireRequests fails the requests older than the request timeout (see
+// the shared expireRequests). It must be called with h.mu held.
 func (h *pahoHandle) expireRequests() {
-	if len(h.requests) == 0 {
-		return
+	if len(h.requests) > 0 {
+		h.requests = expireRequests(h.requests, h.clock.Now(), h.p.RequestTimeout, &h.inbox)
 	}
-	now := h.clock.Now()
-	kept := h.requests[:0]
-	for _, r := range h.requests {
-		if now.Sub(r.sent) < h.p.RequestTimeout {
-			kept = append(kept, r)
-			continue
-		}
-		typ := EventSubscribeTimeout
-		if r.unsub {
-			typ = EventUnsubscribeTimeout
-		}
-		err := fmt.Errorf("iot: %w: no ack for %q within %v", ErrSubscribeTimeout, r.filter, h.p.RequestTimeout)
-		h.inbox = append(h.inbox, queued{ev: Event{Type: typ, PacketID: r.id, QoS: r.qos, Filter: r.filter, Sent: r.sent, At: now, Err: err}})
-	}
-	clear(h.requests[len(kept):])
-	h.requests = kept
 }
 
 // NextDeadline returns when the oldest outstanding SUBSCRIBE/UNSUBSCRIBE
