@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,12 +14,7 @@ func TestMetricsEndpointDuringRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: a full fleet run")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := closedAddr(t)
 	sc := selfRoundTrip(t, "", 10, 40, 1)
 	done := make(chan error, 1)
 	go func() {

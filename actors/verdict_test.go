@@ -148,12 +148,7 @@ func TestVerdictNoBroker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: a full fleet run")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := closedAddr(t)
 	sc := honestScenario(t, "mqtt://"+addr, 20, 5, 1, "")
 	sc.Duration = 2 * time.Second
 	res := runHonest(t, sc, Options{})
@@ -385,12 +380,7 @@ func TestFailFastWhenNothingConnects(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: a full fleet run")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := closedAddr(t)
 	sc := honestScenario(t, "mqtt://"+addr, 5, 5, 1, "")
 	sc.Duration = 15 * time.Second
 	sc.Groups[0].Connect.Timeout = time.Second
@@ -404,4 +394,16 @@ func TestFailFastWhenNothingConnects(t *testing.T) {
 	if took := res.EndedAt.Sub(res.StartedAt); took < 4*time.Second {
 		t.Fatalf("with NoFailFast the run took %v, less than its 4 s", took)
 	}
+}
+
+// closedAddr returns a loopback address where nothing listens (a port
+// just freed).
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
