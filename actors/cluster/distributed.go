@@ -24,6 +24,9 @@ import (
 type Distribution struct {
 	// Workers are the workers' host:port addresses.
 	Workers []string
+	// Names, when set, name the workers in logs and results (by index;
+	// default the address), e.g. "local-1" for local worker processes.
+	Names []string
 	// NoLocal keeps the coordinator's own machine out of the fleet; by
 	// default it runs a share of the devices too.
 	NoLocal bool
@@ -316,7 +319,11 @@ func spawnNodes(sys *actor.ActorSystem, r *remote.Remote, d *Distribution, log *
 		if code := remote.ResponseStatusCode(resp.StatusCode); code != remote.ResponseStatusCodeOK {
 			return nodes, fmt.Errorf("worker %s: start its node: %s (is it a fleetbench worker of this version?)", w, code)
 		}
-		nodes = append(nodes, &planned{ClusterNode: ClusterNode{Name: w, Address: w, PID: resp.Pid}})
+		name := w
+		if i < len(d.Names) && d.Names[i] != "" {
+			name = d.Names[i]
+		}
+		nodes = append(nodes, &planned{ClusterNode: ClusterNode{Name: name, Address: w, PID: resp.Pid}})
 	}
 	return nodes, nil
 }

@@ -34,11 +34,11 @@ const deployDir = "../../deploy"
 // manifest is one Kubernetes object, decoded generically.
 type manifest map[string]any
 
-func (m manifest) kind() string { return str(m, "kind") }
-func (m manifest) name() string { return str(m, "metadata", "name") }
+func (m manifest) kind() string { return k8sStr(m, "kind") }
+func (m manifest) name() string { return k8sStr(m, "metadata", "name") }
 
 // get walks nested maps and lists (ints index lists).
-func get(v any, path ...any) any {
+func k8sGet(v any, path ...any) any {
 	for _, p := range path {
 		switch k := p.(type) {
 		case string:
@@ -62,13 +62,13 @@ func get(v any, path ...any) any {
 	return v
 }
 
-func str(v any, path ...any) string {
-	s, _ := get(v, path...).(string)
+func k8sStr(v any, path ...any) string {
+	s, _ := k8sGet(v, path...).(string)
 	return s
 }
 
-func list(v any, path ...any) []any {
-	l, _ := get(v, path...).([]any)
+func k8sList(v any, path ...any) []any {
+	l, _ := k8sGet(v, path...).([]any)
 	return l
 }
 
@@ -97,7 +97,7 @@ func loadManifests(t *testing.T) (map[string][]manifest, []manifest) {
 			if m == nil {
 				continue
 			}
-			if str(m, "apiVersion") == "" || m.kind() == "" {
+			if k8sStr(m, "apiVersion") == "" || m.kind() == "" {
 				t.Fatalf("%s: a document without apiVersion or kind: %v", f, m)
 			}
 			byFile[filepath.Base(f)] = append(byFile[filepath.Base(f)], m)
@@ -112,7 +112,7 @@ func loadManifests(t *testing.T) (map[string][]manifest, []manifest) {
 	return byFile, all
 }
 
-func find(t *testing.T, all []manifest, kind, name string) manifest {
+func k8sFind(t *testing.T, all []manifest, kind, name string) manifest {
 	t.Helper()
 	for _, m := range all {
 		if m.kind() == kind && (name == "" || m.name() == name) {
@@ -132,7 +132,7 @@ func TestDeployManifests(t *testing.T) {
 		t.Fatalf("kustomization.yaml: want one document, got %d", len(kust))
 	}
 	var resources []string
-	for _, r := range list(kust[0], "resources") {
+	for _, r := range k8sList(kust[0], "resources") {
 		resources = append(resources, r.(string))
 	}
 	var files []string
@@ -148,16 +148,16 @@ func TestDeployManifests(t *testing.T) {
 	}
 
 	user := dockerfileUser(t)
-	sts := find(t, all, "StatefulSet", "")
-	svc := find(t, all, "Service", str(sts, "spec", "serviceName"))
-	job := find(t, all, "Job", "")
+	sts := k8sFind(t, all, "StatefulSet", "")
+	svc := k8sFind(t, all, "Service", k8sStr(sts, "spec", "serviceName"))
+	job := k8sFind(t, all, "Job", "")
 
 	// The headless Service selects the StatefulSet's pods.
-	if str(svc, "spec", "clusterIP") != "None" {
-		t.Errorf("Service %s: clusterIP %q, want None (headless, for stable pod names)", svc.name(), str(svc, "spec", "clusterIP"))
+	if k8sStr(svc, "spec", "clusterIP") != "None" {
+		t.Errorf("Service %s: clusterIP %q, want None (headless, for stable pod names)", svc.name(), k8sStr(svc, "spec", "clusterIP"))
 	}
-	labels, _ := get(sts, "spec", "template", "metadata", "labels").(map[string]any)
-	for _, sel := range []map[string]any{asMap(get(sts, "spec", "selector", "matchLabels")), asMap(get(svc, "spec", "selector"))} {
+	labels, _ := k8sGet(sts, "spec", "template", "metadata", "labels").(map[string]any)
+	for _, sel := range []map[string]any{k8sMap(k8sGet(sts, "spec", "selector", "matchLabels")), k8sMap(k8sGet(svc, "spec", "selector"))} {
 		if len(sel) == 0 {
 			t.Errorf("empty selector")
 		}
@@ -174,7 +174,7 @@ func TestDeployManifests(t *testing.T) {
 
 	// Workers listen on their container port and advertise their stable
 	// name; the coordinator's --workers names exactly those pods.
-	port := strconv.Itoa(intOf(get(sts, "spec", "template", "spec", "containers", 0, "ports", 0, "containerPort")))
+	port := strconv.Itoa(k8sInt(k8sGet(sts, "spec", "template", "spec", "containers", 0, "ports", 0, "containerPort")))
 	if l := workerArgs["listen"]; !strings.HasSuffix(l, ":"+port) {
 		t.Errorf("worker --listen %q is not the container port %s", l, port)
 	}
@@ -182,7 +182,7 @@ func TestDeployManifests(t *testing.T) {
 	if a := workerArgs["advertise"]; a != wantAdvertise {
 		t.Errorf("worker --advertise %q, want %q", a, wantAdvertise)
 	}
-	replicas := intOf(get(sts, "spec", "replicas"))
+	replicas := k8sInt(k8sGet(sts, "spec", "replicas"))
 	var want []string
 	for i := range replicas {
 		want = append(want, fmt.Sprintf("%s-%d.%s:%s", sts.name(), i, svc.name(), port))
@@ -196,8 +196,8 @@ func TestDeployManifests(t *testing.T) {
 
 	// The coordinator's scenario comes from the ConfigMap and is valid.
 	scenarioPath := runArgs[""]
-	cm := find(t, all, "ConfigMap", volumeSource(t, job, scenarioPath, "configMap", "name"))
-	text := str(cm, "data", filepath.Base(scenarioPath))
+	cm := k8sFind(t, all, "ConfigMap", volumeSource(t, job, scenarioPath, "configMap", "name"))
+	text := k8sStr(cm, "data", filepath.Base(scenarioPath))
 	if text == "" {
 		t.Fatalf("ConfigMap %s has no key %s", cm.name(), filepath.Base(scenarioPath))
 	}
@@ -205,18 +205,18 @@ func TestDeployManifests(t *testing.T) {
 		t.Errorf("the coordinator's scenario does not parse: %v", err)
 	}
 	// Results go to the claim, which exists.
-	claim := find(t, all, "PersistentVolumeClaim", volumeSource(t, job, str(job, "spec", "template", "spec", "containers", 0, "workingDir")+"/x", "persistentVolumeClaim", "claimName"))
+	claim := k8sFind(t, all, "PersistentVolumeClaim", volumeSource(t, job, k8sStr(job, "spec", "template", "spec", "containers", 0, "workingDir")+"/x", "persistentVolumeClaim", "claimName"))
 	if claim == nil {
 		t.Fatal("no results claim")
 	}
-	if str(job, "spec", "template", "spec", "restartPolicy") != "Never" || intOf(get(job, "spec", "backoffLimit")) != 0 {
+	if k8sStr(job, "spec", "template", "spec", "restartPolicy") != "Never" || k8sInt(k8sGet(job, "spec", "backoffLimit")) != 0 {
 		t.Errorf("the coordinator Job must not retry a load test by itself (restartPolicy Never, backoffLimit 0)")
 	}
 }
 
-func asMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
+func k8sMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
 
-func intOf(v any) int {
+func k8sInt(v any) int {
 	switch n := v.(type) {
 	case uint64:
 		return int(n)
@@ -237,31 +237,31 @@ func intOf(v any) int {
 // ("" holds the first positional argument).
 func checkPod(t *testing.T, app *cli.App, all []manifest, m manifest, command string, user int) map[string]string {
 	t.Helper()
-	pod := get(m, "spec", "template", "spec")
-	if got := get(pod, "securityContext", "runAsNonRoot"); got != true {
+	pod := k8sGet(m, "spec", "template", "spec")
+	if got := k8sGet(pod, "securityContext", "runAsNonRoot"); got != true {
 		t.Errorf("%s %s: runAsNonRoot %v, want true", m.kind(), m.name(), got)
 	}
-	if got := intOf(get(pod, "securityContext", "runAsUser")); got != user || got == 0 {
+	if got := k8sInt(k8sGet(pod, "securityContext", "runAsUser")); got != user || got == 0 {
 		t.Errorf("%s %s: runAsUser %d, want the Dockerfile's non-root user %d", m.kind(), m.name(), got, user)
 	}
-	containers := list(pod, "containers")
+	containers := k8sList(pod, "containers")
 	if len(containers) != 1 {
 		t.Fatalf("%s %s: want one container, got %d", m.kind(), m.name(), len(containers))
 	}
 	c := containers[0]
-	if get(c, "securityContext", "allowPrivilegeEscalation") != false || get(c, "securityContext", "readOnlyRootFilesystem") != true {
+	if k8sGet(c, "securityContext", "allowPrivilegeEscalation") != false || k8sGet(c, "securityContext", "readOnlyRootFilesystem") != true {
 		t.Errorf("%s %s: the container must not escalate and must have a read-only root filesystem", m.kind(), m.name())
 	}
 	var args []string
-	for _, a := range list(c, "args") {
+	for _, a := range k8sList(c, "args") {
 		args = append(args, a.(string))
 	}
 	if len(args) == 0 || args[0] != command {
 		t.Fatalf("%s %s: args %v do not start with %q", m.kind(), m.name(), args, command)
 	}
 	env := map[string]bool{}
-	for _, e := range list(c, "env") {
-		env[str(e, "name")] = true
+	for _, e := range k8sList(c, "env") {
+		env[k8sStr(e, "name")] = true
 	}
 	for _, ref := range regexp.MustCompile(`\$\(([A-Z_]+)\)`).FindAllStringSubmatch(strings.Join(args, " "), -1) {
 		if !env[ref[1]] {
@@ -314,14 +314,14 @@ func hasFlag(cmd *cli.Command, name string) bool {
 // (e.g. "secret", "secretName").
 func volumeSource(t *testing.T, m manifest, path, source, field string) string {
 	t.Helper()
-	pod := get(m, "spec", "template", "spec")
-	for _, vm := range list(pod, "containers", 0, "volumeMounts") {
-		if filepath.Dir(path) != str(vm, "mountPath") {
+	pod := k8sGet(m, "spec", "template", "spec")
+	for _, vm := range k8sList(pod, "containers", 0, "volumeMounts") {
+		if filepath.Dir(path) != k8sStr(vm, "mountPath") {
 			continue
 		}
-		for _, v := range list(pod, "volumes") {
-			if str(v, "name") == str(vm, "name") {
-				return str(v, source, field)
+		for _, v := range k8sList(pod, "volumes") {
+			if k8sStr(v, "name") == k8sStr(vm, "name") {
+				return k8sStr(v, source, field)
 			}
 		}
 	}

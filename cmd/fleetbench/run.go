@@ -42,6 +42,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "metrics-addr", Usage: "serve live Prometheus metrics at http://ADDR/metrics during the run, e.g. 127.0.0.1:9464"},
 			&cli.StringSliceFlag{Name: "threshold", Usage: `a pass/fail gate, e.g. --threshold "e2e.p99 < 50ms" (repeatable; adds to the scenario's)`},
 			&cli.StringSliceFlag{Name: "workers", Usage: "spread the fleet over these fleetbench workers: HOST:PORT,HOST:PORT (see fleetbench worker)"},
+			&cli.IntFlag{Name: "local-workers", Usage: "start N worker processes on this machine and spread the fleet over them (default: as many as the open-files limit needs against an external broker; 0: never)"},
 			&cli.BoolFlag{Name: "local", Value: true, Usage: "with --workers, run a share of the devices on this machine too (--local=false: only on the workers)"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:0", Usage: "with --workers, where this coordinator listens for its workers (and where the embedded broker listens)"},
 		),
@@ -85,6 +86,18 @@ func runAction(c *cli.Context) error {
 	dist, err := distribution(c)
 	if err != nil {
 		return err
+	}
+	if dist == nil {
+		lw, err := startLocalWorkers(ctx, c, sc, stderr, log)
+		if err != nil {
+			return err
+		}
+		if lw != nil {
+			defer lw.Stop(10 * time.Second)
+			if dist, err = localDistribution(c, lw); err != nil {
+				return err
+			}
+		}
 	}
 	endProgress := func() {}
 	if !c.Bool("quiet") {
@@ -208,6 +221,9 @@ func verdictMessage(res *metrics.Result) string {
 // distribution reads --workers and the remote transport flags; nil when
 // the run is not distributed.
 func distribution(c *cli.Context) (*cluster.Distribution, error) {
+	if c.Int("local-workers") > 0 && c.IsSet("workers") {
+		return nil, usageError("--local-workers cannot be used with --workers: list every worker in --workers instead")
+	}
 	var workers []string
 	for _, w := range c.StringSlice("workers") {
 		for _, a := range strings.Split(w, ",") {
