@@ -57,9 +57,9 @@ type LocalWorkers struct {
 	dir      string
 	stopping atomic.Bool // their output is no longer passed on
 	procs    []*exec.Cmd
-	exited []chan struct{} // closed when Wait returns
-	log    *slog.Logger
-	once   sync.Once
+	exited   []chan struct{} // closed when Wait returns
+	log      *slog.Logger
+	once     sync.Once
 }
 
 // listenLine is what `fleetbench worker` prints on stdout once it listens.
