@@ -53,6 +53,9 @@ type ClusterConfig struct {
 	// Snapshot is the time-series interval (default 1 s); Heartbeat how
 	// long a node may stay silent before it is declared lost (default 5 s).
 	Snapshot, Heartbeat time.Duration
+	// Epoch is the run's shared epoch, which the nodes' intended publish
+	// times count from (zero: the coordinator's start).
+	Epoch time.Time
 	// StopTimeout bounds the nodes' drain and stop beyond the scenario's
 	// duration and drain (default 60 s); nodes not finished by then are
 	// declared lost.
@@ -118,6 +121,8 @@ type cluster struct {
 	started     time.Time
 	lastTick    time.Time
 	pending     metrics.Snapshot  // intervals received since the last tick
+	load        metrics.Snapshot  // only the load phase: the nodes' first and last intended publish
+	drainAt     time.Time         // when the first node began draining (zero before)
 	total       metrics.Latencies // every interval received so far
 	series      []metrics.SeriesPoint
 	windows     []metrics.FaultWindow
@@ -308,6 +313,18 @@ func (c *cluster) report(ctx actor.Context, r *remotepb.NodeReport) {
 	}
 	if r.Phase != "" {
 		n.phase = actors.Phase(r.Phase)
+		if n.phase != actors.PhaseRamp && c.drainAt.IsZero() {
+			c.drainAt = c.clock.Now()
+		}
+	}
+	// The load phase spans every node's: the earliest first publish to
+	// the latest last one (intended times, on the shared epoch).
+	if snap.Publishing {
+		if !c.load.Publishing || snap.FirstPublish < c.load.FirstPublish {
+			c.load.FirstPublish = snap.FirstPublish
+		}
+		c.load.LastPublish = max(c.load.LastPublish, snap.LastPublish)
+		c.load.Publishing = true
 	}
 	n.spawned = r.Spawned
 	if r.Final {
@@ -455,6 +472,19 @@ func (c *cluster) result(close bool) *metrics.Result {
 	res := metrics.NewResult(&final, c.series)
 	actors.Frame(res, c.sc, c.started, c.interrupted, c.windows)
 	res.EndedAt = now
+	if c.load.Publishing {
+		// Intended times count from the shared epoch; the result's from
+		// the run's start.
+		offset := time.Duration(0)
+		if !c.cfg.Epoch.IsZero() {
+			offset = c.cfg.Epoch.Sub(c.start)
+		}
+		res.FirstPublishS = max(0, (offset + c.load.FirstPublish).Seconds())
+		res.LastPublishS = max(0, (offset + c.load.LastPublish).Seconds())
+	}
+	if !c.drainAt.IsZero() {
+		res.DrainS = now.Sub(c.drainAt).Seconds()
+	}
 	for k, f := range c.sc.Faults {
 		if !f.BrokerOutage && f.At < res.EndedAt.Sub(c.start) {
 			res.Faults = append(res.Faults, c.faultWins[k])

@@ -247,7 +247,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts actors.Options, d *Di
 	cfg := ClusterConfig{
 		Scenario: sc, Logger: log, Progress: progress,
 		Done:    func(r *metrics.Result) { finished <- r },
-		Partial: opts.Partial, PartialEvery: opts.PartialEvery,
+		Partial: opts.Partial, PartialEvery: opts.PartialEvery, Epoch: epoch,
 	}
 	for _, n := range nodes {
 		cfg.Nodes = append(cfg.Nodes, n.ClusterNode)

@@ -18,6 +18,7 @@ func toWireSnapshot(s *metrics.Snapshot) (*remotepb.Snapshot, error) {
 	out := &remotepb.Snapshot{
 		BeganUnixNano: s.Began.UnixNano(), StartUnixNano: s.Start.UnixNano(), TakenUnixNano: s.Taken.UnixNano(),
 		Counts: toWireCounts(&s.Counts), Delta: toWireCounts(&s.Delta),
+		FirstPublishNano: s.FirstPublish.Nanoseconds(), LastPublishNano: s.LastPublish.Nanoseconds(), Publishing: s.Publishing,
 	}
 	var err error
 	s.Interval.Each(func(k metrics.Kind, q int, h *metrics.Histogram) {
@@ -43,6 +44,7 @@ func fromWireSnapshot(w *remotepb.Snapshot) (metrics.Snapshot, error) {
 	}
 	s := metrics.Snapshot{
 		Began: time.Unix(0, w.BeganUnixNano), Start: time.Unix(0, w.StartUnixNano), Taken: time.Unix(0, w.TakenUnixNano),
+		FirstPublish: time.Duration(w.FirstPublishNano), LastPublish: time.Duration(w.LastPublishNano), Publishing: w.Publishing,
 	}
 	var err error
 	if s.Counts, err = fromWireCounts(w.Counts); err != nil {

@@ -732,9 +732,15 @@ type Snapshot struct {
 	Counts *Counts `protobuf:"bytes,4,opt,name=counts,proto3" json:"counts,omitempty"`
 	Delta  *Counts `protobuf:"bytes,5,opt,name=delta,proto3" json:"delta,omitempty"`
 	// Interval holds the latencies recorded during the interval.
-	Interval      []*Histogram `protobuf:"bytes,6,rep,name=interval,proto3" json:"interval,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Interval []*Histogram `protobuf:"bytes,6,rep,name=interval,proto3" json:"interval,omitempty"`
+	// FirstPublishNano and LastPublishNano are the intended times of the
+	// node's first and last publish, in nanoseconds since the run's shared
+	// epoch; Publishing is set once the node has published (the load phase).
+	FirstPublishNano int64 `protobuf:"varint,7,opt,name=first_publish_nano,json=firstPublishNano,proto3" json:"first_publish_nano,omitempty"`
+	LastPublishNano  int64 `protobuf:"varint,8,opt,name=last_publish_nano,json=lastPublishNano,proto3" json:"last_publish_nano,omitempty"`
+	Publishing       bool  `protobuf:"varint,9,opt,name=publishing,proto3" json:"publishing,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Snapshot) Reset() {
@@ -807,6 +813,27 @@ func (x *Snapshot) GetInterval() []*Histogram {
 		return x.Interval
 	}
 	return nil
+}
+
+func (x *Snapshot) GetFirstPublishNano() int64 {
+	if x != nil {
+		return x.FirstPublishNano
+	}
+	return 0
+}
+
+func (x *Snapshot) GetLastPublishNano() int64 {
+	if x != nil {
+		return x.LastPublishNano
+	}
+	return 0
+}
+
+func (x *Snapshot) GetPublishing() bool {
+	if x != nil {
+		return x.Publishing
+	}
+	return false
 }
 
 // GroupCounts are one group's counters on one node.
@@ -1085,14 +1112,19 @@ const file_fleetbench_remote_proto_rawDesc = "" +
 	"\tHistogram\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\rR\x04kind\x12\x10\n" +
 	"\x03qos\x18\x02 \x01(\rR\x03qos\x12\x10\n" +
-	"\x03hdr\x18\x03 \x01(\fR\x03hdr\"\xa0\x02\n" +
+	"\x03hdr\x18\x03 \x01(\fR\x03hdr\"\x9a\x03\n" +
 	"\bSnapshot\x12&\n" +
 	"\x0fbegan_unix_nano\x18\x01 \x01(\x03R\rbeganUnixNano\x12&\n" +
 	"\x0fstart_unix_nano\x18\x02 \x01(\x03R\rstartUnixNano\x12&\n" +
 	"\x0ftaken_unix_nano\x18\x03 \x01(\x03R\rtakenUnixNano\x121\n" +
 	"\x06counts\x18\x04 \x01(\v2\x19.fleetbench.remote.CountsR\x06counts\x12/\n" +
 	"\x05delta\x18\x05 \x01(\v2\x19.fleetbench.remote.CountsR\x05delta\x128\n" +
-	"\binterval\x18\x06 \x03(\v2\x1c.fleetbench.remote.HistogramR\binterval\"\x86\x02\n" +
+	"\binterval\x18\x06 \x03(\v2\x1c.fleetbench.remote.HistogramR\binterval\x12,\n" +
+	"\x12first_publish_nano\x18\a \x01(\x03R\x10firstPublishNano\x12*\n" +
+	"\x11last_publish_nano\x18\b \x01(\x03R\x0flastPublishNano\x12\x1e\n" +
+	"\n" +
+	"publishing\x18\t \x01(\bR\n" +
+	"publishing\"\x86\x02\n" +
 	"\vGroupCounts\x12\x18\n" +
 	"\adevices\x18\x01 \x01(\x03R\adevices\x12\x1d\n" +
 	"\n" +

@@ -66,6 +66,13 @@ func TestLocalWorkersMatchSingleProcess(t *testing.T) {
 			t.Fatalf("totals %+v, want 1200 published, acked, expected and received", r.Totals)
 		}
 	}
+	// The load phase (first to last intended publish) is the same span:
+	// every device publishes 20 messages 100 ms apart after connecting.
+	sl, ml := s.LastPublishS-s.FirstPublishS, m.LastPublishS-m.FirstPublishS
+	t.Logf("load phase: single %.2fs (from %.2fs), local workers %.2fs (from %.2fs); drain %.2fs / %.2fs", sl, s.FirstPublishS, ml, m.FirstPublishS, s.DrainS, m.DrainS)
+	if ml < 1.9 || ml > sl+1.5 || m.FirstPublishS <= 0 || m.DrainS <= 0 || strings.Contains(stdout, "load phase not recorded") {
+		t.Fatalf("the merged load phase %.2fs from %.2fs (drain %.2fs) is not the single run's %.2fs", ml, m.FirstPublishS, m.DrainS, sl)
+	}
 	if len(m.Nodes) != 2 || m.Nodes[0].Name != "local-1" || m.Nodes[1].Name != "local-2" {
 		t.Fatalf("nodes %+v, want local-1 and local-2", m.Nodes)
 	}
