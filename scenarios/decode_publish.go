@@ -3,7 +3,6 @@ package scenarios
 import (
 	"bytes"
 	"encoding/json"
-	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -105,9 +104,12 @@ func (d *decoder) decodePublish(g *Group, gn *groupNodes, n *node, path string) 
 	}
 	if cn := n.get("count"); cn != nil {
 		if v, ok := d.integer(cn, f("count")); ok {
-			if v < 0 || v > math.MaxInt32 {
+			switch {
+			case v < 0:
 				d.errh(cn, f("count"), "0 means until the end", "%d is out of range", v)
-			} else {
+			case v > MaxPublishCount:
+				d.errh(cn, f("count"), "0 means until the end", "%d exceeds the limit of %d messages per device", v, MaxPublishCount)
+			default:
 				pub.Count = int(v)
 			}
 		}

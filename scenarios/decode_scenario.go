@@ -126,6 +126,7 @@ func (d *decoder) decodeScenario(root *node) *Scenario {
 			s.Thresholds = append(s.Thresholds, Threshold{Expr: v, Pos: d.pos(it)})
 		}
 	}
+	d.checkBounds(root, s)
 	return s
 }
 
@@ -187,6 +188,11 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 		if err != nil {
 			d.errh(it, p, `e.g. 127.0.0.2 or 127.0.0.1-127.0.0.8`, "%v", err)
 			continue
+		}
+		if len(b.SourceAddresses)+len(ips) > MaxSourceAddresses {
+			d.errh(it, p, "each address gives about 28k connections",
+				"the source addresses number %d up to here, which exceeds the limit of %d", len(b.SourceAddresses)+len(ips), MaxSourceAddresses)
+			break
 		}
 		b.SourceAddresses = append(b.SourceAddresses, ips...)
 	}

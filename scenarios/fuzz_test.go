@@ -1,7 +1,10 @@
 package scenarios
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -216,31 +219,135 @@ func FuzzJSONMembers(f *testing.F) {
 	})
 }
 
-// FuzzApplySet applies arbitrary overrides: no panics, failures are
-// scenario errors, and a document that takes the override still validates
-// without panicking.
+// FuzzApplySet applies arbitrary overrides, one or two, to a document
+// with lists, one without (where overrides create them) or an empty one,
+// as --set or as a flag: no panics, failures are scenario errors, a
+// failed override leaves the document as it was, and a document that
+// takes the overrides still validates without panicking.
 func FuzzApplySet(f *testing.F) {
-	for _, s := range []string{
-		"devices[0].count=5", "devices[*].client=paho", "devices[*].publish[*].qos=2",
-		"devices[1].mqtt5.user_properties.a=b", "devices[sensors].mqtt_version=5", "devices[*]=1",
-		"devices[*][*].x=1", "a[*=1", "devices[0].mqtt5.user_properties={a: [b]}",
+	for _, s := range [][2]string{
+		{"devices[0].count=5", ""}, {"devices[*].client=paho", ""}, {"devices[*].publish[*].qos=2", ""},
+		{"devices[1].mqtt5.user_properties.a=b", ""}, {"devices[sensors].mqtt_version=5", ""}, {"devices[*]=1", ""},
+		{"devices[*][*].x=1", ""}, {"a[*=1", ""}, {"devices[0].mqtt5.user_properties={a: [b]}", ""},
+		{"thresholds[0]=e2e.p99 < 50ms", "thresholds[1]=lost == 0"}, {"thresholds[1]=lost == 0", ""},
+		{"devices[0].publish[0].qos=1", "devices[0].publish[0].topic=a"}, {"devices[2]={name: x, count: 1}", "devices[2].count=2"},
+		{"devices[nosuch].count=1", ""}, {"stages[0].duration=1s", "stages[0].target=1"}, {"duration=100000h", ""},
+		{"churn[0]={fraction: 0.1, every: 1ms, down: 1us}", ""}, {"thresholds[0].x=1", ""}, {"devices[-1].count=1", ""},
 	} {
-		f.Add(s)
+		for base := range byte(3) {
+			f.Add(base, false, s[0], s[1])
+		}
 	}
-	f.Fuzz(func(t *testing.T, arg string) {
-		doc, err := ParseDocument("testdata/set.yaml", []byte(setBase))
+	f.Add(byte(0), true, "duration=721h", "")
+	bases := []string{setBase, "name: m\nduration: 1s\ndevices: [{name: g, count: 1}]\n", ""}
+	outcome := func(t *testing.T, doc *Document) string {
+		s, err := doc.Scenario()
+		if err != nil {
+			if len(Errors(err)) == 0 {
+				t.Fatalf("error is not a scenario error: %T %v", err, err)
+			}
+			return err.Error()
+		}
+		return fmt.Sprintf("%d groups, %d devices, %s, %d stages, %d thresholds, %d faults, %d churn",
+			len(s.Groups), s.Total(), s.Duration, len(s.Stages), len(s.Thresholds), len(s.Faults), len(s.Churn))
+	}
+	f.Fuzz(func(t *testing.T, base byte, asFlag bool, arg1, arg2 string) {
+		doc, err := ParseDocument("testdata/set.yaml", []byte(bases[int(base)%len(bases)]))
 		if err != nil {
 			t.Fatal(err)
 		}
 		doc.Env = testEnv
-		if err := doc.ApplySetArg(arg); err != nil {
-			if len(Errors(err)) == 0 {
-				t.Fatalf("error is not a scenario error: %T %v", err, err)
+		for _, arg := range []string{arg1, arg2} {
+			if arg == "" {
+				continue
+			}
+			before := outcome(t, doc)
+			if asFlag {
+				err = doc.ApplyFlag("--flag", arg)
+			} else {
+				err = doc.ApplySetArg(arg)
+			}
+			if err != nil {
+				if len(Errors(err)) == 0 {
+					t.Fatalf("error is not a scenario error: %T %v", err, err)
+				}
+				if after := outcome(t, doc); after != before {
+					t.Fatalf("the failed override %q changed the document:\n%s\nto\n%s", arg, before, after)
+				}
+				return
+			}
+		}
+		_ = outcome(t, doc)
+	})
+}
+
+// FuzzLoad feeds arbitrary bytes through the file path of Load (
+// ReadFileLimited, the byte order mark, the pre-scan, the parser and
+// validation): the result is the one Parse gives for the same bytes, and
+// no input panics.
+func FuzzLoad(f *testing.F) {
+	for _, s := range []string{
+		"\xef\xbb\xbfname: b\nduration: 1s\ndevices: [{name: g, count: 1}]\n",
+		"duration: 100000h\ndevices: [{name: g, count: 1}]\n",
+		strings.Repeat("[", 300), "a: &a [*a]", "\x00\xff", "duration: 1s\r\ndevices:\r\n  - {name: g, count: 2}\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	if data, err := os.ReadFile("examples/quickstart.yaml"); err == nil {
+		f.Add(data)
+	}
+	// One file per fuzzing process: its inputs run one at a time.
+	path := filepath.Join(f.TempDir(), "s.yaml")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ls, lerr := Load(path)
+		ps, perr := Parse(path, data)
+		if (lerr == nil) != (perr == nil) {
+			t.Fatalf("Load: %v; Parse: %v", lerr, perr)
+		}
+		if lerr != nil {
+			if len(Errors(lerr)) == 0 {
+				t.Fatalf("error is not a scenario error: %T %v", lerr, lerr)
+			}
+			if lerr.Error() != perr.Error() {
+				t.Fatalf("Load:\n%v\nParse:\n%v", lerr, perr)
 			}
 			return
 		}
-		if _, err := doc.Scenario(); err != nil && len(Errors(err)) == 0 {
-			t.Fatalf("error is not a scenario error: %T %v", err, err)
+		if ls.Total() != ps.Total() || ls.Duration != ps.Duration || ls.Name != ps.Name {
+			t.Fatalf("Load and Parse differ: %d %s %q, %d %s %q", ls.Total(), ls.Duration, ls.Name, ps.Total(), ps.Duration, ps.Name)
+		}
+		if ls.Duration > MaxDuration || ls.Total() > MaxDevices || len(ls.Groups) > MaxGroups {
+			t.Fatalf("loaded past the bounds: %s, %d devices, %d groups", ls.Duration, ls.Total(), len(ls.Groups))
+		}
+	})
+}
+
+// FuzzReadFileLimited reads arbitrary files through small limits: the
+// bytes come back exactly when they fit, and a SizeError naming the limit
+// otherwise.
+func FuzzReadFileLimited(f *testing.F) {
+	f.Add([]byte("abc"), uint16(3))
+	f.Add([]byte("abcd"), uint16(3))
+	f.Add([]byte{}, uint16(0))
+	f.Add(make([]byte, 70000), uint16(65535))
+	path := filepath.Join(f.TempDir(), "f")
+	f.Fuzz(func(t *testing.T, data []byte, limit uint16) {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadFileLimited(path, int64(limit))
+		if len(data) <= int(limit) {
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("%d bytes, limit %d: %d bytes, %v", len(data), limit, len(got), err)
+			}
+			return
+		}
+		var se *SizeError
+		if !errors.As(err, &se) || se.Limit != int64(limit) || got != nil {
+			t.Fatalf("%d bytes, limit %d: %d bytes, %v", len(data), limit, len(got), err)
 		}
 	})
 }

@@ -175,8 +175,10 @@ func (doc *Document) ApplySetArg(arg string) error {
 // "broker.tls.insecure_skip_verify".
 //
 // The path must name a field of the scenario schema. A field that the file
-// leaves out is added, with any missing parent mappings; list elements
-// must exist.
+// leaves out is added, with any missing parent mappings and lists: an
+// index names an element of the list, or the next one (its length), which
+// appends an element, so "thresholds[0]=…" then "thresholds[1]=…" build
+// a list the file lacks. An override that fails changes nothing.
 func (doc *Document) ApplySet(path, value string) error {
 	return doc.apply(path, value, "")
 }
@@ -232,10 +234,17 @@ func (doc *Document) apply(path, value, flag string) error {
 		val = &node{kind: kindNull}
 	}
 	a.val = val
-	if doc.root == nil {
-		doc.root = &node{kind: kindMap, line: 1, col: 1}
+	root := &node{kind: kindMap, line: 1, col: 1}
+	if doc.root != nil {
+		// The override edits a copy, so that one that fails leaves the
+		// document as it was (no list or mapping half created).
+		root = doc.root.clone()
 	}
-	return a.walk(doc.root, scenarioSchema, nil, steps, "")
+	if err := a.walk(root, scenarioSchema, nil, steps, ""); err != nil {
+		return err
+	}
+	doc.root = root
+	return nil
 }
 
 func groupsOf(s *Scenario) []*Group {
@@ -286,6 +295,9 @@ func (a *setter) walk(cur *node, sch, elem *schema, steps []setStep, done string
 				if elem != nil {
 					return a.fail(done, fmt.Sprintf("write %s[0].%s or %s[<name>].%s", done, st.key, done, st.key),
 						"%s is a list", done)
+				}
+				if strings.HasSuffix(done, "]") {
+					return a.fail(done, "", "%s is a value, not a mapping or list", done)
 				}
 				return a.fail(done, "", "%s is a list of values", done)
 			}
@@ -355,12 +367,23 @@ func (a *setter) walk(cur *node, sch, elem *schema, steps []setStep, done string
 			}
 			return nil
 		}
+		if cur.kind == kindNull {
+			// An absent list: the override creates it, as it creates an
+			// absent mapping.
+			cur.kind = kindSeq
+		}
 		if cur.kind != kindSeq {
 			return a.fail(name, "", "%s is not a list in the file", done)
 		}
 		i, ok := cur.find(st.index)
 		if !ok {
-			return a.fail(name, fmt.Sprintf("%s has %d elements", done, len(cur.items)), "no element %s", name)
+			n, err := strconv.Atoi(st.index)
+			if err != nil || n != len(cur.items) {
+				return a.fail(name, a.elementsHint(cur, done, err == nil), "no element %s", name)
+			}
+			// The next index appends an element.
+			cur.items = append(cur.items, &node{kind: kindNull, line: cur.line, col: cur.col, set: a.arg, flag: a.flag})
+			i = n
 		}
 		done = fmt.Sprintf("%s[%d]", done, i)
 		if last {
@@ -371,6 +394,39 @@ func (a *setter) walk(cur *node, sch, elem *schema, steps []setStep, done string
 		cur, sch, elem = cur.items[i], elem, nil
 	}
 	return nil
+}
+
+// elementsHint says which elements the list l at path has: how many, and
+// their names when they have some; numbered is true when the missing
+// index was a number.
+func (a *setter) elementsHint(l *node, path string, numbered bool) string {
+	var names []string
+	for _, it := range l.items {
+		if v := it.get("name"); v != nil && v.kind == kindString {
+			names = append(names, v.text)
+		}
+	}
+	var b strings.Builder
+	switch len(l.items) {
+	case 0:
+		fmt.Fprintf(&b, "%s has no elements", path)
+	case 1:
+		fmt.Fprintf(&b, "%s has 1 element, %s[0]", path, path)
+	default:
+		fmt.Fprintf(&b, "%s has %d elements, %s[0] … %s[%d]", path, len(l.items), path, path, len(l.items)-1)
+	}
+	if len(names) > 0 {
+		const most = 20
+		shown := names[:min(len(names), most)]
+		fmt.Fprintf(&b, "; by name: %s", strings.Join(shown, ", "))
+		if len(names) > most {
+			fmt.Fprintf(&b, " and %d more", len(names)-most)
+		}
+	}
+	if numbered {
+		fmt.Fprintf(&b, "; a new element takes the next index, %s[%d] (append in order)", path, len(l.items))
+	}
+	return b.String()
 }
 
 func (n *node) entry(key string) *entry {
