@@ -130,9 +130,11 @@ func TestPlatformDeliveryQoS(t *testing.T) {
 }
 
 // TestKickedDuplicateID: two devices with the same client id against the
-// embedded broker (mochi takes the client id over: the older connection is
-// closed). Each disconnect of the run is one device forced off by the
-// other's connect, and is classified kicked_duplicate_id.
+// embedded broker, which (as mochi does by default) takes the client id
+// over: the older connection is closed when the second device connects.
+// The kicked device reconnects after its 1 s backoff and kicks the other
+// in turn, so the run has a kick about every second: every disconnect of
+// the run is one of them, and each is classified kicked_duplicate_id.
 func TestKickedDuplicateID(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: a fleet run")
@@ -150,11 +152,8 @@ devices:
 	res := runHonest(t, sc, Options{NoFailFast: true})
 	kicked := res.ReasonCodes["disconnect:"+iot.KickedDuplicateID]
 	t.Logf("disconnects %d, reason codes %v", res.Totals.Disconnects, res.ReasonCodes)
-	if kicked < 1 {
-		t.Fatalf("no disconnect classified %s (disconnects %d, reasons %v)", iot.KickedDuplicateID, res.Totals.Disconnects, res.ReasonCodes)
-	}
-	if kicked != res.Totals.Disconnects {
-		t.Fatalf("%d of %d disconnects classified %s; every disconnect of this run is a takeover", kicked, res.Totals.Disconnects, iot.KickedDuplicateID)
+	if kicked < 1 || kicked != res.Totals.Disconnects {
+		t.Fatalf("%d disconnects, %d classified %s (reasons %v); every disconnect of this run is a takeover", res.Totals.Disconnects, kicked, iot.KickedDuplicateID, res.ReasonCodes)
 	}
 }
 
