@@ -14,6 +14,7 @@ package actors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"log/slog"
 	"net"
@@ -379,4 +380,36 @@ func classifyReason(name string) string {
 		return c
 	}
 	return name
+}
+
+// SignedIdentity returns the client id, username and password device p of
+// sc sends in CONNECT: signed with dev_sign for auth: alibaba (with the
+// options the run uses, SignOptionsFor), the plan's own values otherwise,
+// and the plan's explicit values winning over the signed ones, as the
+// device does. For auth: alibaba, host and port are the signer's, the
+// endpoint the SDK would compute (the run connects to the scenario's).
+func SignedIdentity(sc *scenarios.Scenario, p *scenarios.DevicePlan) (id, user, pass string, signed devsign.Credentials, err error) {
+	if p.Auth != scenarios.AuthAlibaba {
+		return p.ClientID, p.Username, p.Password, devsign.Credentials{}, nil
+	}
+	region, err := devsign.ParseRegion(p.Region)
+	if err != nil {
+		return "", "", "", devsign.Credentials{}, err
+	}
+	signed, err = devsign.Sign(region, devsign.Meta{ProductKey: p.ProductKey, DeviceName: p.DeviceName, DeviceSecret: p.DeviceSecret},
+		SignOptionsFor(p.Group, UsesTLS(sc)))
+	if err != nil {
+		return "", "", "", devsign.Credentials{}, fmt.Errorf("dev_sign %s/%s: %w", p.ProductKey, p.DeviceName, err)
+	}
+	id, user, pass = signed.ClientID, signed.Username, signed.Password
+	if p.ClientID != "" {
+		id = p.ClientID
+	}
+	if p.Username != "" {
+		user = p.Username
+	}
+	if p.Password != "" {
+		pass = p.Password
+	}
+	return id, user, pass, signed, nil
 }

@@ -312,3 +312,32 @@ devices:
 		})
 	}
 }
+
+// TestSignedIdentityIsTheDevices: what validate prints is what the device
+// sends.
+func TestSignedIdentityIsTheDevices(t *testing.T) {
+	for _, broker := range []string{"", "broker: {url: \"mqtts://127.0.0.1:8883\"}\n"} {
+		sc, err := scenarios.Parse("id.yaml", []byte("duration: 1s\n"+broker+`devices:
+  - {name: a, count: 2, product_key: a1X2bEnP82z, device_secret: s, sdk: 4.x, customize_info: "k=v"}
+  - {name: b, count: 1, product_key: a1X2bEnP82z, device_name: b, device_secret: s, client_id: own-id}
+  - {name: c, count: 1, username: u, password: p}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, _, _, err := NewNodeEnv(sc, hal.NewSystemClock(), slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range sc.Devices() {
+			id, user, pass, err := (&device{env: env, plan: p}).credentials()
+			if err != nil {
+				t.Fatal(err)
+			}
+			id2, user2, pass2, _, err := SignedIdentity(sc, &p)
+			if err != nil || id != id2 || user != user2 || pass != pass2 {
+				t.Errorf("%s: device sends %q %q %q, SignedIdentity gives %q %q %q (%v)", p.DeviceName, id, user, pass, id2, user2, pass2, err)
+			}
+		}
+	}
+}
