@@ -246,11 +246,14 @@ func (p *platform) onThingPost(_ *mqtt.Client, _ packets.Subscription, pk packet
 		return
 	}
 	body, code := thingReply(levels[6], pk.Payload)
+	// Counted before the publish, which delivers synchronously: a test
+	// that has seen the reply also sees the count.
 	if code != AlinkCodeOK {
 		p.thingReplyErrors.Add(1)
 	}
-	if err := p.srv.Publish(pk.TopicName+"_reply", body, false, pk.FixedHeader.Qos); err == nil {
-		p.thingReplies.Add(1)
+	p.thingReplies.Add(1)
+	if err := p.srv.Publish(pk.TopicName+"_reply", body, false, pk.FixedHeader.Qos); err != nil {
+		p.thingReplies.Add(-1)
 	}
 }
 
