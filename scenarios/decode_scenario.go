@@ -177,6 +177,15 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 			}
 		}
 	}
+	if pn := n.get("platform"); pn != nil {
+		if v, ok := d.str(pn, "broker.platform"); ok {
+			if v != PlatformAlibaba {
+				d.errh(pn, "broker.platform", "platform: alibaba, or leave it out for a plain MQTT broker", "unknown platform %q", v)
+			} else {
+				b.Platform = v
+			}
+		}
+	}
 	for i, it := range d.list(n.get("source_addresses"), "broker.source_addresses", "IP addresses") {
 		p := index("broker.source_addresses", i)
 		v, ok := d.str(it, p)

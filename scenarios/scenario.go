@@ -140,7 +140,13 @@ type Broker struct {
 	// addresses or IPv4 ranges ("127.0.0.1-127.0.0.8"); empty = the
 	// kernel's choice.
 	SourceAddresses []string
+	// Platform is the IoT platform the broker is, "" for a plain MQTT
+	// broker or PlatformAlibaba.
+	Platform string
 }
+
+// PlatformAlibaba is the broker.platform of the Alibaba Cloud IoT Platform.
+const PlatformAlibaba = "alibaba"
 
 // Embedded reports whether the scenario runs against fleetbench's embedded
 // broker. The embedded broker's credentials are derived from the device

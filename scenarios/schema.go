@@ -53,8 +53,8 @@ var (
 		"ca", "cert", "key", "server_name", "insecure_skip_verify")
 
 	brokerSchema = newSchema("broker",
-		with(with(scalars("url"), "tls", field{obj: tlsSchema}), "source_addresses", field{scalarList: true}),
-		"url", "tls", "source_addresses")
+		with(with(scalars("url", "platform"), "tls", field{obj: tlsSchema}), "source_addresses", field{scalarList: true}),
+		"url", "platform", "tls", "source_addresses")
 
 	connectSchema = newSchema("connect", scalars("rate", "timeout"), "rate", "timeout")
 
