@@ -142,3 +142,27 @@ devices:
 		t.Fatalf("rrpc without the platform: %v", err)
 	}
 }
+
+// TestAlibabaFleetCSV checks that the CSV shipped with alibaba-fleet.yaml
+// is in the console's export format and holds the gateways' identities.
+func TestAlibabaFleetCSV(t *testing.T) {
+	s, err := Parse("examples/csv-check.yaml", []byte(`duration: 1s
+broker: {platform: alibaba}
+devices:
+  - name: gateways
+    credentials_file: alibaba-fleet-devices.csv
+    publish: [{thing: property_post, rate: 1/s}]
+    rrpc: {rate: 1/s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Total() != 5 || s.Groups[0].Auth != AuthAlibaba {
+		t.Fatalf("%d devices, auth %s", s.Total(), s.Groups[0].Auth)
+	}
+	for i, p := range s.Devices() {
+		if want := "gw-000" + strconv.Itoa(i+1); p.DeviceName != want || p.ProductKey != "a1X2bEnP82z" || p.DeviceSecret == "" {
+			t.Errorf("device %d: %s/%s", i, p.ProductKey, p.DeviceName)
+		}
+	}
+}
