@@ -189,7 +189,7 @@ func TestPlatformACLCategories(t *testing.T) {
 		t.Errorf("subscribe broadcast: SUBACK %#x, want 0", got)
 	}
 	_, own := subscribe(t, d, "/a1pk/dev0/user/get", 0)
-	publish(t, d, "/broadcast/a1pk/all", 0, "denied")   // subscribe-only category
+	publish(t, d, "/broadcast/a1pk/all", 0, "denied")  // subscribe-only category
 	publish(t, d, "/a1pk/dev0/user/get", 0, "allowed") // in order after it
 	if m := receive(t, own); string(m.Payload()) != "allowed" {
 		t.Fatalf("got %q", m.Payload())
