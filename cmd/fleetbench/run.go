@@ -150,7 +150,7 @@ func runAction(c *cli.Context) error {
 	res.Scenario.File = c.Args().First()
 	res.Scenario.Text = source
 	res.Meta.Version = buildVersion()
-	res.Meta.Command = sc.Redact(redactArgs(os.Args)) // secrets by key and by value
+	res.Meta.Command = redactionOf(c).command() // secrets by key and by value
 	res.Meta.Thresholds = exprs
 	// One verdict, computed once: every output renders it and the exit
 	// code derives from it.
