@@ -132,3 +132,28 @@ func TestNothingSaved(t *testing.T) {
 		t.Errorf("stderr does not say the result is lost and why:\n%s", stderr)
 	}
 }
+
+// TestReadOnlyOutFallback: an --out that cannot be created (a read-only
+// filesystem) does not stop the run: the results go to the fallback
+// directory from the start, and stderr says so with the error.
+func TestReadOnlyOutFallback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a 2 s run")
+	}
+	mnt := fullTmpfs(t)
+	if out, err := exec.Command("mount", "-o", "remount,ro", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot remount read-only: %v %s", err, out)
+	}
+	path := writeFile(t, "ro.yaml", fallbackScenario)
+	code, stdout, stderr := fb(t, "run", path, "--quiet", "--out", filepath.Join(mnt, "out"))
+	if code != exitOK {
+		t.Fatalf("exit %d, want 0\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "read-only file system") || !strings.Contains(stdout, "Verdict:") {
+		t.Errorf("want the error on stderr and the summary on stdout:\n%s%s", stdout, stderr)
+	}
+	dir := fallbackPath(t, stderr)
+	if res := readResult(t, filepath.Join(dir, "result.json")); res.Totals.ConnectOK != 2 {
+		t.Errorf("fallback result: connect ok %d, want 2", res.Totals.ConnectOK)
+	}
+}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/fleetbench/fleetbench/engine/metrics"
@@ -41,9 +43,10 @@ func (r *results) fallbackDir() (string, error) {
 	return r.fallback, nil
 }
 
-// prepare creates the --out directory; when it cannot, the results go to
-// the fallback directory from the start (announced on stderr). It fails
-// only when neither can be made.
+// prepare creates the --out directory; when the disk refuses it
+// (diskTrouble), the results go to the fallback directory from the start
+// (announced on stderr). It fails when --out is a mistake (a file) or
+// neither directory can be made.
 func (r *results) prepare() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -51,12 +54,28 @@ func (r *results) prepare() error {
 	if err == nil {
 		return nil
 	}
+	if !diskTrouble(err) {
+		// A mistake (--out names a file): said before anything runs.
+		return fmt.Errorf("--out %s: %w", r.out, err)
+	}
 	dir, ferr := r.fallbackDir()
 	if ferr != nil {
 		return fmt.Errorf("--out %s: %v (and no fallback directory: %v)", r.out, err, ferr)
 	}
 	fmt.Fprintf(r.stderr, "fleetbench: --out %s: %v; the results go to %s instead\n", r.out, err, dir)
 	return nil
+}
+
+// diskTrouble reports whether err is the disk's or the system's rather
+// than a mistake in the path: no space or quota left, a read-only
+// filesystem, no permission, an I/O error.
+func diskTrouble(err error) bool {
+	for _, e := range []error{syscall.ENOSPC, syscall.EDQUOT, syscall.EROFS, syscall.EACCES, syscall.EPERM, syscall.EIO} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // dir is the directory written to now.
