@@ -95,8 +95,9 @@ func runAction(c *cli.Context) error {
 	// The status line is ended before anything else is printed, however
 	// the run ends.
 	defer endProgress()
-	// Every 10 s, everything measured so far goes to result.partial.json
-	// (temp file + rename): even kill -9 leaves a parsable result.
+	// At the first snapshot after the first connect, then every 10 s,
+	// everything measured so far goes to result.partial.json (temp file +
+	// rename): even kill -9 leaves a parsable result.
 	opts.PartialEvery = c.Duration("partial-every")
 	source := doc.RedactedSource()
 	opts.Partial = func(r *metrics.Result) {
