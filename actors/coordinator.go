@@ -162,12 +162,14 @@ type coordinator struct {
 	// run of any length holds a handful.
 	timers   *Timers
 	partials int // partial results handed out
-	mon      *metrics.ProcessMonitor
-	lastSnap *metrics.Snapshot
-	faultIDs []hal.FaultID
-	windows  []metrics.FaultWindow
-	self     *actor.PID
-	root     *actor.RootContext
+	// partialAt is when the next partial result is due (Env.Clock time).
+	partialAt time.Time
+	mon       *metrics.ProcessMonitor
+	lastSnap  *metrics.Snapshot
+	faultIDs  []hal.FaultID
+	windows   []metrics.FaultWindow
+	self      *actor.PID
+	root      *actor.RootContext
 	// done holds the global indices of the devices that have sent all
 	// their messages (see deviceDone), for ending the run early.
 	done map[int]struct{}
@@ -222,6 +224,7 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		c.spawn(ctx)
 	case snapshotTick:
 		c.snapshot()
+		c.firstPartial()
 		c.failFast(ctx)
 		if c.phase != PhaseDone {
 			c.after(c.cfg.Snapshot, snapshotTick{})
@@ -236,8 +239,7 @@ func (c *coordinator) Receive(ctx actor.Context) {
 		}
 	case partialTick:
 		c.partial()
-		c.partials++
-		c.timers.After(time.Duration(c.partials+1)*c.partialEvery()-c.cfg.Env.Clock.Now().Sub(c.start), partialTick{})
+		c.armPartial()
 	case faultStart:
 		c.startFault(msg.k)
 	case faultEnd:
@@ -301,8 +303,33 @@ func (c *coordinator) schedule() {
 		c.armChurn(k, 0)
 	}
 	if c.cfg.Partial != nil {
+		// Without a connect the first partial result is written at the
+		// first period; the first connect brings it forward (firstPartial).
+		c.partialAt = c.start.Add(c.partialEvery())
 		c.after(c.partialEvery(), partialTick{})
 	}
+}
+
+// firstPartial hands out the first partial result at the first snapshot
+// that counts a connect (within a snapshot interval, 1 s, of it), so that
+// a run killed soon after its fleet connected still leaves a result; the
+// next ones follow every partialEvery from there.
+func (c *coordinator) firstPartial() {
+	if c.cfg.Partial == nil || c.partials > 0 || c.lastSnap == nil || c.lastSnap.Counts.Get(metrics.ConnectOK) == 0 {
+		return
+	}
+	c.partial()
+	c.partialAt = c.cfg.Env.Clock.Now()
+	c.armPartial()
+}
+
+// armPartial counts the partial result just handed out and arms the next
+// one partialEvery after the previous due time (not after now, so the
+// period does not drift with the coordinator's latency).
+func (c *coordinator) armPartial() {
+	c.partials++
+	c.partialAt = c.partialAt.Add(c.partialEvery())
+	c.after(max(0, c.partialAt.Sub(c.cfg.Env.Clock.Now())), partialTick{})
 }
 
 // partialEvery is the period of partial results.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -179,6 +180,12 @@ func startRemote(sys *actor.ActorSystem, o *RemoteOptions, kinds ...*remote.Kind
 	opts := []remote.ConfigOption{remote.WithServerOptions(server...), remote.WithDialOptions(dial...), remote.WithKinds(kinds...)}
 	if o.Advertise != "" {
 		opts = append(opts, remote.WithAdvertisedHost(o.Advertise))
+	}
+	// Proto.Actor joins host and port with a bare colon (Config.Address):
+	// an IPv6 host needs its brackets kept, or the listen fails with "too
+	// many colons in address".
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
 	}
 	r := remote.NewRemote(sys, remote.Configure(host, port, opts...))
 	if err := startSafely(r); err != nil {

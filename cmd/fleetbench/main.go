@@ -29,8 +29,16 @@ func main() {
 }
 
 // run runs the CLI and returns the process exit code.
+//
+// Everything it prints goes through the command line's redaction (see
+// redaction): the secrets of the arguments and, once read, of the
+// scenario never reach stdout or stderr.
 func run(args []string, stdout, stderr io.Writer) int {
+	red := newRedaction(args)
+	stdout = &redactWriter{w: stdout, r: red}
+	stderr = &redactWriter{w: stderr, r: red}
 	app := newApp(stdout, stderr)
+	app.Metadata = map[string]any{redactionKey: red}
 	// "fleetbench help [COMMAND]" is "fleetbench [COMMAND] --help".
 	if len(args) > 1 && args[1] == "help" {
 		args = append(append([]string{args[0]}, args[2:]...), "--help")
@@ -46,12 +54,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var ec cli.ExitCoder
 	if errors.As(err, &ec) {
 		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(stderr, msg)
+			fmt.Fprintln(stderr, escapeLines(msg))
 		}
 		return ec.ExitCode()
 	}
 	// Anything else is a usage error from flag parsing.
-	fmt.Fprintf(stderr, "fleetbench: %v\n", err)
+	fmt.Fprintf(stderr, "fleetbench: %s\n", escapeLines(err.Error()))
 	return exitUsage
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -80,11 +81,39 @@ func loadResult(path string) (*metrics.Result, error) {
 		return nil, usageError("%v", err)
 	}
 	defer f.Close()
-	res, err := metrics.DecodeResult(f)
+	// Refused before anything is read: a regular file over the limit (by
+	// its size), and any input whose first byte that is not white space
+	// does not open a JSON object (/dev/zero, a binary file), which would
+	// otherwise be read up to the limit (256 MiB) first.
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > metrics.MaxResultSize {
+		return nil, usageError("%s: %d MiB is larger than the limit of %d MiB for a result", path, st.Size()>>20, metrics.MaxResultSize>>20)
+	}
+	br := bufio.NewReader(f)
+	if b, err := firstNonSpace(br); err == nil && b != '{' {
+		return nil, usageError("%s: not a result.json: it starts with %q, not '{'", path, b)
+	}
+	res, err := metrics.DecodeResult(br)
 	if err != nil {
 		return nil, usageError("%s: %v", path, err)
 	}
 	return res, nil
+}
+
+// firstNonSpace returns the first byte of br that is not JSON white
+// space, leaving it unread (at most 64 KiB of white space is skipped).
+func firstNonSpace(br *bufio.Reader) (byte, error) {
+	for range 64 << 10 {
+		b, err := br.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		switch b {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return b, br.UnreadByte()
+	}
+	return ' ', nil
 }
 
 func parseGates(exprs []string) ([]reports.Threshold, error) {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -69,11 +68,14 @@ func runAction(c *cli.Context) error {
 	} else if err := checkOut(out, c.Bool("overwrite")); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return usageError("--out: %v", err)
-	}
 	stderr := newStderr(c.App.ErrWriter)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// A read-only or full --out does not stop the run: its results go to
+	// the temp directory.
+	saver := &results{out: out, stderr: stderr, log: log}
+	if err := saver.prepare(); err != nil {
+		return usageError("%v", err)
+	}
 
 	if addr := c.String("metrics-addr"); addr != "" {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -106,44 +108,32 @@ func runAction(c *cli.Context) error {
 	// The status line is ended before anything else is printed, however
 	// the run ends.
 	defer endProgress()
-	// Every 10 s, everything measured so far goes to result.partial.json
-	// (temp file + rename): even kill -9 leaves a parsable result.
-	partialPath := filepath.Join(out, "result.partial.json")
+	// At the first snapshot after the first connect, then every 10 s,
+	// everything measured so far goes to result.partial.json (temp file +
+	// rename): even kill -9 leaves a parsable result.
 	opts.PartialEvery = c.Duration("partial-every")
 	source := doc.RedactedSource()
 	opts.Partial = func(r *metrics.Result) {
 		r.Scenario.File = c.Args().First()
 		r.Scenario.Text = source
 		r.Meta.Version = buildVersion()
-		if err := reports.WriteFileAtomic(partialPath, func(w io.Writer) error { return reports.WriteJSON(w, r) }); err != nil {
-			log.Warn("could not write the partial result", "err", err)
-		}
+		saver.partial(r)
 	}
-	if path := c.String("cpuprofile"); path != "" {
-		f, err := os.Create(path)
-		if err != nil {
-			return usageError("--cpuprofile: %v", err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return usageError("--cpuprofile: %v", err)
-		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	prof, err := startProfiles(c.String("cpuprofile"), c.String("memprofile"))
+	if err != nil {
+		return usageError("%v", err)
 	}
-	if path := c.String("memprofile"); path != "" {
-		// Taken at the last progress report of the load phase: the fleet
-		// is still connected.
+	defer prof.stop() // a run that fails; otherwise stopped below, with its errors reported
+	if c.String("memprofile") != "" {
+		// Taken at the last progress report of the load phase, while the
+		// fleet is still connected (or at the end of a shorter run).
 		inner := opts.Progress
-		taken := false
 		opts.Progress = func(p actors.Progress) {
 			if inner != nil {
 				inner(p)
 			}
-			if !taken && p.Phase == actors.PhaseRamp && p.Elapsed >= p.Total-2*time.Second {
-				taken = true
-				if f, err := os.Create(path); err == nil {
-					pprof.Lookup("heap").WriteTo(f, 0)
-					f.Close()
-				}
+			if p.Phase == actors.PhaseRamp && p.Elapsed >= p.Total-2*time.Second {
+				prof.heap()
 			}
 		}
 	}
@@ -163,20 +153,36 @@ func runAction(c *cli.Context) error {
 	res.Scenario.File = c.Args().First()
 	res.Scenario.Text = source
 	res.Meta.Version = buildVersion()
-	res.Meta.Command = sc.Redact(redactArgs(os.Args)) // secrets by key and by value
+	res.Meta.Command = redactionOf(c).command() // secrets by key and by value
 	res.Meta.Thresholds = exprs
 	// One verdict, computed once: every output renders it and the exit
 	// code derives from it.
 	verdict := reports.Judge(res, gates)
-	if err := reports.WriteAll(out, res, reports.Options{Thresholds: gates}); err != nil {
-		return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitRunFailed)
-	}
-	os.Remove(partialPath) // the complete result replaces it
+	profErr := prof.stop()
+	saved, writeErr := saver.save(res, reports.Options{Thresholds: gates})
+	// The summary is printed whatever became of the files.
 	if err := reports.WriteText(c.App.Writer, res, verdict); err != nil {
 		return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitRunFailed)
 	}
-	fmt.Fprintf(c.App.Writer, "\nresult: %s\nreport: %s\n", filepath.Join(out, reports.FileJSON), filepath.Join(out, reports.FileHTML))
-	if code := exitCodeFor(res.Verdict.Status); code != 0 {
+	if saved == "" {
+		return cli.Exit(fmt.Sprintf("fleetbench: the result could not be saved: %v", writeErr), exitRunFailed)
+	}
+	if writeErr != nil {
+		fmt.Fprintf(stderr, "fleetbench: could not write the results to %s: %v\nfleetbench: the results are in %s instead\n", out, writeErr, saved)
+	} else if saved != out {
+		fmt.Fprintf(stderr, "fleetbench: the results are in %s (--out %s could not be written)\n", saved, out)
+	}
+	fmt.Fprintf(c.App.Writer, "\nresult: %s\nreport: %s\n", filepath.Join(saved, reports.FileJSON), filepath.Join(saved, reports.FileHTML))
+	code := exitCodeFor(res.Verdict.Status)
+	if profErr != nil {
+		// The run is measured and saved, but what was asked for is not
+		// all there.
+		if code == 0 {
+			return cli.Exit(fmt.Sprintf("fleetbench: %v", profErr), exitRunFailed)
+		}
+		fmt.Fprintf(stderr, "fleetbench: %v\n", profErr)
+	}
+	if code != 0 {
 		return cli.Exit("fleetbench: "+verdictMessage(res), code)
 	}
 	return nil

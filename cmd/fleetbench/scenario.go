@@ -26,6 +26,11 @@ func loadScenarioWith(c *cli.Context, extra []string) (*scenarios.Scenario, *sce
 	if err != nil {
 		return nil, nil, scenarioError(err)
 	}
+	// From here on, everything printed hides the document's secrets (and
+	// those the overrides below add); once the scenario is built, its own
+	// redactor (computed once) takes over.
+	red := redactionOf(c)
+	red.use(doc.Redact)
 	overrides, err := scenarioOverrides(c, extra)
 	if err != nil {
 		return nil, nil, err
@@ -44,6 +49,7 @@ func loadScenarioWith(c *cli.Context, extra []string) (*scenarios.Scenario, *sce
 	if err != nil {
 		return nil, nil, scenarioError(err)
 	}
+	red.use(sc.Redact)
 	return sc, doc, nil
 }
 

@@ -16,14 +16,19 @@ import (
 type statusWriter struct {
 	mu      sync.Mutex
 	f       *os.File
-	pending bool // a status line is on the screen, not ended
+	red     *redaction // hides secrets in everything written (nil: none)
+	pending bool       // a status line is on the screen, not ended
 }
 
 // newStderr returns the writer a command's progress and logs share: a
 // statusWriter on a terminal, else a lockedWriter.
 func newStderr(w io.Writer) io.Writer {
-	if f, ok := w.(*os.File); ok && isTerminal(f) {
-		return &statusWriter{f: f}
+	if f, ok := terminalFile(w); ok {
+		sw := &statusWriter{f: f}
+		if rw, ok := w.(*redactWriter); ok {
+			sw.red = rw.r
+		}
+		return sw
 	}
 	return &lockedWriter{w: w}
 }
@@ -36,14 +41,17 @@ func (s *statusWriter) Write(p []byte) (int, error) {
 		s.f.WriteString("\r\033[K")
 		s.pending = false
 	}
-	return s.f.Write(p)
+	if _, err := s.f.WriteString(s.red.apply(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // status draws line in place of the previous status line.
 func (s *statusWriter) status(line string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.f.WriteString("\r\033[K" + line)
+	s.f.WriteString("\r\033[K" + s.red.apply(line))
 	s.pending = true
 }
 

@@ -49,6 +49,7 @@ func remoteOptions(c *cli.Context) (cluster.RemoteOptions, error) {
 		if o.Token = strings.TrimSpace(string(b)); o.Token == "" {
 			return o, usageError("--token-file %s is empty", path)
 		}
+		redactionOf(c).addValues(o.Token)
 	}
 	cert, key, ca := c.String("tls-cert"), c.String("tls-key"), c.String("tls-ca")
 	switch {
