@@ -133,6 +133,7 @@ type cluster struct {
 	root        *actor.RootContext
 	ticks       int                   // series ticks so far
 	partials    int                   // partial results so far
+	partialAt   time.Duration         // when the next is due, since the start
 	timers      *actors.Timers        // the pending timer of each kind of message
 	faultWins   []metrics.FaultWindow // the transport faults' windows, by fault, described once
 	clock       hal.Clock
@@ -177,10 +178,10 @@ func (c *cluster) Receive(ctx actor.Context) {
 		c.tick(ctx)
 		c.ticks++
 		c.at(time.Duration(c.ticks+1)*c.cfg.Snapshot, clusterTick{})
+		c.firstPartial()
 	case clusterPartial:
 		c.partial()
-		c.partials++
-		c.at(time.Duration(c.partials+1)*c.cfg.PartialEvery, clusterPartial{})
+		c.armPartial()
 	case clusterFault:
 		c.fault(msg.k, msg.start)
 	case clusterDeadline:
@@ -239,7 +240,10 @@ func (c *cluster) begin(ctx actor.Context) {
 		if c.cfg.PartialEvery <= 0 {
 			c.cfg.PartialEvery = 10 * time.Second
 		}
-		c.at(c.cfg.PartialEvery, clusterPartial{})
+		// Without a connect the first partial result comes at the first
+		// period; the first connect brings it forward (firstPartial).
+		c.partialAt = c.cfg.PartialEvery
+		c.at(c.partialAt, clusterPartial{})
 	}
 	c.at(c.sc.Duration+c.sc.Drain+c.cfg.StopTimeout, clusterDeadline{})
 }
@@ -567,6 +571,30 @@ func (c *cluster) closeLoss(cnt *metrics.Counts) {
 		}
 	}
 	actors.CloseLoss(cnt)
+}
+
+// firstPartial hands out the first partial result at the first tick whose
+// merged counts hold a connect (within a tick, 1 s, of the nodes' report
+// of it), so a run killed soon after its fleet connected still leaves a
+// result; the next ones follow every PartialEvery from there.
+func (c *cluster) firstPartial() {
+	if c.cfg.Partial == nil || c.partials > 0 || c.finished {
+		return
+	}
+	if counts := c.counts(); counts.Get(metrics.ConnectOK) == 0 {
+		return
+	}
+	c.partial()
+	c.partialAt = c.clock.Now().Sub(c.start)
+	c.armPartial()
+}
+
+// armPartial counts the partial result just handed out and arms the next
+// PartialEvery after the previous due time (the pending one is replaced).
+func (c *cluster) armPartial() {
+	c.partials++
+	c.partialAt += c.cfg.PartialEvery
+	c.at(c.partialAt, clusterPartial{})
 }
 
 // partial hands out a result of everything merged so far.

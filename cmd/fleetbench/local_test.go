@@ -138,6 +138,39 @@ func TestLocalWorkersInterrupted(t *testing.T) {
 	}
 }
 
+// TestLocalWorkersFirstPartial: a distributed run writes its first partial
+// result at the first tick after the nodes report a connect, not after
+// the 10 s period, so a run killed early still leaves a result. The check
+// is on the run's own clock (the partial result's span), so a slow machine
+// does not make it flaky.
+func TestLocalWorkersFirstPartial(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: an end-to-end run of the command")
+	}
+	bin := buildBinary(t)
+	out := t.TempDir()
+	cmd := exec.Command(bin, "run", localScenario(t, "10m", 1000000), "--local-workers", "2", "--out", out)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(os.Interrupt); waitExit(t, cmd, time.Minute) }()
+	var first *metrics.Result
+	waitLocal(t, time.Minute, "the first result.partial.json", func() bool {
+		b, err := os.ReadFile(filepath.Join(out, "result.partial.json"))
+		if err != nil {
+			return false
+		}
+		r, err := metrics.UnmarshalResult(b)
+		first = r
+		return err == nil
+	})
+	span := first.EndedAt.Sub(first.StartedAt)
+	t.Logf("first partial result after %v of the run, %d connects", span.Round(time.Millisecond), first.Totals.ConnectOK)
+	if first.Totals.ConnectOK == 0 || span >= 10*time.Second {
+		t.Fatalf("first partial result after %v with %d connects: want one soon after the first connect", span, first.Totals.ConnectOK)
+	}
+}
+
 // TestLocalWorkersCoordinatorKilled: kill -9 of the coordinator takes its
 // workers with it (the parent-death signal), so nothing is left behind.
 func TestLocalWorkersCoordinatorKilled(t *testing.T) {
