@@ -697,8 +697,19 @@ func (c *coordinator) drain(ctx actor.Context) {
 			ctx.Send(pid, stopPublishing{})
 		}
 	}
-	c.after(c.sc.Drain, drainDone{})
+	d := c.sc.Drain
+	if c.interrupted {
+		// Ctrl-C: the user wants the result now; what is in flight
+		// arrives within seconds or is lost either way.
+		d = min(d, InterruptDrain)
+	}
+	c.after(d, drainDone{})
 }
+
+// InterruptDrain bounds the drain of an interrupted run (the scenario's
+// drain, if shorter): a long drain is for late deliveries of a run that
+// ran its course, not for a user waiting on Ctrl-C.
+const InterruptDrain = 5 * time.Second
 
 // stopDevices stops every device actor (each sends DISCONNECT).
 func (c *coordinator) stopDevices(ctx actor.Context) {

@@ -158,7 +158,7 @@ func runMatrix(c *cli.Context, out string) ([]*metrics.Result, []string, error) 
 		if !c.Bool("quiet") {
 			opts.Progress, endProgress = progressPrinter(stderr)
 		}
-		ctx, abort, stop := interruptible(c.Context, stderr, runInterrupted)
+		ctx, abort, stop := interruptible(c.Context, stderr, runInterrupted())
 		opts.Abort = abort
 		res, err := actors.Run(ctx, sc, opts)
 		endProgress()

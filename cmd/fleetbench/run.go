@@ -82,7 +82,7 @@ func runAction(c *cli.Context) error {
 			return usageError("--metrics-addr %q: %v (want host:port, e.g. 127.0.0.1:9464)", addr, err)
 		}
 	}
-	ctx, abort, stop := interruptible(c.Context, stderr, runInterrupted)
+	ctx, abort, stop := interruptible(c.Context, stderr, runInterrupted())
 	defer stop()
 	opts := actors.Options{Logger: log, Abort: abort, Memory: c.Bool("memory"), MetricsAddr: c.String("metrics-addr")}
 	dist, err := distribution(c)
@@ -282,7 +282,9 @@ func redactArgs(argv []string) string {
 }
 
 // runInterrupted is what run and compare say on the first Ctrl-C.
-const runInterrupted = "fleetbench: interrupted — draining and writing the result (press Ctrl-C again to stop at once)"
+func runInterrupted() string {
+	return fmt.Sprintf("fleetbench: interrupted — draining (at most %v) and writing the result (press Ctrl-C again to stop at once)", actors.InterruptDrain)
+}
 
 // interruptible returns a context cancelled by the first SIGINT/SIGTERM,
 // which prints msg, and a channel closed by the second.
