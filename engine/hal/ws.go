@@ -21,6 +21,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -210,6 +211,9 @@ type wsConn struct {
 	raw net.Conn
 	r   io.Reader // the message being read; nil between messages
 	wmu sync.Mutex
+	// wdl is the write deadline (Unix ns, 0: none). gorilla's own is not
+	// safe to set during a write, so Write hands it over under wmu.
+	wdl atomic.Int64
 }
 
 // Read implements net.Conn.
@@ -248,7 +252,14 @@ func (c *wsConn) Read(p []byte) (int, error) {
 // Write implements net.Conn.
 func (c *wsConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
-	err := c.ws.WriteMessage(websocket.BinaryMessage, p)
+	var dl time.Time
+	if ns := c.wdl.Load(); ns != 0 {
+		dl = time.Unix(0, ns)
+	}
+	err := c.ws.SetWriteDeadline(dl)
+	if err == nil {
+		err = c.ws.WriteMessage(websocket.BinaryMessage, p)
+	}
 	c.wmu.Unlock()
 	if err != nil {
 		return 0, wsErr("write", err)
@@ -266,20 +277,28 @@ func (c *wsConn) Close() error {
 func (c *wsConn) LocalAddr() net.Addr  { return c.raw.LocalAddr() }
 func (c *wsConn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
 
-// SetDeadline implements net.Conn. The write deadline goes through
-// gorilla, which sets it on the underlying connection before each frame.
+// SetDeadline implements net.Conn.
 func (c *wsConn) SetDeadline(t time.Time) error {
 	if err := c.ws.SetReadDeadline(t); err != nil {
 		return err
 	}
-	return c.ws.SetWriteDeadline(t)
+	return c.SetWriteDeadline(t)
 }
 
 // SetReadDeadline implements net.Conn.
 func (c *wsConn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
 
-// SetWriteDeadline implements net.Conn.
-func (c *wsConn) SetWriteDeadline(t time.Time) error { return c.ws.SetWriteDeadline(t) }
+// SetWriteDeadline implements net.Conn. gorilla sets its write deadline on
+// the underlying connection before each frame; setting it there too
+// reaches a write already blocked.
+func (c *wsConn) SetWriteDeadline(t time.Time) error {
+	var ns int64
+	if !t.IsZero() {
+		ns = t.UnixNano()
+	}
+	c.wdl.Store(ns)
+	return c.raw.SetWriteDeadline(t)
+}
 
 // wsErr maps gorilla's errors to what a stream's reader expects: the end of
 // the connection as io.EOF, deadlines as os.ErrDeadlineExceeded (gorilla
