@@ -3,6 +3,10 @@ package actors
 import (
 	"context"
 	"crypto/tls"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +78,53 @@ func TestRunWebSocket(t *testing.T) {
 			}
 			if got := tc.b.Stats().MessagesReceived - before; got != tc.want {
 				t.Fatalf("the broker received %d publishes, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRunWebSocketRefusals: a ws:// URL whose path the broker does not
+// serve fails every connect at once as not_mqtt, and the first logged
+// error names ws_upgrade_refused and the HTTP status; a ws:// URL to an
+// HTTP server that refuses upgrades fails the same way.
+func TestRunWebSocketRefusals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: full fleet runs")
+	}
+	b, err := broker.New(broker.Options{DisableTCP: true, WSAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "no", http.StatusForbidden)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+
+	for _, tc := range []struct{ name, url, errText string }{
+		{"wrong path", "ws://" + b.WSAddr() + "/ws", "ws_upgrade_refused"},
+		{"upgrade refused", "ws://" + ln.Addr().String() + "/mqtt", "HTTP 403"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := tlsRoundTrip(t, tc.url, 2*time.Second, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			logs := &logBuffer{}
+			res, err := Run(ctx, sc, Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertConnectsFail(t, res, []string{"not_mqtt"})
+			if first := logs.first(`msg="connect failed`); !strings.Contains(first, tc.errText) {
+				t.Fatalf("first connect error does not say %q: %s", tc.errText, first)
 			}
 		})
 	}
