@@ -51,3 +51,33 @@ func TestBrokerWebSocketURLs(t *testing.T) {
 		}
 	}
 }
+
+// FuzzBrokerURL: parseBrokerURL never panics, and a URL it accepts has a
+// known transport, a host, a port in range, and a path only for ws:// and
+// wss:// (never with a query or fragment).
+func FuzzBrokerURL(f *testing.F) {
+	for _, s := range []string{"mqtt://h", "mqtts://h:8883", "ws://h:8083/mqtt", "wss://[::1]/a%2Fb", "ws://h/?", "ws://h/#x", "tcp://:1", "ws://h:0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		var b Broker
+		if msg, _ := parseBrokerURL(raw, &b); msg != "" {
+			return
+		}
+		switch b.Transport {
+		case TransportTCP, TransportTLS:
+			if b.Path != "" {
+				t.Fatalf("%q: %s URL with path %q", raw, b.Transport, b.Path)
+			}
+		case TransportWS, TransportWSS:
+			if strings.ContainsAny(b.Path, "?#") {
+				t.Fatalf("%q: path %q", raw, b.Path)
+			}
+		default:
+			t.Fatalf("%q: transport %q", raw, b.Transport)
+		}
+		if b.Host == "" || b.Port < 1 || b.Port > 65535 || b.URL != raw {
+			t.Fatalf("%q: %+v", raw, b)
+		}
+	})
+}
