@@ -279,17 +279,24 @@ func NewNodeEnv(sc *scenarios.Scenario, clock hal.Clock, log *slog.Logger) (*Env
 }
 
 // ExternalEndpoint is the scenario's broker URL as an endpoint, with the
-// dialer's TLS configuration loaded for tls:// and ssl:// URLs.
+// dialer's TLS configuration loaded for tls://, ssl:// and wss:// URLs.
 func ExternalEndpoint(sc *scenarios.Scenario, dialer *hal.NetDialer) (hal.Endpoint, error) {
 	ep := hal.Endpoint{Transport: hal.TCP, Host: sc.Broker.Host, Port: uint16(sc.Broker.Port)}
-	if sc.Broker.Transport != scenarios.TransportTLS {
+	switch sc.Broker.Transport {
+	case scenarios.TransportWS:
+		ep.Transport, ep.Path = hal.WS, sc.Broker.Path
+	case scenarios.TransportWSS:
+		ep.Transport, ep.Path = hal.WSS, sc.Broker.Path
+	case scenarios.TransportTLS:
+		ep.Transport = hal.TLS
+	}
+	if !sc.Broker.Transport.Secure() {
 		return ep, nil
 	}
 	t := sc.Broker.TLS
 	if t == nil {
 		t = &scenarios.TLS{}
 	}
-	ep.Transport = hal.TLS
 	cfg, err := (&hal.TLSConfig{
 		CAFile: t.CA, CertFile: t.Cert, KeyFile: t.Key,
 		ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify,

@@ -202,7 +202,7 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 	}
 	tn := n.get("tls")
 	if tn == nil {
-		if b.Transport == TransportTLS {
+		if b.Transport.Secure() {
 			b.TLS = &TLS{}
 		}
 		return
@@ -249,7 +249,7 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 		t.InsecureSkipVerify = v
 	}
 	switch {
-	case b.Transport == TransportTLS, platformTLS(n, b):
+	case b.Transport.Secure(), platformTLS(n, b):
 		b.TLS = t
 	case b.URL == "" && n.get("url") == nil:
 		d.errh(tn, "broker.tls", "set broker.url to an mqtts:// URL, or remove tls",
@@ -257,6 +257,9 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 	case b.Transport == TransportTCP:
 		d.errh(tn, "broker.tls", "use mqtts://, ssl:// or tls:// in broker.url",
 			"TLS settings with a plain TCP URL (%s)", b.URL)
+	case b.Transport == TransportWS:
+		d.errh(tn, "broker.tls", "use wss:// in broker.url",
+			"TLS settings with a plain WebSocket URL (%s)", b.URL)
 	}
 }
 
@@ -301,6 +304,10 @@ func parseBrokerURL(raw string, b *Broker) (string, string) {
 	if !ok {
 		return fmt.Sprintf("%q has no scheme", raw), fmt.Sprintf("write mqtt://%s or mqtts://%s", raw, raw)
 	}
+	// The URL forms and their default ports: 1883 and 8883 are IANA's MQTT
+	// ports; 80 and 443 are the ws:// and wss:// defaults of RFC 6455
+	// §3 (a WebSocket broker usually has its port written: 8083, 8084,
+	// 9001, 443 …). The default WebSocket path is the transport's (/mqtt).
 	var tr Transport
 	var port int
 	switch strings.ToLower(scheme) {
@@ -308,10 +315,12 @@ func parseBrokerURL(raw string, b *Broker) (string, string) {
 		tr, port = TransportTCP, 1883
 	case "mqtts", "ssl", "tls":
 		tr, port = TransportTLS, 8883
-	case "ws", "wss":
-		return fmt.Sprintf("scheme %s:// is not supported (MQTT over WebSocket)", scheme), "use mqtt:// or mqtts://"
+	case "ws":
+		tr, port = TransportWS, 80
+	case "wss":
+		tr, port = TransportWSS, 443
 	default:
-		return fmt.Sprintf("scheme %s:// is not an MQTT URL", scheme), "use mqtt://, tcp://, mqtts://, ssl:// or tls://"
+		return fmt.Sprintf("scheme %s:// is not an MQTT URL", scheme), "use mqtt://, tcp://, mqtts://, ssl://, tls://, ws:// or wss://"
 	}
 	u, err := url.Parse(strings.ToLower(scheme) + "://" + rest)
 	if err != nil {
@@ -320,7 +329,12 @@ func parseBrokerURL(raw string, b *Broker) (string, string) {
 	if u.User != nil {
 		return "credentials in the broker URL are not used", "set username/password (or auth) in the device groups"
 	}
-	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" {
+	ws := tr == TransportWS || tr == TransportWSS
+	switch {
+	case ws && (u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(rest, "#")):
+		return fmt.Sprintf("%q has a query or fragment, which a WebSocket broker URL does not take", raw),
+			fmt.Sprintf("write %s://host:port/path (default path /mqtt)", scheme)
+	case !ws && (u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != ""):
 		return fmt.Sprintf("%q has a path or query; an MQTT URL is scheme://host:port", raw), ""
 	}
 	host := u.Hostname()
@@ -337,6 +351,9 @@ func parseBrokerURL(raw string, b *Broker) (string, string) {
 		return fmt.Sprintf("%q has an empty port", raw), ""
 	}
 	b.URL, b.Transport, b.Host, b.Port = raw, tr, host, port
+	if ws {
+		b.Path = u.EscapedPath()
+	}
 	return "", ""
 }
 

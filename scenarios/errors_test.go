@@ -150,7 +150,7 @@ broker:
   url: http://broker.example:1883
 devices: [{name: g, count: 1}]
 `,
-			want: `testdata/case.yaml:3:8: broker.url: scheme http:// is not an MQTT URL; use mqtt://, tcp://, mqtts://, ssl:// or tls://`,
+			want: `testdata/case.yaml:3:8: broker.url: scheme http:// is not an MQTT URL; use mqtt://, tcp://, mqtts://, ssl://, tls://, ws:// or wss://`,
 		},
 		{
 			name: "missing host",

@@ -117,7 +117,13 @@ type Transport string
 const (
 	TransportTCP Transport = "tcp"
 	TransportTLS Transport = "tls"
+	TransportWS  Transport = "ws"  // MQTT over WebSocket
+	TransportWSS Transport = "wss" // MQTT over WebSocket over TLS
 )
+
+// Secure reports whether the transport runs over TLS (and takes the
+// broker.tls settings).
+func (t Transport) Secure() bool { return t == TransportTLS || t == TransportWSS }
 
 // Broker is the "broker:" section.
 type Broker struct {
@@ -125,12 +131,16 @@ type Broker struct {
 	// means the embedded broker.
 	URL string
 	// Transport is TCP for mqtt:// and tcp://, TLS for mqtts://, ssl://
-	// and tls://. Empty for the embedded broker.
+	// and tls://, WS for ws://, WSS for wss://. Empty for the embedded
+	// broker.
 	Transport Transport
-	// Host and Port come from the URL; the port defaults to 1883 for TCP
-	// and 8883 for TLS.
+	// Host and Port come from the URL; the port defaults to 1883 for TCP,
+	// 8883 for TLS, 80 for WS and 443 for WSS.
 	Host string
 	Port int
+	// Path is the HTTP path of a ws:// or wss:// URL as written (escaped);
+	// empty means the transport's default, /mqtt (hal.DefaultWSPath).
+	Path string
 	// TLS is set for the TLS transport (a zero TLS means the system roots
 	// and full verification); nil otherwise.
 	TLS *TLS

@@ -2,9 +2,10 @@
 // a run: mochi-mqtt v2 in process, tuned for load tests, with optional
 // Alibaba dev_sign authentication and per-device ACLs.
 //
-// Transports: a TCP listener (127.0.0.1 on a free port by default, see Addr)
-// and in-memory connections handed over with AcceptConn, which is what the
-// HAL's in-memory dialer uses (hal.ConnAcceptor).
+// Transports: a TCP listener (127.0.0.1 on a free port by default, see Addr),
+// in-memory connections handed over with AcceptConn, which is what the
+// HAL's in-memory dialer uses (hal.ConnAcceptor), and optionally MQTT over
+// WebSocket, ws:// or wss:// (Options.WSAddr, see WSURL).
 //
 // Authentication (Options.Auth): none, a static username/password table, or
 // dev_sign: username "${dn}&${pk}" of a device in a Registry and password
@@ -50,6 +51,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -108,8 +110,18 @@ type Options struct {
 	// Addr is the TCP listen address (default DefaultAddr). Use Addr() to
 	// learn the bound port.
 	Addr string
-	// DisableTCP leaves only in-memory connections (AcceptConn).
+	// DisableTCP leaves only in-memory connections (AcceptConn) and the
+	// WebSocket listener, if any.
 	DisableTCP bool
+	// WSAddr, when set, adds a WebSocket listener on this address
+	// ("127.0.0.1:0": a free port, see WSAddr and WSURL).
+	WSAddr string
+	// WSPath is the one path the WebSocket listener serves (default
+	// hal.DefaultWSPath, "/mqtt"); other paths get HTTP 404.
+	WSPath string
+	// WSTLS, when set, makes the WebSocket listener wss:// with this
+	// server configuration.
+	WSTLS *tls.Config
 	// Logger receives the broker's own logs and mochi's at Warn and above
 	// (mochi logs every connection at Info). Default: discard.
 	Logger *slog.Logger
@@ -169,6 +181,7 @@ type Broker struct {
 	platform       *platform // nil unless Options.Platform is set
 	log            *slog.Logger
 	tcp            net.Listener // nil when TCP is disabled
+	ws             *wsListener  // nil without Options.WSAddr
 	connectTimeout time.Duration
 
 	mu      sync.Mutex
@@ -313,6 +326,27 @@ func New(opts Options) (*Broker, error) {
 			return nil, fmt.Errorf("broker: add tcp listener: %w", err)
 		}
 	}
+	if opts.WSAddr != "" {
+		w, err := newWSListener(b, opts)
+		if err != nil {
+			if b.tcp != nil {
+				b.tcp.Close()
+			}
+			return nil, err
+		}
+		proto := "ws"
+		if w.tls {
+			proto = "wss"
+		}
+		if err := srv.AddListener(&listener{id: ListenerWS, addr: w.ln.Addr().String(), proto: proto}); err != nil {
+			_ = w.close(false)
+			if b.tcp != nil {
+				b.tcp.Close()
+			}
+			return nil, fmt.Errorf("broker: add websocket listener: %w", err)
+		}
+		b.ws = w
+	}
 	return b, nil
 }
 
@@ -340,6 +374,9 @@ func (b *Broker) Start(ctx context.Context) error {
 	if b.tcp != nil {
 		b.wg.Add(1)
 		go b.acceptLoop()
+	}
+	if b.ws != nil {
+		b.ws.start(func(err error) { b.log.Warn("websocket listener stopped", "error", err) })
 	}
 	b.stopCtx = context.AfterFunc(ctx, func() { _ = b.Close() })
 	b.log.Info("broker started", "addr", b.Addr(), "auth", b.hook.mode.String())
@@ -409,6 +446,7 @@ func (b *Broker) Close() error {
 		<-b.closed
 		return nil
 	}
+	wasStarted := b.state == stateStarted
 	b.state = stateClosed
 	close(b.done)
 	conns := make([]net.Conn, 0, len(b.conns))
@@ -425,6 +463,13 @@ func (b *Broker) Close() error {
 	if b.tcp != nil {
 		if err := b.tcp.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, fmt.Errorf("broker: close listener: %w", err))
+		}
+	}
+	if b.ws != nil {
+		// After this no handler is upgrading a connection; the ones that
+		// finish after the state changed were refused by serve.
+		if err := b.ws.close(wasStarted); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	// Closing the transports ends every mochi client (read and write loops),

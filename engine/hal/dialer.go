@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -24,14 +25,19 @@ const (
 	Memory Transport = "mem" // an in-memory pipe into an embedded broker
 )
 
+// WS and WSS (MQTT over WebSocket) are in ws.go.
+
 // Endpoint is where and how a device connects.
 type Endpoint struct {
 	Transport Transport
 	Host      string
 	Port      uint16
-	// TLS configures the TLS transport; nil means verify against the
-	// system roots with SNI = Host.
+	// TLS configures the TLS and WSS transports; nil means verify against
+	// the system roots with SNI = Host.
 	TLS *TLSConfig
+	// Path is the HTTP request path of the WS and WSS transports (empty:
+	// DefaultWSPath); other transports ignore it.
+	Path string
 }
 
 // Address returns host:port.
@@ -43,6 +49,9 @@ func (e Endpoint) Address() string {
 func (e Endpoint) String() string {
 	if e.Transport == Memory {
 		return "mem://embedded"
+	}
+	if e.Transport.IsWS() {
+		return e.wsURL()
 	}
 	return string(e.Transport) + "://" + e.Address()
 }
@@ -102,7 +111,8 @@ func (c *TLSConfig) Load(host string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// Dialer establishes transports (HAL_TCP_Establish / HAL_SSL_Establish).
+// Dialer establishes transports (HAL_TCP_Establish / HAL_SSL_Establish,
+// and MQTT over WebSocket).
 // Implementations must be safe for concurrent use by many devices.
 type Dialer interface {
 	Establish(ctx context.Context, ep Endpoint) (net.Conn, error)
@@ -122,8 +132,9 @@ type ConnAcceptor interface {
 	AcceptConn(c net.Conn) error
 }
 
-// NetDialer is the standard Dialer: TCP and TLS through the operating
-// system, and in-memory pipes into Broker. The zero value dials TCP and TLS
+// NetDialer is the standard Dialer: TCP, TLS, WebSocket (WS) and
+// WebSocket over TLS (WSS) through the operating system, and in-memory
+// pipes into Broker. The zero value dials TCP and TLS
 // with a 10 s timeout from any local address.
 //
 // A broker host name is resolved once and its addresses are kept for the
@@ -138,14 +149,15 @@ type ConnAcceptor interface {
 //
 // A NetDialer must not be copied after first use.
 type NetDialer struct {
-	// Timeout bounds connection establishment, TLS handshake included
-	// (default 10 s). A context deadline, if earlier, wins.
+	// Timeout bounds connection establishment, TLS and WebSocket
+	// handshakes included (default 10 s). A context deadline, if earlier, wins.
 	Timeout time.Duration
-	// Sources, when set, picks the local address of each TCP connection.
+	// Sources, when set, picks the local address of each TCP connection
+	// (the one under TLS and WebSocket too).
 	Sources *SourcePool
 	// Broker serves Memory endpoints.
 	Broker ConnAcceptor
-	// TLSConfig, when set, is used for every TLS endpoint instead of loading
+	// TLSConfig, when set, is used for every TLS and WSS endpoint instead of loading
 	// Endpoint.TLS on each dial (see TLSConfig.Load).
 	TLSConfig *tls.Config
 	// Resolver looks up broker host names; nil means net.DefaultResolver.
@@ -156,7 +168,8 @@ type NetDialer struct {
 	// Clock times RefreshInterval; nil means the system clock.
 	Clock Clock
 
-	hosts hostCache
+	hosts  hostCache
+	wsPool sync.Pool // WebSocket write buffers, shared by all connections
 }
 
 // Establish implements Dialer.
@@ -178,41 +191,48 @@ func (d *NetDialer) Establish(ctx context.Context, ep Endpoint) (net.Conn, error
 	case TCP, "":
 		return d.dialTCP(ctx, ep)
 	case TLS:
-		cfg := d.TLSConfig
-		if cfg == nil {
-			var err error
-			if cfg, err = ep.TLS.Load(ep.Host); err != nil {
-				return nil, err
-			}
-		}
-		raw, err := d.dialTCP(ctx, ep)
-		if err != nil {
-			return nil, err
-		}
-		var asked *atomic.Bool
-		if len(cfg.Certificates) == 0 && cfg.GetClientCertificate == nil {
-			// Note when the broker asks for a client certificate we do not
-			// have: under TLS 1.3 its refusal only shows on the first read,
-			// often as a bare connection reset.
-			asked = new(atomic.Bool)
-			cfg = cfg.Clone()
-			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-				asked.Store(true)
-				return &tls.Certificate{}, nil
-			}
-		}
-		conn := tls.Client(raw, cfg)
-		if err := conn.HandshakeContext(ctx); err != nil {
-			raw.Close()
-			return nil, fmt.Errorf("hal: tls handshake with %s: %w", ep.Address(), err)
-		}
-		if asked != nil && asked.Load() {
-			return &noClientCertConn{Conn: conn}, nil
-		}
-		return conn, nil
+		return d.dialTLS(ctx, ep)
+	case WS, WSS:
+		return d.dialWS(ctx, ep)
 	default:
 		return nil, fmt.Errorf("hal: unknown transport %q", ep.Transport)
 	}
+}
+
+// dialTLS connects to ep over TCP and runs the TLS handshake.
+func (d *NetDialer) dialTLS(ctx context.Context, ep Endpoint) (net.Conn, error) {
+	cfg := d.TLSConfig
+	if cfg == nil {
+		var err error
+		if cfg, err = ep.TLS.Load(ep.Host); err != nil {
+			return nil, err
+		}
+	}
+	raw, err := d.dialTCP(ctx, ep)
+	if err != nil {
+		return nil, err
+	}
+	var asked *atomic.Bool
+	if len(cfg.Certificates) == 0 && cfg.GetClientCertificate == nil {
+		// Note when the broker asks for a client certificate we do not
+		// have: under TLS 1.3 its refusal only shows on the first read,
+		// often as a bare connection reset.
+		asked = new(atomic.Bool)
+		cfg = cfg.Clone()
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			asked.Store(true)
+			return &tls.Certificate{}, nil
+		}
+	}
+	conn := tls.Client(raw, cfg)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("hal: tls handshake with %s: %w", ep.Address(), err)
+	}
+	if asked != nil && asked.Load() {
+		return &noClientCertConn{Conn: conn}, nil
+	}
+	return conn, nil
 }
 
 // timeout is the bound of one connection establishment.

@@ -134,86 +134,90 @@ func construct(t *testing.T, tg target, id string, mod func(*Params)) (*Handle, 
 func TestRoundTrip(t *testing.T) {
 	for _, tg := range targets(t) {
 		for _, qos := range []QoS{QoS0, QoS1, QoS2} {
-			t.Run(fmt.Sprintf("%s/qos%d", tg.name, qos), func(t *testing.T) {
-				id := fmt.Sprintf("rt-%s-%d", tg.name, qos)
-				h, rec := construct(t, tg, id, nil)
-				if !h.CheckStateNormal() {
-					t.Fatal("CheckStateNormal = false after Construct")
-				}
-				topic := "/pk/" + id + "/user/get"
-				var handled atomic.Int64
-				var lastArrived time.Time
-				sub := &recorder{}
-				if _, err := h.SubscribeSync(topic, qos, func(h *Handle, ev *Event) {
-					handled.Add(1)
-					if ev.Message.Arrived.IsZero() || ev.Message.Arrived.After(time.Now()) {
-						t.Errorf("arrival stamp %v is not a past time", ev.Message.Arrived)
-					}
-					lastArrived = ev.Message.Arrived
-					sub.handler(h, ev)
-				}, 5*time.Second); err != nil {
-					t.Fatalf("SubscribeSync: %v", err)
-				}
-				if rec.count(EventSubscribeSuccess) != 1 {
-					t.Fatalf("subscribe_success events = %d, want 1", rec.count(EventSubscribeSuccess))
-				}
-				const n = 20
-				sent := time.Now()
-				for i := 0; i < n; i++ {
-					pid, err := h.Publish(topic, &TopicInfo{QoS: qos, Payload: []byte("msg-" + strconv.Itoa(i))})
-					if errors.Is(err, ErrQueueFull) {
-						// The SDK's QoS 1 queue (10 on 3.2.0): wait for an ack.
-						acked := rec.count(EventPublishSuccess)
-						yieldUntil(t, h, 5*time.Second, "an ack", func() bool { return rec.count(EventPublishSuccess) > acked })
-						pid, err = h.Publish(topic, &TopicInfo{QoS: qos, Payload: []byte("msg-" + strconv.Itoa(i))})
-					}
-					if err != nil {
-						t.Fatalf("Publish %d: %v", i, err)
-					}
-					if (qos == QoS0) != (pid == 0) {
-						t.Fatalf("Publish QoS %d returned packet id %d", qos, pid)
-					}
-				}
-				yieldUntil(t, h, 10*time.Second, "all messages", func() bool { return sub.received() == n })
-				if qos > QoS0 {
-					yieldUntil(t, h, 10*time.Second, "all acks", func() bool { return rec.count(EventPublishSuccess) == n })
-				}
-				// Nothing more arrives: no duplicates.
-				h.Yield(100 * time.Millisecond)
-				if got := sub.received(); got != n {
-					t.Fatalf("received %d messages, want %d", got, n)
-				}
-				for i, m := range sub.msgs {
-					if want := "msg-" + strconv.Itoa(i); string(m.Payload) != want || m.Topic != topic || m.QoS != qos {
-						t.Fatalf("message %d = %q on %q QoS %d, want %q on %q QoS %d", i, m.Payload, m.Topic, m.QoS, want, topic, qos)
-					}
-				}
-				for _, e := range rec.events {
-					if e.Type != EventPublishSuccess {
-						continue
-					}
-					if e.QoS != qos || e.Sent.Before(sent) || e.At.Before(e.Sent) || e.Latency() <= 0 || e.Latency() > 10*time.Second {
-						t.Fatalf("publish_success %d: sent %v at %v latency %v", e.PacketID, e.Sent, e.At, e.Latency())
-					}
-				}
-				if qos == QoS0 && rec.count(EventPublishSuccess) != 0 {
-					t.Fatal("QoS 0 publish produced publish_success events")
-				}
-				if st := h.Stats(); st.Inflight != 0 || st.BytesIn == 0 || st.BytesOut == 0 || st.ArrivalMisses != 0 {
-					t.Fatalf("stats after the run: %+v", st)
-				}
-				_ = lastArrived
-				if err := h.Destroy(); err != nil {
-					t.Fatalf("Destroy: %v", err)
-				}
-				if err := h.Destroy(); !errors.Is(err, ErrDestroyed) {
-					t.Fatalf("second Destroy = %v, want ErrDestroyed", err)
-				}
-				if _, err := h.PublishSimple(topic, qos, []byte("x")); !errors.Is(err, ErrDestroyed) {
-					t.Fatalf("Publish after Destroy = %v", err)
-				}
-			})
+			t.Run(fmt.Sprintf("%s/qos%d", tg.name, qos), func(t *testing.T) { testRoundTrip(t, tg, qos) })
 		}
+	}
+}
+
+// testRoundTrip publishes 20 messages at qos to a subscription of the same
+// handle and checks that each arrives once, in order, and is acknowledged.
+func testRoundTrip(t *testing.T, tg target, qos QoS) {
+	id := fmt.Sprintf("rt-%s-%d", tg.name, qos)
+	h, rec := construct(t, tg, id, nil)
+	if !h.CheckStateNormal() {
+		t.Fatal("CheckStateNormal = false after Construct")
+	}
+	topic := "/pk/" + id + "/user/get"
+	var handled atomic.Int64
+	var lastArrived time.Time
+	sub := &recorder{}
+	if _, err := h.SubscribeSync(topic, qos, func(h *Handle, ev *Event) {
+		handled.Add(1)
+		if ev.Message.Arrived.IsZero() || ev.Message.Arrived.After(time.Now()) {
+			t.Errorf("arrival stamp %v is not a past time", ev.Message.Arrived)
+		}
+		lastArrived = ev.Message.Arrived
+		sub.handler(h, ev)
+	}, 5*time.Second); err != nil {
+		t.Fatalf("SubscribeSync: %v", err)
+	}
+	if rec.count(EventSubscribeSuccess) != 1 {
+		t.Fatalf("subscribe_success events = %d, want 1", rec.count(EventSubscribeSuccess))
+	}
+	const n = 20
+	sent := time.Now()
+	for i := 0; i < n; i++ {
+		pid, err := h.Publish(topic, &TopicInfo{QoS: qos, Payload: []byte("msg-" + strconv.Itoa(i))})
+		if errors.Is(err, ErrQueueFull) {
+			// The SDK's QoS 1 queue (10 on 3.2.0): wait for an ack.
+			acked := rec.count(EventPublishSuccess)
+			yieldUntil(t, h, 5*time.Second, "an ack", func() bool { return rec.count(EventPublishSuccess) > acked })
+			pid, err = h.Publish(topic, &TopicInfo{QoS: qos, Payload: []byte("msg-" + strconv.Itoa(i))})
+		}
+		if err != nil {
+			t.Fatalf("Publish %d: %v", i, err)
+		}
+		if (qos == QoS0) != (pid == 0) {
+			t.Fatalf("Publish QoS %d returned packet id %d", qos, pid)
+		}
+	}
+	yieldUntil(t, h, 10*time.Second, "all messages", func() bool { return sub.received() == n })
+	if qos > QoS0 {
+		yieldUntil(t, h, 10*time.Second, "all acks", func() bool { return rec.count(EventPublishSuccess) == n })
+	}
+	// Nothing more arrives: no duplicates.
+	h.Yield(100 * time.Millisecond)
+	if got := sub.received(); got != n {
+		t.Fatalf("received %d messages, want %d", got, n)
+	}
+	for i, m := range sub.msgs {
+		if want := "msg-" + strconv.Itoa(i); string(m.Payload) != want || m.Topic != topic || m.QoS != qos {
+			t.Fatalf("message %d = %q on %q QoS %d, want %q on %q QoS %d", i, m.Payload, m.Topic, m.QoS, want, topic, qos)
+		}
+	}
+	for _, e := range rec.events {
+		if e.Type != EventPublishSuccess {
+			continue
+		}
+		if e.QoS != qos || e.Sent.Before(sent) || e.At.Before(e.Sent) || e.Latency() <= 0 || e.Latency() > 10*time.Second {
+			t.Fatalf("publish_success %d: sent %v at %v latency %v", e.PacketID, e.Sent, e.At, e.Latency())
+		}
+	}
+	if qos == QoS0 && rec.count(EventPublishSuccess) != 0 {
+		t.Fatal("QoS 0 publish produced publish_success events")
+	}
+	if st := h.Stats(); st.Inflight != 0 || st.BytesIn == 0 || st.BytesOut == 0 || st.ArrivalMisses != 0 {
+		t.Fatalf("stats after the run: %+v", st)
+	}
+	_ = lastArrived
+	if err := h.Destroy(); err != nil {
+		t.Fatalf("Destroy: %v", err)
+	}
+	if err := h.Destroy(); !errors.Is(err, ErrDestroyed) {
+		t.Fatalf("second Destroy = %v, want ErrDestroyed", err)
+	}
+	if _, err := h.PublishSimple(topic, qos, []byte("x")); !errors.Is(err, ErrDestroyed) {
+		t.Fatalf("Publish after Destroy = %v", err)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/fleetbench/fleetbench/engine/hal"
 )
 
 // maxRemaining is the largest remaining length MQTT can encode.
@@ -126,6 +128,12 @@ func (h *nativeHandle) establish(ctx context.Context) (net.Conn, error) {
 		if derr == nil {
 			return c, nil
 		}
+		if werr := wsRefusal(derr); werr != nil {
+			// The server answered, not as a WebSocket: as final as a
+			// CONNACK refusal, so no transport retry.
+			err = werr
+			break
+		}
 		if err != nil && (ctx.Err() != nil || isTimeoutErr(derr)) {
 			break // the time ran out during a retry: the earlier error says why
 		}
@@ -135,6 +143,18 @@ func (h *nativeHandle) establish(ctx context.Context) (net.Conn, error) {
 		}
 	}
 	return nil, fmt.Errorf("iot: connect %s as %q: %w", h.p.Endpoint, h.p.ClientID, err)
+}
+
+// wsRefusal returns err marked ErrNotMQTT when it is a failed WebSocket
+// handshake (hal.WSError: no HTTP answer, or an upgrade refused with an
+// HTTP status), nil otherwise. The endpoint does not speak MQTT over
+// WebSocket at that URL, as a TLS port spoken to in plain TCP does not
+// speak MQTT; hal.WSReason(err) gives the precise reason and status.
+func wsRefusal(err error) error {
+	if r, _ := hal.WSReason(err); r != "" {
+		return fmt.Errorf("%w: %w", ErrNotMQTT, err)
+	}
+	return nil
 }
 
 // isTimeoutErr reports whether err is a deadline running out.

@@ -120,6 +120,10 @@ func constructPaho(ctx context.Context, outer *Handle, p Params) (*pahoHandle, e
 	if p.Endpoint.Transport == "mem" {
 		host = "127.0.0.1:1" // paho wants a URL; the HAL ignores it
 	}
+	// Always tcp://, whatever the transport: paho never dials itself (open
+	// is its custom open-connection hook), so ws:// and wss:// go through
+	// the HAL's WebSocket transport, with its faults, source addresses and
+	// byte counters, not through paho's own WebSocket support.
 	opts.AddBroker("tcp://" + host)
 	opts.SetCustomOpenConnectionFn(h.open)
 	opts.SetClientID(p.ClientID)
@@ -152,6 +156,9 @@ func (h *pahoHandle) open(*url.URL, paho.ClientOptions) (net.Conn, error) {
 	defer cancel()
 	c, err := h.p.Dialer.Establish(ctx, h.p.Endpoint)
 	if err != nil {
+		if werr := wsRefusal(err); werr != nil {
+			return nil, werr
+		}
 		return nil, err
 	}
 	w := newWireConn(c, h)

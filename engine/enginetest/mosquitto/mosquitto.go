@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -29,6 +30,10 @@ type Broker struct {
 	// TLSPort is the port of the TLS listener on Host, 0 without one
 	// (Options.TLS).
 	TLSPort int
+	// WSPort is the port of the MQTT over WebSocket listener on Host, 0
+	// without one (Options.WebSockets); WSSPort the one of the WebSocket
+	// over TLS listener (Options.WebSockets with Options.TLS).
+	WSPort, WSSPort int
 
 	t      testing.TB
 	dir    string
@@ -47,6 +52,13 @@ type Options struct {
 	// TLS, when set, adds a TLS listener on a second free loopback port
 	// (Broker.TLSPort, Broker.TLSURL).
 	TLS *TLSFiles
+	// WebSockets adds a "protocol websockets" listener on another free
+	// loopback port (Broker.WSPort, Broker.WSURL), and with TLS a
+	// WebSocket over TLS one (Broker.WSSPort, Broker.WSSURL) with the same
+	// files. mosquitto serves MQTT over WebSocket on any path. Where the
+	// installed mosquitto is built without websockets support the test is
+	// skipped, saying so.
+	WebSockets bool
 }
 
 // TLSFiles configure the TLS listener: PEM file paths, and whether
@@ -96,13 +108,20 @@ func (f *TLSFiles) readable(t testing.TB) (*TLSFiles, error) {
 
 // config returns the listener block of the TLS listener on port.
 func (f *TLSFiles) config(port int) string {
+	return f.configProto(port, "mqtt")
+}
+
+// configProto returns the block of a TLS listener on port speaking proto
+// (mqtt or websockets).
+func (f *TLSFiles) configProto(port int, proto string) string {
 	return fmt.Sprintf(`listener %d 127.0.0.1
+protocol %s
 cafile %s
 certfile %s
 keyfile %s
 require_certificate %t
 use_identity_as_username %t
-`, port, f.CAFile, f.CertFile, f.KeyFile, f.RequireClientCert, f.UseIdentityAsUsername)
+`, port, proto, f.CAFile, f.CertFile, f.KeyFile, f.RequireClientCert, f.UseIdentityAsUsername)
 }
 
 // Binary returns the path of the mosquitto executable, or "" when it is not
@@ -138,21 +157,41 @@ func Start(t testing.TB, opts Options) *Broker {
 		t.Fatalf("mosquitto: %v", err)
 	}
 	b := &Broker{Host: "127.0.0.1", Port: port, t: t, dir: t.TempDir()}
+	used := map[int]bool{port: true}
+	freePort := func() int {
+		for {
+			p, err := FreePort()
+			if err != nil {
+				t.Fatalf("mosquitto: %v", err)
+			}
+			if !used[p] {
+				used[p] = true
+				return p
+			}
+		}
+	}
 	tlsListener := ""
 	if opts.TLS != nil {
 		if opts.TLS.CAFile == "" || opts.TLS.CertFile == "" || opts.TLS.KeyFile == "" {
 			t.Fatal("mosquitto: Options.TLS needs CAFile, CertFile and KeyFile")
 		}
-		for b.TLSPort == 0 || b.TLSPort == port {
-			if b.TLSPort, err = FreePort(); err != nil {
-				t.Fatalf("mosquitto: %v", err)
-			}
-		}
+		b.TLSPort = freePort()
 		files, err := opts.TLS.readable(t)
 		if err != nil {
 			t.Fatalf("mosquitto: %v", err)
 		}
 		tlsListener = files.config(b.TLSPort)
+		if opts.WebSockets {
+			b.WSSPort = freePort()
+			tlsListener += files.configProto(b.WSSPort, "websockets")
+		}
+	}
+	if opts.WebSockets {
+		// Besides the plain listener: mosquitto 2.0.11 exits ("Unable to
+		// start any listening sockets") when websockets listeners are its
+		// only ones.
+		b.WSPort = freePort()
+		tlsListener = fmt.Sprintf("listener %d 127.0.0.1\nprotocol websockets\n", b.WSPort) + tlsListener
 	}
 	b.conf = filepath.Join(b.dir, "mosquitto.conf")
 	// A listener line starts a block that the listener settings after it
@@ -173,10 +212,38 @@ log_type warning
 		t.Fatalf("mosquitto: %v", err)
 	}
 	if err := b.start(bin); err != nil {
+		if opts.WebSockets && noWebSockets(b.output.String()) {
+			t.Skipf("the installed mosquitto (%s) has no websockets support; skipping the MQTT over WebSocket test against it: %v", bin, err)
+		}
 		t.Fatalf("mosquitto: %v", err)
 	}
 	t.Cleanup(b.Stop)
 	return b
+}
+
+// noWebSockets reports whether mosquitto's output says it was built
+// without websockets support ("Error: Websockets support not available."
+// in mosquitto 2.0's config parser).
+func noWebSockets(output string) bool {
+	return strings.Contains(strings.ToLower(output), "websockets support not available")
+}
+
+// WSURL returns the URL of the WebSocket listener
+// (ws://127.0.0.1:port/mqtt), "" without one.
+func (b *Broker) WSURL() string {
+	if b.WSPort == 0 {
+		return ""
+	}
+	return "ws://" + net.JoinHostPort(b.Host, strconv.Itoa(b.WSPort)) + "/mqtt"
+}
+
+// WSSURL returns the URL of the WebSocket over TLS listener
+// (wss://127.0.0.1:port/mqtt), "" without one.
+func (b *Broker) WSSURL() string {
+	if b.WSSPort == 0 {
+		return ""
+	}
+	return "wss://" + net.JoinHostPort(b.Host, strconv.Itoa(b.WSSPort)) + "/mqtt"
 }
 
 // Addr returns host:port of the listener.
@@ -218,8 +285,10 @@ func (b *Broker) start(bin string) error {
 	b.cmd, b.done = cmd, done
 	deadline := time.Now().Add(10 * time.Second)
 	addrs := []string{b.Addr()}
-	if b.TLSPort != 0 {
-		addrs = append(addrs, b.TLSAddr())
+	for _, p := range []int{b.TLSPort, b.WSPort, b.WSSPort} {
+		if p != 0 {
+			addrs = append(addrs, net.JoinHostPort(b.Host, strconv.Itoa(p)))
+		}
 	}
 	for len(addrs) > 0 {
 		c, err := net.DialTimeout("tcp", addrs[0], 200*time.Millisecond)
