@@ -127,6 +127,14 @@ func (m *NodeMap) received(publisher, qos int) (crossNode bool) {
 // failReason classifies a connect error for the connect_failed counters.
 func failReason(err error) metrics.FailReason {
 	var lenErr *devsign.LengthError
+	// A refused WebSocket upgrade is also ErrNotMQTT; its own reason is
+	// the more precise.
+	switch r, _ := hal.WSReason(err); r {
+	case hal.WSReasonHandshake:
+		return metrics.ReasonWSHandshake
+	case hal.WSReasonUpgradeRefused:
+		return metrics.ReasonWSUpgradeRefused
+	}
 	switch {
 	case errors.Is(err, iot.ErrNotAuthorized), errors.As(err, &lenErr):
 		return metrics.ReasonRefusedAuth

@@ -84,9 +84,10 @@ func TestRunWebSocket(t *testing.T) {
 }
 
 // TestRunWebSocketRefusals: a ws:// URL whose path the broker does not
-// serve fails every connect at once as not_mqtt, and the first logged
-// error names ws_upgrade_refused and the HTTP status; a ws:// URL to an
-// HTTP server that refuses upgrades fails the same way.
+// serve fails every connect at once as ws_upgrade_refused, and the first
+// logged error names the HTTP status; a ws:// URL to an HTTP server that
+// refuses upgrades fails the same way; a ws:// URL to a plain MQTT port
+// fails as ws_handshake.
 func TestRunWebSocketRefusals(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: full fleet runs")
@@ -109,9 +110,18 @@ func TestRunWebSocketRefusals(t *testing.T) {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 
-	for _, tc := range []struct{ name, url, errText string }{
-		{"wrong path", "ws://" + b.WSAddr() + "/ws", "ws_upgrade_refused"},
-		{"upgrade refused", "ws://" + ln.Addr().String() + "/mqtt", "HTTP 403"},
+	plain, err := broker.New(broker.Options{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { plain.Close() })
+	for _, tc := range []struct{ name, url, reason, errText string }{
+		{"wrong path", "ws://" + b.WSAddr() + "/ws", "ws_upgrade_refused", "HTTP 404"},
+		{"upgrade refused", "ws://" + ln.Addr().String() + "/mqtt", "ws_upgrade_refused", "HTTP 403"},
+		{"plain MQTT port", "ws://" + plain.Addr() + "/mqtt", "ws_handshake", "no HTTP answer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sc := tlsRoundTrip(t, tc.url, 2*time.Second, nil)
@@ -122,7 +132,7 @@ func TestRunWebSocketRefusals(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			assertConnectsFail(t, res, []string{"not_mqtt"})
+			assertConnectsFail(t, res, []string{tc.reason})
 			if first := logs.first(`msg="connect failed`); !strings.Contains(first, tc.errText) {
 				t.Fatalf("first connect error does not say %q: %s", tc.errText, first)
 			}

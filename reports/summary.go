@@ -297,8 +297,10 @@ func mismatchHelp(pairs []mismatchPair) string {
 // connectReasonHelp explains the connect failure reasons that are not
 // self-explanatory.
 var connectReasonHelp = map[string]string{
-	"not_mqtt": "the server's first bytes were not a CONNACK: not an MQTT server (an HTTP server, TLS spoken to in plain TCP…)",
-	"protocol": "the CONNACK broke the protocol: a return code MQTT 3.1.1 does not define (6–255) or a malformed packet",
+	"not_mqtt":           "the server's first bytes were not a CONNACK: not an MQTT server (an HTTP server, TLS spoken to in plain TCP…)",
+	"protocol":           "the CONNACK broke the protocol: a return code MQTT 3.1.1 does not define (6–255) or a malformed packet",
+	"ws_handshake":       "no HTTP answer to the WebSocket upgrade: a ws:// URL to a plain MQTT port, or not an HTTP server",
+	"ws_upgrade_refused": "the HTTP server did not switch to WebSocket (the status is in the first error: 404 is a wrong path)",
 }
 
 // subscribeFailures splits the failed subscriptions: "2 never acknowledged

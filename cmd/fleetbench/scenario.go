@@ -136,7 +136,7 @@ func writeScenarioError(b *strings.Builder, e *scenarios.Error) {
 func scenarioFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "set", Usage: "override a scenario field, e.g. --set devices[0].count=500 (repeatable)"},
-		&cli.StringFlag{Name: "broker", Usage: "broker URL (mqtt://host:port, mqtts://…); overrides broker.url; absent = embedded broker"},
+		&cli.StringFlag{Name: "broker", Usage: "broker URL (mqtt://host:port, mqtts://…, ws://host:port/mqtt, wss://…); overrides broker.url; absent = embedded broker"},
 		&cli.StringFlag{Name: "duration", Usage: "override the scenario duration, e.g. 10m"},
 		&cli.StringFlag{Name: "client", Usage: "MQTT client of every device group: native (engine/iot's session) or paho (paho.mqtt.golang, MQTT 3.1.1 only); " +
 			"sets devices[*].client, before --set (so --set devices[g].client=… still wins)"},

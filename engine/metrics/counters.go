@@ -226,6 +226,12 @@ const (
 	// ReasonProtocol is a CONNACK that breaks the protocol: a return code
 	// MQTT 3.1.1 does not define (6–255) or a malformed packet.
 	ReasonProtocol
+	// ReasonWSHandshake is a WebSocket endpoint that gave no HTTP answer
+	// to the upgrade (a plain MQTT port behind a ws:// URL, …).
+	ReasonWSHandshake
+	// ReasonWSUpgradeRefused is an HTTP server that answered the upgrade
+	// with another status than 101 (a wrong path: 404; a gateway's 403).
+	ReasonWSUpgradeRefused
 	// ReasonOther is anything not classified above.
 	ReasonOther
 	// NumFailReasons is the number of failure reasons.
@@ -233,15 +239,17 @@ const (
 )
 
 var failReasonNames = [NumFailReasons]string{
-	ReasonRefusedAuth:  "refused_auth",
-	ReasonRefusedOther: "refused_other",
-	ReasonTimeout:      "timeout",
-	ReasonNetwork:      "network",
-	ReasonTLS:          "tls",
-	ReasonDNS:          "dns",
-	ReasonNotMQTT:      "not_mqtt",
-	ReasonProtocol:     "protocol",
-	ReasonOther:        "other",
+	ReasonRefusedAuth:      "refused_auth",
+	ReasonRefusedOther:     "refused_other",
+	ReasonTimeout:          "timeout",
+	ReasonNetwork:          "network",
+	ReasonTLS:              "tls",
+	ReasonDNS:              "dns",
+	ReasonNotMQTT:          "not_mqtt",
+	ReasonProtocol:         "protocol",
+	ReasonWSHandshake:      "ws_handshake",
+	ReasonWSUpgradeRefused: "ws_upgrade_refused",
+	ReasonOther:            "other",
 }
 
 // String returns the reason's snake_case name, as used in
