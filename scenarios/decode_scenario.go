@@ -171,13 +171,9 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 		return
 	}
 	if un := n.get("url"); un != nil {
-		if t, ok := d.template(un, "broker.url", phEnvOnly, "broker.url"); ok {
-			raw, _ := t.literal()
-			if msg, hint := parseBrokerURL(raw, b); msg != "" {
-				d.errh(un, "broker.url", hint, "%s", msg)
-			}
-		}
+		d.decodeBrokerURLs(un, b)
 	}
+	d.decodeBrokerSpread(n, b)
 	for i, it := range d.list(n.get("source_addresses"), "broker.source_addresses", "IP addresses") {
 		p := index("broker.source_addresses", i)
 		v, ok := d.str(it, p)
@@ -197,8 +193,9 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 		b.SourceAddresses = append(b.SourceAddresses, ips...)
 	}
 	tn := n.get("tls")
+	anyTLS := b.anyTLS()
 	if tn == nil {
-		if b.Transport == TransportTLS {
+		if anyTLS {
 			b.TLS = &TLS{}
 		}
 		return
@@ -245,7 +242,7 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 		t.InsecureSkipVerify = v
 	}
 	switch {
-	case b.Transport == TransportTLS:
+	case anyTLS:
 		b.TLS = t
 	case b.URL == "" && n.get("url") == nil:
 		d.errh(tn, "broker.tls", "set broker.url to an mqtts:// URL, or remove tls",

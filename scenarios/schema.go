@@ -53,8 +53,9 @@ var (
 		"ca", "cert", "key", "server_name", "insecure_skip_verify")
 
 	brokerSchema = newSchema("broker",
-		with(with(scalars("url"), "tls", field{obj: tlsSchema}), "source_addresses", field{scalarList: true}),
-		"url", "tls", "source_addresses")
+		with(with(with(with(scalars("failover"), "weights", field{scalarList: true}), "url", field{scalarList: true}), "tls", field{obj: tlsSchema}),
+			"source_addresses", field{scalarList: true}),
+		"url", "weights", "failover", "tls", "source_addresses")
 
 	connectSchema = newSchema("connect", scalars("rate", "timeout"), "rate", "timeout")
 
