@@ -144,7 +144,7 @@ func (d *device) credentials() (id, user, pass string, err error) {
 	if err != nil {
 		return "", "", "", err
 	}
-	creds, err := devsign.Sign(region, devsign.Meta{ProductKey: p.ProductKey, DeviceName: p.DeviceName, DeviceSecret: p.DeviceSecret}, d.env.SignOptions)
+	creds, err := devsign.Sign(region, devsign.Meta{ProductKey: p.ProductKey, DeviceName: p.DeviceName, DeviceSecret: p.DeviceSecret}, d.env.signOptions(p.Group))
 	if err != nil {
 		return "", "", "", fmt.Errorf("dev_sign %s/%s: %w", p.ProductKey, p.DeviceName, err)
 	}
@@ -176,11 +176,11 @@ func (d *device) connect() error {
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), d.plan.ConnectTimeout)
 		d.h, err = iot.Construct(ctx, iot.Params{
-			Endpoint: d.endpoint(), Dialer: d.dialer, Clock: env.Clock,
+			Endpoint: d.endpoint(), Dialer: env.watchDial(d.dialer, d.plan.GlobalIndex, id), Clock: env.Clock,
 			ClientID: id, Username: user, Password: pass,
 			CleanSession: d.plan.CleanSession, KeepAlive: d.plan.KeepAlive,
 			ConnectTimeout: d.plan.ConnectTimeout, Topics: env.Topics,
-			EventHandler: d.onEvent,
+			EventHandler: env.watch(d.plan.GlobalIndex, id, d.onEvent),
 			OnReady:      func() { d.root.Send(d.self, yieldDevice{}) },
 			Logger:       env.Logger,
 			CountBytes:   env.countBytes,
@@ -196,7 +196,7 @@ func (d *device) connect() error {
 	if err != nil {
 		reason := failReason(err)
 		rec.ConnectFailed(reason)
-		if name := iot.ReasonOf(err); name != "" {
+		if name := classifyReason(iot.ReasonOf(err)); name != "" {
 			rec.CountReason("connack", name)
 		}
 		if env.FirstErrors != nil && env.FirstErrors.Note(reason, err) {
@@ -388,7 +388,7 @@ func (d *device) plannedQoS(st metrics.Stamp, subQoS int) (int, bool) {
 	if !ok {
 		return 0, false
 	}
-	return min(pub, subQoS), true
+	return d.env.deliveryQoS(pub, subQoS), true
 }
 
 // decode reads the stamp of a binary payload or of a JSON template.

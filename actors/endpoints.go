@@ -98,6 +98,9 @@ func UseExternalEndpoints(sc *scenarios.Scenario, env *Env, dialer *hal.NetDiale
 // CheckEndpoints loads the TLS configuration of every endpoint of the
 // scenario's broker (what run would refuse), and returns the first.
 func CheckEndpoints(sc *scenarios.Scenario) (hal.Endpoint, error) {
+	if len(sc.Broker.Endpoints) <= 1 {
+		return ExternalEndpoint(sc, &hal.NetDialer{})
+	}
 	var first hal.Endpoint
 	for i, e := range sc.Broker.Endpoints {
 		ep, err := endpointOf(sc, e, &hal.NetDialer{})

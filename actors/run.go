@@ -253,6 +253,7 @@ func NewNodeEnv(sc *scenarios.Scenario, clock hal.Clock, log *slog.Logger) (*Env
 			return int(g.Publish[stream].QoS), true
 		},
 	}
+	env.applyScenario(sc)
 	for _, k := range sc.StampKeys() {
 		env.StampKeys = append(env.StampKeys, metrics.JSONStampKeys{Seq: k.Seq, TS: k.TS, Publisher: k.Publisher, Stream: k.Stream})
 	}
@@ -335,7 +336,7 @@ func PlanIndex(sc *scenarios.Scenario) (*iot.TopicIndex, broker.AuthMode) {
 				shared[key] = true
 				filter = inner
 			}
-			index.Add(filter, iot.QoS(s.QoS))
+			index.Add(filter, indexQoS(sc, s.QoS))
 		}
 	}
 	all := func(a scenarios.Auth) bool {

@@ -17,6 +17,7 @@ type credRow struct{ pk, dn, ds string }
 // credentials is a loaded credentials file.
 type credentials struct {
 	rows         []credRow
+	lines        []int // the line of each row in the file, for messages
 	maxPK, maxDN int
 	longest      int // the row with the longest pk+dn
 }
@@ -27,6 +28,7 @@ func (c *credentials) truncate(n int) {
 		return
 	}
 	c.rows = c.rows[:n:n]
+	c.lines = c.lines[:n:n]
 	c.maxPK, c.maxDN, c.longest = 0, 0, 0
 	longest := -1
 	for i, r := range c.rows {
@@ -141,6 +143,7 @@ func parseCredentials(path, field string, data []byte, alibaba bool) (*credentia
 			c.longest, longestLen = len(c.rows), l
 		}
 		c.rows = append(c.rows, row)
+		c.lines = append(c.lines, line)
 	}
 	if len(errs) == 0 && len(c.rows) == 0 {
 		fail(0, 0, "no devices in the file")

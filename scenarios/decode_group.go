@@ -71,6 +71,7 @@ func (d *decoder) decodeGroup(n *node, path string, s *Scenario) *Group {
 	d.decodeMQTT(g, n, path)
 	d.decodeConnect(g, gn)
 	d.checkAuth(g, gn)
+	d.decodeCustomizeInfo(g, n, path)
 	g.hasPK, g.idOK = gn.hasPK, gn.idOK
 	d.decodeSubscriptions(g, gn)
 	d.decodePublications(g, gn)

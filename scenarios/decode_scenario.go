@@ -78,8 +78,9 @@ func (d *decoder) decodeScenario(root *node) *Scenario {
 		names[g.Name] = g
 		s.Groups = append(s.Groups, g)
 	}
-	d.checkIdentities(s)
+	d.checkAllIdentities(s)
 	d.resolveTargets(names)
+	d.checkPlatform(root, s)
 	for _, g := range s.Groups {
 		for k := range g.Publish {
 			bt := g.Publish[k].Payload.t
@@ -170,6 +171,7 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 	if n == nil || !d.object(n, "broker", brokerSchema) {
 		return
 	}
+	d.decodePlatform(n, b)
 	if un := n.get("url"); un != nil {
 		d.decodeBrokerURLs(un, b)
 	}
@@ -242,7 +244,7 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 		t.InsecureSkipVerify = v
 	}
 	switch {
-	case anyTLS:
+	case anyTLS, platformTLS(n, b):
 		b.TLS = t
 	case b.URL == "" && n.get("url") == nil:
 		d.errh(tn, "broker.tls", "set broker.url to an mqtts:// URL, or remove tls",

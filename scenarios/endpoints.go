@@ -87,11 +87,12 @@ func (d *decoder) decodeBrokerURLs(un *node, b *Broker) {
 			return
 		}
 		raw, _ := t.literal()
-		var eb Broker
+		eb := Broker{Platform: b.Platform}
 		if msg, hint := parseBrokerURL(raw, &eb); msg != "" {
 			d.errh(n, path, hint, "%s", msg)
 			return
 		}
+		platformPort(raw, &eb)
 		for i, prev := range b.Endpoints {
 			if strings.EqualFold(prev.Addr(), eb.Addr()) && prev.Transport == eb.Transport {
 				d.errh(n, path, "each endpoint is listed once; use broker.weights to give one more devices",

@@ -151,6 +151,15 @@ type Broker struct {
 	Failover Failover
 
 	slots []int // endpoint of each weighted slot (nil: round robin)
+	// Platform is the IoT platform the broker is (broker.platform):
+	// PlatformAlibaba, or "" for a generic MQTT broker. See platform.go.
+	Platform string
+	// Alibaba is the "broker.alibaba:" section (nil without one). With
+	// Platform alibaba and no URL, it gives the endpoint: URL, Host, Port
+	// and TLS are then computed from it (PlatformEndpoint reports so).
+	Alibaba *AlibabaEndpoint
+
+	derived bool // URL computed from Alibaba
 }
 
 // Embedded reports whether the scenario runs against fleetbench's embedded
@@ -242,6 +251,10 @@ type Group struct {
 	// request_timeout_ms); 0 means the profile's default. Within the
 	// profile's range: 1s … 10s for 3.2.0 and 4.x, 500ms … 5s for 3.0.1.
 	RequestTimeout time.Duration
+	// CustomizeInfo is the SDK's customize_info (extend client id in
+	// 4.x), "k=v" text appended to the signed client id of auth: alibaba;
+	// "" for none.
+	CustomizeInfo string
 	// MaxPacketSize bounds the MQTT packets the device sends and accepts,
 	// in bytes (16 … 268,435,455); 0 means the profile's buffer (3,072
 	// bytes for the 3.x SDKs).

@@ -53,9 +53,9 @@ var (
 		"ca", "cert", "key", "server_name", "insecure_skip_verify")
 
 	brokerSchema = newSchema("broker",
-		with(with(with(with(scalars("failover"), "weights", field{scalarList: true}), "url", field{scalarList: true}), "tls", field{obj: tlsSchema}),
-			"source_addresses", field{scalarList: true}),
-		"url", "weights", "failover", "tls", "source_addresses")
+		with(with(with(with(with(scalars("failover", "platform"), "weights", field{scalarList: true}), "url", field{scalarList: true}),
+			"tls", field{obj: tlsSchema}), "source_addresses", field{scalarList: true}), "alibaba", field{obj: alibabaEndpointSchema}),
+		"url", "weights", "failover", "platform", "alibaba", "tls", "source_addresses")
 
 	connectSchema = newSchema("connect", scalars("rate", "timeout"), "rate", "timeout")
 
@@ -83,7 +83,7 @@ var (
 		with(with(with(with(scalars("name", "count", "product_key", "device_name", "device_secret",
 			"credentials_file", "auth", "region", "client_id", "username", "password",
 			"keepalive", "clean_session", "yield",
-			"client", "mqtt_version", "sdk", "request_timeout", "max_packet_size"),
+			"client", "mqtt_version", "sdk", "request_timeout", "max_packet_size", "customize_info"),
 			"connect", field{obj: connectSchema}),
 			"subscribe", field{list: subscribeSchema}),
 			"publish", field{list: publishSchema}),
@@ -91,7 +91,7 @@ var (
 		"name", "count", "product_key", "device_name", "device_secret", "credentials_file",
 		"auth", "region", "client_id", "username", "password", "keepalive", "clean_session",
 		"connect", "subscribe", "publish", "yield",
-		"client", "mqtt_version", "sdk", "request_timeout", "max_packet_size", "mqtt5")
+		"client", "mqtt_version", "sdk", "request_timeout", "max_packet_size", "mqtt5", "customize_info")
 
 	stageSchema = newSchema("stage", scalars("duration", "target"), "duration", "target")
 

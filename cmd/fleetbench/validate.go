@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/fleetbench/fleetbench/actors"
 	"github.com/fleetbench/fleetbench/actors/cluster"
+	"github.com/fleetbench/fleetbench/scenarios"
 )
 
 func validateCommand() *cli.Command {
@@ -51,6 +53,11 @@ func validateCommand() *cli.Command {
 			fmt.Fprintf(c.App.Writer, "%s: ok — %q, %s in %s, %v (+%v drain), %s, %s, target %s\n",
 				c.Args().First(), sc.Name, plural(sc.Total(), "device"), plural(len(sc.Groups), "group"), sc.Duration, sc.Drain,
 				plural(len(sc.Stages), "stage"), plural(len(gates), "threshold"), target)
+			if sc.Broker.AlibabaPlatform() {
+				if err := writePlatform(c, sc); err != nil {
+					return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitUsage)
+				}
+			}
 			d, err := distribution(c)
 			if err != nil || d == nil {
 				return err
@@ -86,4 +93,52 @@ func plural[N int | int64](n N, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// writePlatform prints, for broker.platform: alibaba, the endpoint and the
+// identity the first device of each group signs: client id and username
+// as sent, the password as <redacted> (the secret is never printed).
+func writePlatform(c *cli.Context, sc *scenarios.Scenario) error {
+	w := c.App.Writer
+	b := sc.Broker
+	var endpoint string
+	switch {
+	case b.Embedded():
+		endpoint = "embedded broker (emulating the platform)"
+	case b.PlatformEndpoint() && b.Alibaba.InstanceID != "":
+		endpoint = fmt.Sprintf("%s (Enterprise instance %s)", b.Addr(), b.Alibaba.InstanceID)
+	case b.PlatformEndpoint():
+		endpoint = b.Addr() + " (public instance)"
+	default:
+		endpoint = b.Addr() + " (broker.url)"
+	}
+	if b.Transport == scenarios.TransportTLS && b.TLS != nil {
+		switch {
+		case b.TLS.InsecureSkipVerify:
+			endpoint += ", TLS without verification"
+		case b.TLS.CA != "":
+			endpoint += ", TLS with CA " + filepath.Base(b.TLS.CA)
+		default:
+			endpoint += ", TLS with the system roots"
+		}
+	} else if !b.Embedded() {
+		endpoint += ", plain TCP"
+	}
+	fmt.Fprintf(w, "platform alibaba: endpoint %s\n", endpoint)
+	for _, g := range sc.Groups {
+		if g.Count == 0 {
+			continue
+		}
+		p, ok := sc.Plan(g.First)
+		if !ok {
+			continue
+		}
+		id, user, _, _, err := actors.SignedIdentity(sc, &p)
+		if err != nil {
+			return fmt.Errorf("group %s: %w", g.Name, err)
+		}
+		fmt.Fprintf(w, "  group %s (%s, sdk %s): device %s\n", g.Name, g.Auth, g.SDK, sc.Redact(p.DeviceName))
+		fmt.Fprintf(w, "    client_id   %s\n    username    %s\n    password    <redacted>\n", sc.Redact(id), sc.Redact(user))
+	}
+	return nil
 }

@@ -1,8 +1,9 @@
 // Package devsign reproduces IOT_Sign_MQTT of the Alibaba Cloud iotkit-embedded
 // C SDK 3.x (branches v3.0.1 and v3.2.0), together with the client id
-// rework IOT_MQTT_Construct does for customize_info: from a region and a
-// device triple (product key, device name, device secret) it derives the
-// MQTT host, port, client id, username and password a real device would use.
+// rework IOT_MQTT_Construct does for customize_info, and the signing of
+// the Link SDK 4.x (core_auth.c): from a region and a device triple
+// (product key, device name, device secret) it derives the MQTT host,
+// port, client id, username and password a real device would use.
 //
 // What is reproduced, byte for byte:
 //
@@ -24,6 +25,23 @@
 //     buffers: client id < 200, sign source < 200, hostname < 64 (3.0.1:
 //     < 256), username < 64. Violations are *LengthError values.
 //
+// The Link SDK 4.x (SDK4x) signs the same username and password (its
+// core_auth_mqtt_password hashes the same text with the same fixed
+// timestamp) but builds another client id, in core_auth_mqtt_clientid of
+// core/utils/core_auth.c:
+//
+//	"${pk}.${dn}|timestamp=2524608000000,_ss=1,_v=sdk-c-4.0.0,
+//	securemode=<2|3>,signmethod=hmacsha256,ext=3,<extend_clientid>|"
+//
+// (one line; "_v" is CORE_AUTH_SDK_VERSION of core_auth.h; ext=3 is a
+// bitmap, bit 0 RRPC, bit 1 ext_notify; extend_clientid, the
+// AIOT_MQTTOPT_EXTEND_CLIENTID option, is CustomizeInfo here, and an empty
+// one leaves "ext=3,|"). Its securemode comes from the transport only
+// (_core_mqtt_connect in core/aiot_mqtt_api.c: "3" without a TLS
+// credential, "2" with one): the 4.x source has no "authtype=id2" test, so
+// customize_info does not give securemode 8 there. 4.x allocates its
+// strings, so the 3.x buffer checks do not apply; the triple limits do.
+//
 // Not reproduced: the pre-auth "guider" mode of 3.0.1 (securemode -1, an
 // HTTPS round trip), dynamic registration, and the 2.x HMAC-SHA1 scheme.
 package devsign
@@ -42,7 +60,14 @@ import (
 const (
 	SDK301 = "3.0.1"
 	SDK320 = "3.2.0"
+	// SDK4x is the Link SDK 4.x; its client id carries "_v=sdk-c-4.0.0"
+	// (SDK4Version).
+	SDK4x = "4.x"
 )
+
+// SDK4Version is CORE_AUTH_SDK_VERSION of the Link SDK 4.x (core_auth.h),
+// the "_v" of its client id.
+const SDK4Version = "sdk-c-4.0.0"
 
 // Timestamp is the fixed timestamp every 3.x device puts in its client id and
 // sign source (2050-01-01T00:00:00Z in milliseconds).
@@ -74,8 +99,8 @@ const (
 	defaultSDKVersion = SDK320
 )
 
-// ErrSDKVersion is returned (wrapped) when Options.SDKVersion is neither
-// SDK301 nor SDK320.
+// ErrSDKVersion is returned (wrapped) when Options.SDKVersion is not
+// SDK301, SDK320 or SDK4x.
 var ErrSDKVersion = errors.New("unsupported SDK version")
 
 // LengthError reports an empty input, or an input or derived value that
@@ -134,20 +159,25 @@ type Options struct {
 	// CustomDomain is the MQTT host for region Custom, used verbatim
 	// (IOTX_IOCTL_SET_MQTT_DOMAIN). Required for Custom, ignored otherwise.
 	CustomDomain string
-	// PlainTCP models a build without SUPPORT_TLS: securemode=3, and port
-	// 1883 in 3.0.1 (3.2.0 reports 443 either way). The default is TLS,
-	// securemode=2.
+	// PlainTCP models a connection without TLS: securemode=3 (a 3.x build
+	// without SUPPORT_TLS, a 4.x connection without a TLS credential), and
+	// port 1883 in 3.0.1 and 4.x (3.2.0 reports 443 either way). The
+	// default is TLS, securemode=2.
 	PlainTCP bool
-	// SDKVersion is SDK301 or SDK320 (default). It appears in the client id
-	// as _v=sdk-c-<version> and selects the port rule, the hostname limit
-	// and the AutoSubscribe default.
+	// SDKVersion is SDK301, SDK320 (default) or SDK4x. It appears in the
+	// client id as _v=sdk-c-<version> (SDK4Version for 4.x) and selects
+	// the client id format, the port rule, the buffer limits and the
+	// AutoSubscribe default.
 	SDKVersion string
 	// AutoSubscribe models MQTT_AUTO_SUBSCRIBE, the ",_ss=1" client id pair.
-	// nil means the version's default: on for 3.2.0, off for 3.0.1.
+	// nil means the version's default: on for 3.2.0, off for 3.0.1. The
+	// 4.x client id always has _ss=1 (it is part of the format string), so
+	// it is ignored for SDK4x.
 	AutoSubscribe *bool
-	// CustomizeInfo is iotx_mqtt_param_t.customize_info: "k=v" text appended
-	// to the client id. If it contains "authtype=id2", securemode becomes 8.
-	// Empty means none (NULL in C).
+	// CustomizeInfo is iotx_mqtt_param_t.customize_info (3.x) or the
+	// extend_clientid option (4.x): "k=v" text appended to the client id.
+	// In 3.x, if it contains "authtype=id2", securemode becomes 8 (4.x has
+	// no such rule). Empty means none (NULL in C).
 	CustomizeInfo string
 }
 
@@ -188,8 +218,11 @@ func sign(region Region, meta Meta, opts Options) (Credentials, error) {
 	if version == "" {
 		version = defaultSDKVersion
 	}
-	if version != SDK301 && version != SDK320 {
-		return Credentials{}, fmt.Errorf("%q (want %s or %s): %w", version, SDK301, SDK320, ErrSDKVersion)
+	if version != SDK301 && version != SDK320 && version != SDK4x {
+		return Credentials{}, fmt.Errorf("%q (want %s, %s or %s): %w", version, SDK301, SDK320, SDK4x, ErrSDKVersion)
+	}
+	if version == SDK4x {
+		return sign4(region, meta, opts)
 	}
 	autoSub := version == SDK320
 	if opts.AutoSubscribe != nil {
@@ -234,6 +267,48 @@ func sign(region Region, meta Meta, opts Options) (Credentials, error) {
 		Username: username,
 		Password: Password(pk, dn, meta.DeviceSecret),
 	}, nil
+}
+
+// sign4 is the Link SDK 4.x: core_auth_mqtt_username, _password and
+// _clientid (core/utils/core_auth.c), securemode as _core_mqtt_connect
+// (core/aiot_mqtt_api.c) picks it, and the host its demos build
+// ("${pk}.iot-as-mqtt.${region}.aliyuncs.com"; 4.x takes the host from the
+// application, AIOT_MQTTOPT_HOST). The demos connect to port 443 with TLS
+// and say to use 1883 without (demos/mqtt_basic_demo.c).
+func sign4(region Region, meta Meta, opts Options) (Credentials, error) {
+	pk, dn := meta.ProductKey, meta.DeviceName
+	mode := securemodeTLS
+	port := uint16(portTLS)
+	if opts.PlainTCP {
+		mode, port = securemodeTCP, portTCP301
+	}
+	host, err := buildHost(region, pk, opts.CustomDomain, hostnameBuf301)
+	if err != nil {
+		return Credentials{}, err
+	}
+	return Credentials{
+		Host:     host,
+		Port:     port,
+		ClientID: clientID4(pk, dn, mode, opts.CustomizeInfo),
+		Username: dn + "&" + pk,
+		Password: Password(pk, dn, meta.DeviceSecret),
+	}, nil
+}
+
+// clientID4 is the format of core_auth_mqtt_clientid; a NULL
+// extend_clientid renders as "" (core_sprintf), leaving "ext=3,|".
+func clientID4(pk, dn, mode, extend string) string {
+	var b strings.Builder
+	b.Grow(len(pk) + len(dn) + 100 + len(extend))
+	b.WriteString(pk)
+	b.WriteByte('.')
+	b.WriteString(dn)
+	b.WriteString("|timestamp=" + Timestamp + ",_ss=1,_v=" + SDK4Version + ",securemode=")
+	b.WriteString(mode)
+	b.WriteString(",signmethod=hmacsha256,ext=3,")
+	b.WriteString(extend)
+	b.WriteByte('|')
+	return b.String()
 }
 
 // buildClientID follows _sign_get_clientid: every pair is checked against

@@ -48,3 +48,47 @@ func connackName(rc byte) string {
 	}
 	return fmt.Sprintf("undefined_%d", rc)
 }
+
+// Classifications of platform disconnects and refusals (the Alibaba Cloud
+// IoT Platform's kicks and throttling), recorded in place of the reason
+// name they cover.
+const (
+	// KickedDuplicateID: the broker forced the connection offline because
+	// another connection used the same client id (MQTT 5 0x8E "session
+	// taken over", or, over MQTT 3.1.1, a close that follows another
+	// connect with the client id; the runtime detects the latter).
+	KickedDuplicateID = "kicked_duplicate_id"
+	// RateLimited: MQTT 5 reason code 0x96, "message rate too high".
+	RateLimited = "rate_limited"
+	// QuotaExceeded: MQTT 5 reason code 0x97, "quota exceeded".
+	QuotaExceeded = "quota_exceeded"
+)
+
+// Classify returns the classification of an MQTT 5 reason code of a
+// DISCONNECT or CONNACK: RateLimited for 0x96, QuotaExceeded for 0x97,
+// KickedDuplicateID for 0x8E; "" for other codes.
+func Classify(code byte) string {
+	switch code {
+	case 0x96:
+		return RateLimited
+	case 0x97:
+		return QuotaExceeded
+	case 0x8E:
+		return KickedDuplicateID
+	}
+	return ""
+}
+
+// ClassifyName is Classify for a reason name as ReasonName gives it ("" for
+// a name without a classification).
+func ClassifyName(name string) string {
+	switch name {
+	case reasonNames[0x96]:
+		return RateLimited
+	case reasonNames[0x97]:
+		return QuotaExceeded
+	case reasonNames[0x8E]:
+		return KickedDuplicateID
+	}
+	return ""
+}
