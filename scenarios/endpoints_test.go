@@ -164,3 +164,66 @@ func TestBrokerURLListSet(t *testing.T) {
 		t.Errorf("error = %v, want one naming broker.url[0]", err)
 	}
 }
+
+// FuzzBrokerSection feeds arbitrary broker sections (url lists, weights,
+// failover) through the loader: it never panics, and an accepted section
+// spreads every device over its endpoints, weights respected.
+func FuzzBrokerSection(f *testing.F) {
+	for _, s := range []string{
+		"url: [mqtt://a:1, mqtt://b:2]",
+		"url: [mqtt://a:1, mqtts://b]\nweights: [2, 1]\nfailover: next",
+		"url: mqtt://a:1\nweights: [1]",
+		"url: [mqtt://a:1, mqtt://a:1]",
+		"url: []\nfailover: none",
+		"url: [mqtt://a:1, {x: 1}]\nweights: [0, -1]",
+		"url: ['mqtt://[::1]:1883', tcp://h]\nweights: [1000, 999]",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, section string) {
+		var b strings.Builder
+		b.WriteString("duration: 1s\nbroker:\n")
+		for _, line := range strings.Split(section, "\n") {
+			b.WriteString("  " + line + "\n")
+		}
+		b.WriteString("devices: [{name: g, count: 10, auth: none}]\n")
+		s, err := Parse("fuzz.yaml", []byte(b.String()))
+		if err != nil {
+			return
+		}
+		br := s.Broker
+		n := len(br.Endpoints)
+		if br.Embedded() != (n == 0) || n > MaxEndpoints {
+			t.Fatalf("accepted broker with %d endpoints, embedded %v", n, br.Embedded())
+		}
+		if n == 0 {
+			return
+		}
+		if br.URL != br.Endpoints[0].URL || br.Port != br.Endpoints[0].Port {
+			t.Fatalf("broker.URL %q is not the first endpoint %+v", br.URL, br.Endpoints[0])
+		}
+		total := 0
+		for _, e := range br.Endpoints {
+			if e.Weight < 1 || e.Weight > MaxEndpointWeight {
+				t.Fatalf("weight %d accepted", e.Weight)
+			}
+			total += e.Weight
+		}
+		counts := make([]int, n)
+		for i := range total {
+			e := br.EndpointOf(i)
+			if e < 0 || e >= n {
+				t.Fatalf("EndpointOf(%d) = %d of %d endpoints", i, e, n)
+			}
+			counts[e]++
+			if next := br.NextEndpoint(e); next < 0 || next >= n {
+				t.Fatalf("NextEndpoint(%d) = %d", e, next)
+			}
+		}
+		for i, e := range br.Endpoints {
+			if counts[i] != e.Weight {
+				t.Fatalf("one cycle of %d devices gives endpoint %d %d devices, its weight is %d", total, i, counts[i], e.Weight)
+			}
+		}
+	})
+}
