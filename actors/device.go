@@ -63,8 +63,14 @@ type device struct {
 	yieldBase time.Time
 	// parent is the coordinator, told when the device has sent everything.
 	parent *actor.PID
-	// finished is set once every stream has sent its count.
-	finished bool
+	// finished is set once every stream has sent its count (and every
+	// RRPC call has returned); streamsDone once every stream has.
+	finished    bool
+	streamsDone bool
+	// thing matches thing-model posts to their replies; rrpc is the cloud
+	// side's schedule of calls to the device.
+	thing thingState
+	rrpc  rrpcState
 }
 
 // stream is one publish entry of the device's plan.
@@ -118,6 +124,12 @@ func (d *device) Receive(ctx actor.Context) {
 	case stopPublishing:
 		d.stopped = true
 		d.stopTimers()
+	case rrpcTick:
+		d.callRRPC()
+	case rrpcResult:
+		d.rrpcDone(m)
+	case rrpcAnswer:
+		d.answerRRPC(m)
 	case *actor.Stopping, *actor.Restarting:
 		d.shutdown()
 	}
@@ -235,6 +247,7 @@ func (d *device) connect() error {
 		}
 		d.awaiting++
 	}
+	d.awaiting += d.subscribeThing()
 	if d.awaiting == 0 {
 		d.startPublishing()
 	}
@@ -474,6 +487,7 @@ func (d *device) startPublishing() {
 	if d.stopped {
 		return
 	}
+	d.startRRPC()
 	now := d.env.Clock.Now()
 	if d.streams != nil {
 		for i := range d.streams {
@@ -486,6 +500,7 @@ func (d *device) startPublishing() {
 	}
 	d.streams = make([]stream, len(d.plan.Publishes))
 	if len(d.streams) == 0 {
+		d.streamsDone = true
 		d.finish() // nothing to publish: done once connected and subscribed
 		return
 	}
@@ -494,7 +509,7 @@ func (d *device) startPublishing() {
 		s := &d.streams[i]
 		s.pub = p
 		s.next = now.Add(p.Start)
-		if d.env.Index != nil && p.Targets == nil {
+		if d.env.Index != nil && p.Targets == nil && p.Thing == nil {
 			s.expected = d.env.Index.Count(p.Topic, iot.QoS(p.QoS))
 		}
 		i := i
@@ -521,7 +536,12 @@ func (d *device) publish(i int) {
 	if now.Sub(intended) > p.Interval {
 		rec.Inc(metrics.Lagged)
 	}
-	payload := d.payload(i, s, intended)
+	var payload []byte
+	if p.Thing != nil {
+		payload = d.thingPayload(p, s.seq, i, intended)
+	} else {
+		payload = d.payload(i, s, intended)
+	}
 	topic := p.Topic
 	if p.Targets != nil {
 		topic = p.TopicFor(p.Target(uint64(s.seq)))
@@ -532,9 +552,15 @@ func (d *device) publish(i int) {
 	}
 	if err != nil {
 		rec.Inc(metrics.PublishErrors)
+		if p.Thing != nil {
+			d.thingPostFailed()
+		}
 		env.Logger.Debug("publish failed", "device", d.plan.GlobalIndex, "topic", topic, "err", err)
 	} else {
 		rec.IncQoS(metrics.Published, qos)
+		if p.Thing != nil {
+			rec.Inc(metrics.ThingPosts)
+		}
 		rec.NotePublish(d.stripe(), intended.Sub(env.Epoch))
 		if p.Targets != nil {
 			d.addExpected(topic, iot.QoS(p.QoS))
@@ -555,6 +581,7 @@ func (d *device) publish(i int) {
 				return
 			}
 		}
+		d.streamsDone = true
 		d.finish()
 		return
 	}
@@ -590,7 +617,7 @@ func mqtt5Options(m *scenarios.MQTT5) iot.MQTT5Options {
 
 // finish tells the coordinator that the device has sent its whole plan.
 func (d *device) finish() {
-	if d.finished || d.parent == nil {
+	if d.finished || d.parent == nil || d.rrpcActive() {
 		return
 	}
 	d.finished = true
@@ -600,6 +627,9 @@ func (d *device) finish() {
 func (d *device) stopTimers() {
 	if d.reqTimer != nil {
 		d.reqTimer.Stop()
+	}
+	if d.rrpc.timer != nil {
+		d.rrpc.timer.Stop()
 	}
 	for i := range d.streams {
 		if t := d.streams[i].timer; t != nil {
@@ -615,6 +645,7 @@ func (d *device) shutdown() {
 		return
 	}
 	d.h.Yield(0) // record what already arrived
+	d.closeThing()
 	rec := d.rec
 	if n := d.h.Stats().UnknownAcks; n > 0 {
 		rec.Add(metrics.ProtocolErrors, n)

@@ -87,6 +87,9 @@ type Env struct {
 	// QoS a stamped delivery was planned at. nil disables QoS-mismatch
 	// findings.
 	PublishQoS func(globalIndex, stream int) (qos int, ok bool)
+	// Cloud makes the cloud side's RRPC calls of groups with rrpc: (the
+	// embedded platform emulator's driver; nil: no RRPC traffic).
+	Cloud CloudDriver
 }
 
 // countBytes adds live transport traffic to the node's counters.

@@ -79,6 +79,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 		}
 		defer emb.Close()
 		dialer.Broker = emb
+		if sc.Broker.Platform == scenarios.PlatformAlibaba {
+			env.Cloud = embeddedCloud{e: emb}
+		}
 		if opts.Memory {
 			env.Endpoint = hal.Endpoint{Transport: hal.Memory}
 		} else {
@@ -88,6 +91,11 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 	} else {
 		if err := CheckOutages(sc); err != nil {
 			return nil, err
+		}
+		for _, g := range sc.Groups {
+			if g.RRPC != nil {
+				return nil, fmt.Errorf("actors: %s: rrpc needs the embedded platform emulator (no RRpc OpenAPI driver is built in; see CloudDriver)", g.RRPC.Pos)
+			}
 		}
 		if err := UseExternalEndpoints(sc, env, dialer); err != nil {
 			return nil, err
@@ -314,6 +322,12 @@ func prepare(rec *metrics.Recorder, sc *scenarios.Scenario) {
 		}
 		for _, p := range g.Publish {
 			rec.Prepare(metrics.PublishAck, int(p.QoS))
+			if p.Thing != nil {
+				rec.Prepare(metrics.ThingReply, int(p.QoS))
+			}
+		}
+		if g.RRPC != nil {
+			rec.Prepare(metrics.RRPC, 0)
 		}
 	}
 }
@@ -371,6 +385,9 @@ func StartEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.Auth
 // and starts it.
 func startEmbedded(ctx context.Context, sc *scenarios.Scenario, auth broker.AuthMode, addr string, hooks []mqtt.Hook, log *slog.Logger) (*Embedded, error) {
 	opts := broker.Options{Auth: auth, Logger: log, Hooks: hooks, Addr: addr}
+	if sc.Broker.Platform == scenarios.PlatformAlibaba {
+		opts.Platform = broker.PlatformAlibaba
+	}
 	switch auth {
 	case broker.AuthDevSign:
 		opts.Registry = broker.NewRegistry()

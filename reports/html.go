@@ -174,6 +174,10 @@ func kindDesc(k metrics.Kind) string {
 		return "request's intended publish time to the reply's arrival at the requester"
 	case metrics.E2ECrossNode:
 		return "end to end for messages published on another node: both clocks on the run's shared epoch, corrected by the measured offsets (see the clock bound)"
+	case metrics.ThingReply:
+		return "thing-model post's intended publish time to the platform's post_reply at the device, matched by the Alink id"
+	case metrics.RRPC:
+		return "cloud-side RRPC request to the device's answer at the cloud side; answers after the call's timeout are counted as rrpc_timeouts instead"
 	}
 	return ""
 }

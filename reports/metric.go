@@ -88,6 +88,8 @@ var latencyDefs = []*metricDef{
 	latencyDef(metrics.E2E, "intended publish time to arrival at a subscriber"),
 	latencyDef(metrics.RoundTrip, "request's intended publish time to the reply's arrival (request/response)"),
 	latencyDef(metrics.E2ECrossNode, "e2e of deliveries published on another node (distributed runs; clock-offset corrected)"),
+	latencyDef(metrics.ThingReply, "thing-model post's intended publish time to its post_reply (matched by Alink id) at the device"),
+	latencyDef(metrics.RRPC, "cloud-side RRPC request to the device's answer at the cloud side (answers within the call's timeout)"),
 }
 
 // derivedDefs are the ratios and rates computed from counters.
@@ -294,6 +296,10 @@ func noSamples(k metrics.Kind, qos string) string {
 		why = "no reply was received"
 	case metrics.E2ECrossNode:
 		why = "no message crossed nodes (not a distributed run?)"
+	case metrics.ThingReply:
+		why = "no thing-model reply was matched"
+	case metrics.RRPC:
+		why = "no RRPC call was answered in time"
 	default:
 		why = "nothing was recorded"
 	}

@@ -16,11 +16,11 @@ var qosKeys = []string{"0", "1", "2"}
 
 // latencyKinds lists the latency kinds in report order: the four every run
 // has, plus e2e_cross_node when any of the results is a distributed run
-// with cross-node deliveries, and round_trip when any measured
-// request/response.
+// with cross-node deliveries, round_trip when any measured
+// request/response, thing_reply and rrpc when any measured them.
 func latencyKinds(results ...*metrics.Result) []metrics.Kind {
 	kinds := []metrics.Kind{metrics.Connect, metrics.Subscribe, metrics.PublishAck, metrics.E2E}
-	for _, k := range []metrics.Kind{metrics.E2ECrossNode, metrics.RoundTrip} {
+	for _, k := range []metrics.Kind{metrics.E2ECrossNode, metrics.RoundTrip, metrics.ThingReply, metrics.RRPC} {
 		for _, r := range results {
 			if r != nil && r.Latency.Get(k).Count > 0 {
 				kinds = append(kinds, k)
@@ -46,6 +46,10 @@ func kindTitle(k metrics.Kind) string {
 		return "request → reply"
 	case metrics.E2ECrossNode:
 		return "end to end, across nodes"
+	case metrics.ThingReply:
+		return "thing post → reply"
+	case metrics.RRPC:
+		return "RRPC call → answer"
 	}
 	return k.String()
 }

@@ -75,6 +75,9 @@ func writeText(b *strings.Builder, res *metrics.Result, verdict Verdict) {
 	if len(res.ReasonCodes) > 0 {
 		conn.add("  "+"reason codes", reasonList(res.ReasonCodes)+" (MQTT reason codes the broker answered with)")
 	}
+	if t.ThingPosts > 0 || t.RRPCCalls > 0 {
+		addThingRows(conn, res)
+	}
 	conn.add("  "+"disconnects", fmt.Sprintf("%s, %s reconnects", fmtCount(t.Disconnects), fmtCount(t.Reconnects)))
 	if t.PublishErrors > 0 || t.Lagged > 0 {
 		conn.add("  "+"problems", fmt.Sprintf("%s publish errors, %s lagged publishes",

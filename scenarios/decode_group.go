@@ -75,6 +75,7 @@ func (d *decoder) decodeGroup(n *node, path string, s *Scenario) *Group {
 	g.hasPK, g.idOK = gn.hasPK, gn.idOK
 	d.decodeSubscriptions(g, gn)
 	d.decodePublications(g, gn)
+	d.decodeRRPC(g, gn, s.Broker.Platform)
 	return g
 }
 

@@ -21,7 +21,12 @@ func (d *decoder) decodePublish(g *Group, gn *groupNodes, n *node, path string) 
 	if targets != nil {
 		allowed |= phForTargets
 	}
-	if tn == nil {
+	if d.decodeThing(g, gn, n, path, &pub) {
+		if targets != nil {
+			d.errh(targets, f("targets"), "thing posts go to the device's own thing topic", "targets cannot be set on a thing-model post")
+			targets = nil
+		}
+	} else if tn == nil {
 		d.missing(n, path, "topic", "e.g. topic: /${productKey}/${deviceName}/user/update", "required")
 	} else if t, ok := d.template(tn, f("topic"), allowed, "topics"); ok {
 		pub.t, pub.Topic = t, t.raw
@@ -68,7 +73,7 @@ func (d *decoder) decodePublish(g *Group, gn *groupNodes, n *node, path string) 
 		}
 	}
 
-	if pn := n.get("payload"); pn != nil && d.object(pn, f("payload"), payloadSchema) {
+	if pn := n.get("payload"); pn != nil && pub.Thing == nil && d.object(pn, f("payload"), payloadSchema) {
 		sn, tpn := pn.get("size"), pn.get("template")
 		switch {
 		case sn != nil && tpn != nil:

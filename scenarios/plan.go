@@ -81,6 +81,9 @@ type Publication struct {
 	// (see Target and TopicFor); nil when the entry has no "targets:".
 	// Shared; do not modify.
 	Targets *Group
+	// Thing is set for thing-model posts (see AppendThingPost); shared,
+	// do not modify.
+	Thing *ThingSpec
 
 	tt *tmpl // the topic template of a targeted publication
 }
@@ -393,6 +396,7 @@ func (g *Group) plan(i int, b *planBuf) DevicePlan {
 				Retain:   ps.Retain,
 				Start:    ps.Start,
 				Payload:  Payload{Size: ps.Payload.Size, t: ps.Payload.t, g: g, i: i},
+				Thing:    ps.Thing,
 			}
 			if ps.Targets != nil {
 				p.Publishes[k].Targets, p.Publishes[k].tt = ps.Targets, &ps.t

@@ -261,6 +261,8 @@ type Group struct {
 	MaxPacketSize int
 	// MQTT5 holds the MQTT 5.0 settings; nil unless MQTTVersion is MQTTv5.
 	MQTT5 *MQTT5
+	// RRPC is the group's cloud-to-device calls ("rrpc:"); nil without.
+	RRPC *RRPC
 	// Pos is where the group is defined.
 	Pos Position
 
@@ -358,6 +360,9 @@ type PublishSpec struct {
 	// ${target.index}, ${target.productKey}, ${target.deviceName} and
 	// ${target.clientId}. nil without "targets:".
 	Targets *Group
+	// Thing is set for a thing-model post ("thing:"); the topic is then
+	// the thing topic and the payload an Alink request (see ThingSpec).
+	Thing   *ThingSpec
 	Pos     Position
 	t       tmpl
 	topicOK bool // the topic of a targeted entry compiled

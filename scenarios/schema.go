@@ -68,9 +68,11 @@ var (
 	payloadSchema = newSchema("payload", scalars("size", "template"), "size", "template")
 
 	publishSchema = newSchema("publication",
-		with(scalars("topic", "qos", "interval", "rate", "retain", "count", "start", "targets"),
+		with(scalars("topic", "qos", "interval", "rate", "retain", "count", "start", "targets",
+			"thing", "event", "params"),
 			"payload", field{obj: payloadSchema}),
-		"topic", "qos", "interval", "rate", "payload", "retain", "count", "start", "targets")
+		"topic", "qos", "interval", "rate", "payload", "retain", "count", "start", "targets",
+		"thing", "event", "params")
 
 	userPropertiesSchema = &schema{name: "user_properties", anyKey: true}
 
@@ -80,7 +82,7 @@ var (
 		"session_expiry", "receive_maximum", "topic_aliases", "user_properties")
 
 	groupSchema = newSchema("device group",
-		with(with(with(with(scalars("name", "count", "product_key", "device_name", "device_secret",
+		with(with(with(with(with(scalars("name", "count", "product_key", "device_name", "device_secret",
 			"credentials_file", "auth", "region", "client_id", "username", "password",
 			"keepalive", "clean_session", "yield",
 			"client", "mqtt_version", "sdk", "request_timeout", "max_packet_size", "customize_info"),
@@ -88,10 +90,11 @@ var (
 			"subscribe", field{list: subscribeSchema}),
 			"publish", field{list: publishSchema}),
 			"mqtt5", field{obj: mqtt5Schema}),
+			"rrpc", field{obj: rrpcSchema}),
 		"name", "count", "product_key", "device_name", "device_secret", "credentials_file",
 		"auth", "region", "client_id", "username", "password", "keepalive", "clean_session",
 		"connect", "subscribe", "publish", "yield",
-		"client", "mqtt_version", "sdk", "request_timeout", "max_packet_size", "mqtt5", "customize_info")
+		"client", "mqtt_version", "sdk", "request_timeout", "max_packet_size", "mqtt5", "customize_info", "rrpc")
 
 	stageSchema = newSchema("stage", scalars("duration", "target"), "duration", "target")
 

@@ -170,6 +170,13 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts actors.Options, d *Di
 	if opts.Memory {
 		return nil, errors.New("cluster: --memory cannot be used with workers (devices on other machines need TCP)")
 	}
+	for _, g := range sc.Groups {
+		// The emulator's cloud side calls the devices of its own process
+		// only; the nodes have no driver for it.
+		if g.RRPC != nil {
+			return nil, fmt.Errorf("cluster: %s: rrpc runs on a single node only (the embedded emulator calls the devices of its own process): run without --workers or --local-workers", g.RRPC.Pos)
+		}
+	}
 	sys, r, closeRemote, err := reachWorkers(ctx, d, log)
 	if err != nil {
 		return nil, err

@@ -289,3 +289,13 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// RRPC's cloud side is the embedded emulator of one process: a
+// distributed run of an rrpc: group is refused before any node starts.
+func TestRRPCRefusedDistributed(t *testing.T) {
+	example := filepath.Join("..", "..", "scenarios", "examples", "alibaba-fleet.yaml")
+	code, _, stderr := fb(t, "run", example, "--workers", "127.0.0.1:1", "--out", t.TempDir())
+	if code != exitRunFailed || !strings.Contains(stderr, "rrpc runs on a single node only") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}

@@ -20,8 +20,8 @@ func signCommand() *cli.Command {
 			&cli.StringFlag{Name: "region", Value: "cn-shanghai", Usage: "cn-shanghai, ap-southeast-1, ap-northeast-1, us-west-1, eu-central-1, or custom"},
 			&cli.StringFlag{Name: "custom-domain", Usage: "host for --region custom"},
 			&cli.BoolFlag{Name: "tls", Value: true, Usage: "securemode 2 (TLS); --tls=false gives securemode 3 (TCP)"},
-			&cli.StringFlag{Name: "sdk-version", Value: devsign.SDK320, Usage: "3.2.0 or 3.0.1"},
-			&cli.StringFlag{Name: "customize-info", Usage: "extra k=v pairs appended to the client id (authtype=id2 gives securemode 8)"},
+			&cli.StringFlag{Name: "sdk-version", Value: devsign.SDK320, Usage: "3.2.0, 3.0.1 or 4.x (the Link SDK 4.x client id)"},
+			&cli.StringFlag{Name: "customize-info", Usage: "extra k=v pairs appended to the client id (authtype=id2 gives securemode 8 with 3.x)"},
 		},
 		Action: func(c *cli.Context) error {
 			region, err := devsign.ParseRegion(c.String("region"))

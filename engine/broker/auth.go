@@ -117,7 +117,7 @@ type hook struct {
 	mode      AuthMode
 	passwords map[string]string
 	registry  *Registry
-	acl       *acl
+	acl       topicACL // *acl, or *platformACL under platform: alibaba
 
 	refusedUsername atomic.Int64
 	refusedUnknown  atomic.Int64

@@ -151,6 +151,14 @@ type Options struct {
 	// time (default DefaultConnectTimeout; negative: never). After CONNECT,
 	// mochi's keepalive deadline applies.
 	ConnectTimeout time.Duration
+
+	// Platform, when PlatformAlibaba, makes the broker emulate the Alibaba
+	// Cloud IoT Platform (see platform.go): the product's topic
+	// categories as the devsign ACL, thing-model post replies, RRPC
+	// (Broker.RRPC), delivery at the publisher's QoS, no QoS 2, retain or
+	// will, and the older connection of a duplicated identity kicked.
+	// Empty: a plain MQTT broker.
+	Platform string
 }
 
 // Broker is an embedded MQTT broker. Create it with New, then Start it; Close
@@ -158,6 +166,7 @@ type Options struct {
 type Broker struct {
 	srv            *mqtt.Server
 	hook           *hook
+	platform       *platform // nil unless Options.Platform is set
 	log            *slog.Logger
 	tcp            net.Listener // nil when TCP is disabled
 	connectTimeout time.Duration
@@ -204,12 +213,28 @@ func New(opts Options) (*Broker, error) {
 	if len(opts.Grants) > 0 && opts.Auth != AuthDevSign {
 		return nil, fmt.Errorf("broker: grants need devsign authentication (auth is %s)", opts.Auth)
 	}
+	var plat *platform
+	switch opts.Platform {
+	case "":
+	case PlatformAlibaba:
+		plat = &platform{}
+	default:
+		return nil, fmt.Errorf("broker: unknown platform %q (want %q or none)", opts.Platform, PlatformAlibaba)
+	}
 	if opts.Auth == AuthDevSign {
-		a, err := newACL(opts.Grants)
-		if err != nil {
-			return nil, fmt.Errorf("broker: %w", err)
+		if plat != nil {
+			a, err := newPlatformACL(opts.Grants)
+			if err != nil {
+				return nil, fmt.Errorf("broker: %w", err)
+			}
+			h.acl = a
+		} else {
+			a, err := newACL(opts.Grants)
+			if err != nil {
+				return nil, fmt.Errorf("broker: %w", err)
+			}
+			h.acl = a
 		}
-		h.acl = a
 	}
 
 	pending := opts.MaxPendingWrites
@@ -227,6 +252,10 @@ func New(opts Options) (*Broker, error) {
 	caps.MaximumClientWritesPending = int32(pending)
 	caps.MaximumInflight = uint16(inflight)
 	caps.ReceiveMaximum = receiveMaximum
+	if plat != nil {
+		caps.MaximumQos = 1      // the platform has no QoS 2
+		caps.RetainAvailable = 0 // nor retained messages
+	}
 
 	srv := mqtt.New(&mqtt.Options{
 		Capabilities:             caps,
@@ -238,6 +267,11 @@ func New(opts Options) (*Broker, error) {
 	})
 	if err := srv.AddHook(h, nil); err != nil {
 		return nil, fmt.Errorf("broker: add auth hook: %w", err)
+	}
+	if plat != nil {
+		if err := srv.AddHook(plat, nil); err != nil {
+			return nil, fmt.Errorf("broker: add platform hook: %w", err)
+		}
 	}
 	for _, x := range opts.Hooks {
 		if x == nil {
@@ -251,6 +285,7 @@ func New(opts Options) (*Broker, error) {
 	b := &Broker{
 		srv:            srv,
 		hook:           h,
+		platform:       plat,
 		log:            log,
 		conns:          make(map[net.Conn]struct{}),
 		done:           make(chan struct{}),
@@ -295,6 +330,11 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	if err := b.srv.Serve(); err != nil {
 		return fmt.Errorf("broker: start mochi: %w", err)
+	}
+	if b.platform != nil {
+		if err := b.platform.start(b.srv); err != nil {
+			return fmt.Errorf("broker: start platform emulator: %w", err)
+		}
 	}
 	b.state = stateStarted
 	if b.tcp != nil {

@@ -57,6 +57,20 @@ const (
 	// ProtocolErrors counts packets from the broker that break the protocol
 	// on an established connection (an ack for an unknown packet id, …).
 	ProtocolErrors
+	// ThingPosts counts thing-model posts sent (Alink thing.event.*.post);
+	// each one is also in Published.
+	ThingPosts
+	// ThingReplyMissing counts thing-model posts whose …/post_reply never
+	// arrived (counted when the device stops or reconnects).
+	ThingReplyMissing
+	// RRPCCalls counts RRPC requests the cloud side sent to devices.
+	RRPCCalls
+	// RRPCTimeouts counts RRPC calls not answered within their timeout:
+	// answered too late or never.
+	RRPCTimeouts
+	// RRPCFailed counts RRPC calls that failed otherwise (device offline,
+	// request not delivered).
+	RRPCFailed
 	// NumCounters is the number of node-wide counters.
 	NumCounters
 )
@@ -101,24 +115,29 @@ func (d *counterDef) totalName() string {
 
 // counterTable describes every node-wide counter; every output walks it.
 var counterTable = [NumCounters]counterDef{
-	DevicesStarted:   {name: "devices_started", total: "devices", help: "devices started", prom: promStarted},
-	Connected:        {name: "connected", help: "devices connected at the end of the run (normally 0: devices disconnect when the run ends)", prom: promConnected},
-	ConnectOK:        {name: "connect_ok", help: "connects the broker accepted (CONNACK 0), reconnects included", prom: promConnects, label: "ok"},
-	SubscribeOK:      {name: "subscribe_ok", help: "acknowledged subscriptions", prom: promEvents},
-	SubscribeFailed:  {name: "subscribe_failed", help: "refused or timed-out subscriptions", better: LowerBetter, prom: promEvents},
-	Foreign:          {name: "foreign", help: "unstamped messages on subscribed topics: not counted as received or lost", better: LowerBetter, prom: promEvents},
-	Lagged:           {name: "lagged", help: "publishes sent later than their intended time", better: LowerBetter, prom: promEvents},
-	Disconnects:      {name: "disconnects", help: "unexpected connection losses", better: LowerBetter, prom: promEvents},
-	Reconnects:       {name: "reconnects", help: "reconnects the broker accepted after a connection loss", prom: promEvents},
-	BytesOut:         {name: "bytes_out", help: "bytes written to the network", prom: promBytes, label: "out"},
-	BytesIn:          {name: "bytes_in", help: "bytes read from the network", prom: promBytes, label: "in"},
-	PublishErrors:    {name: "publish_errors", help: "publishes that failed locally or timed out", better: LowerBetter, prom: promEvents},
-	LatencySaturated: {name: "latency_saturated", help: "latencies above one hour, recorded as one hour", better: LowerBetter, prom: promEvents},
-	LatencyNegative:  {name: "latency_negative", help: "negative latencies (clock skew), recorded as 0", better: LowerBetter, prom: promEvents},
-	LatencyDropped:   {name: "latency_dropped", help: "latencies not recorded (invalid kind or QoS)", better: LowerBetter, prom: promEvents},
-	CrossNode:        {name: "cross_node_received", help: "deliveries whose publisher ran on another node (distributed runs)", prom: promEvents},
-	SubscribeTimeout: {name: "subscribe_timeout", help: "subscriptions never acknowledged within the request timeout (part of subscribe_failed)", better: LowerBetter, prom: promEvents},
-	ProtocolErrors:   {name: "protocol_errors", help: "broker packets that broke the protocol on an established connection", better: LowerBetter, prom: promEvents},
+	DevicesStarted:    {name: "devices_started", total: "devices", help: "devices started", prom: promStarted},
+	Connected:         {name: "connected", help: "devices connected at the end of the run (normally 0: devices disconnect when the run ends)", prom: promConnected},
+	ConnectOK:         {name: "connect_ok", help: "connects the broker accepted (CONNACK 0), reconnects included", prom: promConnects, label: "ok"},
+	SubscribeOK:       {name: "subscribe_ok", help: "acknowledged subscriptions", prom: promEvents},
+	SubscribeFailed:   {name: "subscribe_failed", help: "refused or timed-out subscriptions", better: LowerBetter, prom: promEvents},
+	Foreign:           {name: "foreign", help: "unstamped messages on subscribed topics: not counted as received or lost", better: LowerBetter, prom: promEvents},
+	Lagged:            {name: "lagged", help: "publishes sent later than their intended time", better: LowerBetter, prom: promEvents},
+	Disconnects:       {name: "disconnects", help: "unexpected connection losses", better: LowerBetter, prom: promEvents},
+	Reconnects:        {name: "reconnects", help: "reconnects the broker accepted after a connection loss", prom: promEvents},
+	BytesOut:          {name: "bytes_out", help: "bytes written to the network", prom: promBytes, label: "out"},
+	BytesIn:           {name: "bytes_in", help: "bytes read from the network", prom: promBytes, label: "in"},
+	PublishErrors:     {name: "publish_errors", help: "publishes that failed locally or timed out", better: LowerBetter, prom: promEvents},
+	LatencySaturated:  {name: "latency_saturated", help: "latencies above one hour, recorded as one hour", better: LowerBetter, prom: promEvents},
+	LatencyNegative:   {name: "latency_negative", help: "negative latencies (clock skew), recorded as 0", better: LowerBetter, prom: promEvents},
+	LatencyDropped:    {name: "latency_dropped", help: "latencies not recorded (invalid kind or QoS)", better: LowerBetter, prom: promEvents},
+	CrossNode:         {name: "cross_node_received", help: "deliveries whose publisher ran on another node (distributed runs)", prom: promEvents},
+	SubscribeTimeout:  {name: "subscribe_timeout", help: "subscriptions never acknowledged within the request timeout (part of subscribe_failed)", better: LowerBetter, prom: promEvents},
+	ProtocolErrors:    {name: "protocol_errors", help: "broker packets that broke the protocol on an established connection", better: LowerBetter, prom: promEvents},
+	ThingPosts:        {name: "thing_posts", help: "thing-model posts sent (Alink thing.event.*.post; also in published)", prom: promEvents},
+	ThingReplyMissing: {name: "thing_reply_missing", help: "thing-model posts whose post_reply never arrived", better: LowerBetter, prom: promEvents},
+	RRPCCalls:         {name: "rrpc_calls", help: "RRPC requests sent by the cloud side", prom: promEvents},
+	RRPCTimeouts:      {name: "rrpc_timeouts", help: "RRPC calls not answered within their timeout (late or never)", better: LowerBetter, prom: promEvents},
+	RRPCFailed:        {name: "rrpc_failed", help: "RRPC calls that failed otherwise (device offline, not delivered)", better: LowerBetter, prom: promEvents},
 }
 
 // String returns the counter's snake_case name.

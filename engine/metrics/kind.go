@@ -27,6 +27,16 @@ const (
 	// clock offsets (see Result.ClockBoundUs). Those deliveries are in E2E
 	// too.
 	E2ECrossNode
+	// ThingReply is the time from a thing-model post's intended publish
+	// time (Alink thing.event.*.post) to the arrival at the device of the
+	// platform's …/post_reply carrying the same Alink id.
+	ThingReply
+	// RRPC is the time from the cloud sending an RRPC request to
+	// /sys/${pk}/${dn}/rrpc/request/${messageId} to the device's answer
+	// arriving at the cloud side (the embedded platform emulator, or
+	// whatever CloudDriver the run uses). Answers after the call's timeout
+	// are not recorded; they are counted as rrpc_timeouts.
+	RRPC
 	// NumKinds is the number of latency kinds.
 	NumKinds
 )
@@ -45,6 +55,8 @@ var kindNames = [NumKinds]string{
 	E2E:          "e2e",
 	RoundTrip:    "round_trip",
 	E2ECrossNode: "e2e_cross_node",
+	ThingReply:   "thing_reply",
+	RRPC:         "rrpc",
 }
 
 // String returns the kind's name as used in result.json, e.g. "publish_ack".
@@ -100,4 +112,6 @@ func slotByName(name string) (int, bool) {
 // striped reports whether a kind is recorded into the Recorder's stripes:
 // the per-message kinds are; Connect and Subscribe (per device) share one
 // lock.
-func (k Kind) striped() bool { return k == PublishAck || k == E2E || k == RoundTrip }
+func (k Kind) striped() bool {
+	return k == PublishAck || k == E2E || k == RoundTrip || k == ThingReply || k == RRPC
+}

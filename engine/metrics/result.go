@@ -201,6 +201,13 @@ type Totals struct {
 	// ProtocolErrors counts broker packets that broke the protocol on an
 	// established connection.
 	ProtocolErrors int64 `json:"protocol_errors"`
+	// ThingPosts … RRPCFailed are the thing-model and RRPC counters of
+	// the same name (see Counter); absent when zero.
+	ThingPosts        int64 `json:"thing_posts,omitempty"`
+	ThingReplyMissing int64 `json:"thing_reply_missing,omitempty"`
+	RRPCCalls         int64 `json:"rrpc_calls,omitempty"`
+	RRPCTimeouts      int64 `json:"rrpc_timeouts,omitempty"`
+	RRPCFailed        int64 `json:"rrpc_failed,omitempty"`
 	// QoSMismatch counts stamped deliveries at another QoS than planned
 	// (in Received; see Result.QoSMismatch for the pairs).
 	QoSMismatch int64 `json:"qos_mismatch"`
@@ -328,6 +335,10 @@ type LatencyReport struct {
 	RoundTrip  LatencySummary `json:"round_trip"`
 	// E2ECrossNode is present for distributed runs only.
 	E2ECrossNode LatencySummary `json:"e2e_cross_node,omitzero"`
+	// ThingReply is present for runs with thing-model posts only.
+	ThingReply LatencySummary `json:"thing_reply,omitzero"`
+	// RRPC is present for runs with cloud-side RRPC calls only.
+	RRPC LatencySummary `json:"rrpc,omitzero"`
 }
 
 // Get returns the summary of one kind (nil for an invalid kind).
@@ -345,6 +356,10 @@ func (r *LatencyReport) Get(k Kind) *LatencySummary {
 		return &r.RoundTrip
 	case E2ECrossNode:
 		return &r.E2ECrossNode
+	case ThingReply:
+		return &r.ThingReply
+	case RRPC:
+		return &r.RRPC
 	}
 	return nil
 }
@@ -358,6 +373,10 @@ type QoSLatency struct {
 	RoundTrip  LatencySummary `json:"round_trip"`
 	// E2ECrossNode is present for distributed runs only.
 	E2ECrossNode LatencySummary `json:"e2e_cross_node,omitzero"`
+	// ThingReply is present for runs with thing-model posts only.
+	ThingReply LatencySummary `json:"thing_reply,omitzero"`
+	// RRPC is present for runs with cloud-side RRPC calls only.
+	RRPC LatencySummary `json:"rrpc,omitzero"`
 }
 
 // Get returns the summary of one kind (nil for Connect or an invalid kind).
@@ -373,6 +392,10 @@ func (q *QoSLatency) Get(k Kind) *LatencySummary {
 		return &q.RoundTrip
 	case E2ECrossNode:
 		return &q.E2ECrossNode
+	case ThingReply:
+		return &q.ThingReply
+	case RRPC:
+		return &q.RRPC
 	}
 	return nil
 }
@@ -496,7 +519,7 @@ func NewResult(final *Snapshot, series []SeriesPoint) *Result {
 	for q := 0; q < NumQoS; q++ {
 		r.ByQoS[qosKey(q)] = qosTotalsFrom(c, q)
 		var ql QoSLatency
-		for _, k := range []Kind{Subscribe, PublishAck, E2E, RoundTrip, E2ECrossNode} {
+		for _, k := range []Kind{Subscribe, PublishAck, E2E, RoundTrip, E2ECrossNode, ThingReply, RRPC} {
 			*ql.Get(k) = Summarize(final.Total.Get(k, q))
 		}
 		r.LatencyByQoS[qosKey(q)] = ql
@@ -562,7 +585,7 @@ func (r *Result) Merge(o *Result) error {
 	}
 	for q, ol := range o.LatencyByQoS {
 		l := r.LatencyByQoS[q]
-		for _, k := range []Kind{Subscribe, PublishAck, E2E, RoundTrip, E2ECrossNode} {
+		for _, k := range []Kind{Subscribe, PublishAck, E2E, RoundTrip, E2ECrossNode, ThingReply, RRPC} {
 			if err := l.Get(k).merge(ol.Get(k)); err != nil {
 				return fmt.Errorf("metrics: merge results: latency %s QoS %s: %w", k, q, err)
 			}
