@@ -478,6 +478,7 @@ func (c *coordinator) fill(res *metrics.Result) {
 	if c.cfg.Env.FirstErrors != nil {
 		res.FirstConnectErrors = c.cfg.Env.FirstErrors.Map()
 	}
+	res.Endpoints = c.cfg.Env.Endpoints.Results()
 	if len(c.cfg.Env.Groups) == len(c.sc.Groups) {
 		res.Groups = make([]metrics.GroupResult, len(c.sc.Groups))
 		for i, g := range c.sc.Groups {
@@ -583,6 +584,7 @@ func (c *coordinator) spawn(ctx actor.Context) {
 				pid = ctx.Spawn(props)
 			}
 			c.cfg.Env.Recorder.Tally(metrics.Group(c.cfg.Env.Groups, gi)).Inc(metrics.DevicesStarted)
+			c.cfg.Env.Endpoints.assign(g.First + idx)
 			pids = append(pids, pid)
 			c.alive++
 			c.tokens[gi]--

@@ -52,6 +52,9 @@ type device struct {
 	churned bool
 	// dialer is the device's own transport dialer (fault injection).
 	dialer hal.Dialer
+	// ep is the device's broker endpoint in a run against several
+	// brokers (nil otherwise; see attachEndpoint).
+	ep *deviceEndpoint
 	// reqTimer wakes the device when its session has something due (see
 	// armWake); wakeAt is when it is armed for, yieldBase the start of the
 	// device's yield loop.
@@ -172,19 +175,20 @@ func (d *device) credentials() (id, user, pass string, err error) {
 
 // connect runs Sign → Construct → Subscribe.
 func (d *device) connect() error {
-	rec, env := d.rec, d.env
+	env := d.env
 	if d.dialer == nil {
 		d.dialer = env.Dialer
 		if env.Faults != nil {
 			d.dialer = env.Faults.Dialer(env.Dialer, d.plan.GlobalIndex)
 		}
 	}
+	d.attachEndpoint()
 	start := env.Clock.Now()
 	id, user, pass, err := d.credentials()
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), d.plan.ConnectTimeout)
 		d.h, err = iot.Construct(ctx, iot.Params{
-			Endpoint: env.Endpoint, Dialer: env.watchDial(d.dialer, d.plan.GlobalIndex, id), Clock: env.Clock,
+			Endpoint: d.endpoint(), Dialer: env.watchDial(d.dialer, d.plan.GlobalIndex, id), Clock: env.Clock,
 			ClientID: id, Username: user, Password: pass,
 			CleanSession: d.plan.CleanSession, KeepAlive: d.plan.KeepAlive,
 			ConnectTimeout: d.plan.ConnectTimeout, Topics: env.Topics,
@@ -199,6 +203,8 @@ func (d *device) connect() error {
 		d.yieldBase, d.wakeAt = env.Clock.Now(), time.Time{}
 		cancel()
 	}
+	d.attachEndpoint() // count at the endpoint of the last attempt
+	rec := d.rec
 	if err != nil {
 		reason := failReason(err)
 		rec.ConnectFailed(reason)
@@ -212,6 +218,8 @@ func (d *device) connect() error {
 		}
 		return err
 	}
+	d.sessionOnEndpoint()
+	rec = d.rec
 	rec.Record(metrics.Connect, 0, d.stripe(), env.Clock.Now().Sub(start))
 	rec.Inc(metrics.ConnectOK)
 	rec.Add(metrics.Connected, 1)
@@ -282,6 +290,7 @@ func (d *device) armWake() {
 
 // onEvent handles the events Yield delivers.
 func (d *device) onEvent(_ *iot.Handle, ev *iot.Event) {
+	d.onEndpointEvent(ev)
 	rec := d.rec
 	switch ev.Type {
 	case iot.EventPublishSuccess:

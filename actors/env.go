@@ -39,6 +39,10 @@ type Env struct {
 	// fault timeline.
 	Faults   *hal.Injector
 	Endpoint hal.Endpoint
+	// Endpoints, in a run against several brokers (broker.url as a list),
+	// spreads the devices over them; Endpoint is then the first. nil for
+	// one broker.
+	Endpoints *Endpoints
 	// Clock stamps time; Epoch is the node's run epoch, from which payload
 	// stamps count. In a distributed run every node's Epoch is the same
 	// instant, the coordinator's epoch moved onto the node's clock by its

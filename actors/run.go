@@ -97,7 +97,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts Options) (*metrics.Re
 				return nil, fmt.Errorf("actors: %s: rrpc needs the embedded platform emulator (no RRpc OpenAPI driver is built in; see CloudDriver)", g.RRPC.Pos)
 			}
 		}
-		if env.Endpoint, err = ExternalEndpoint(sc, dialer); err != nil {
+		if err := UseExternalEndpoints(sc, env, dialer); err != nil {
 			return nil, err
 		}
 	}
@@ -135,7 +135,7 @@ func Preflight(sc *scenarios.Scenario, memory bool) (warnings []string, err erro
 		if err := CheckOutages(sc); err != nil {
 			return nil, err
 		}
-		if _, err := ExternalEndpoint(sc, &hal.NetDialer{}); err != nil {
+		if _, err := CheckEndpoints(sc); err != nil {
 			return nil, err
 		}
 	}
@@ -228,6 +228,9 @@ func FinishMeta(res *metrics.Result, sc *scenarios.Scenario, emb *Embedded, ep h
 		res.Meta.Broker = "embedded (mochi-mqtt, " + ep.String() + ")"
 	} else {
 		res.Meta.Broker = ep.String()
+		if m := endpointsMeta(sc); m != "" {
+			res.Meta.Broker = m
+		}
 	}
 	res.Meta.Go = runtime.Version()
 	res.Meta.Platform = runtime.GOOS + "/" + runtime.GOARCH

@@ -16,35 +16,38 @@ import (
 // pre-formatted text; html/template escapes all of it.
 type reportPage struct {
 	pageAssets
-	Title       string
-	Scenario    string
-	ScenarioRef string
-	Started     string
-	Duration    string
-	Target      string
-	Version     string
-	Verdict     verdictView
-	Meta        []metaItem
-	Headlines   []headline
-	Thresholds  []thresholdView
-	LatencyBox  []chartBox
-	LatencyRows []latencyRow
-	TimeBox     []chartBox
-	MessageCols []string
-	Messages    []messageRow
-	Connections []counterRow
-	Problems    *chartBox
-	Counters    [2][]counterRow
-	Broker      []counterRow
-	Nodes       []nodeRow
-	NodeBox     []chartBox
-	NodesLost   bool
-	ClockBound  string
-	Groups      []groupRow
-	GroupHeads  []string
-	Text        string
-	Schema      string
-	Charts      []chartSpec
+	Title        string
+	Scenario     string
+	ScenarioRef  string
+	Started      string
+	Duration     string
+	Target       string
+	Version      string
+	Verdict      verdictView
+	Meta         []metaItem
+	Headlines    []headline
+	Thresholds   []thresholdView
+	LatencyBox   []chartBox
+	LatencyRows  []latencyRow
+	TimeBox      []chartBox
+	MessageCols  []string
+	Messages     []messageRow
+	Connections  []counterRow
+	Problems     *chartBox
+	Counters     [2][]counterRow
+	Broker       []counterRow
+	Nodes        []nodeRow
+	Endpoints    []endpointRow
+	EndpointCol  []string
+	EndpointNote []string
+	NodeBox      []chartBox
+	NodesLost    bool
+	ClockBound   string
+	Groups       []groupRow
+	GroupHeads   []string
+	Text         string
+	Schema       string
+	Charts       []chartSpec
 }
 
 // verdictView is the banner at the top of a report.
@@ -392,6 +395,7 @@ func buildReportPage(res *metrics.Result, opts Options) (*reportPage, error) {
 	p.Counters = [2][]counterRow{counters[:half], counters[half:]}
 	p.Broker = brokerRows(res.Broker)
 	p.Nodes = nodeRows(res)
+	p.Endpoints, p.EndpointCol, p.EndpointNote = endpointRows(res), endpointHeads, endpointNotes(res)
 	if len(res.Nodes) > 0 {
 		p.ClockBound = clockBoundLine(res)
 		p.NodesLost = len(lostNodes(res)) > 0

@@ -116,6 +116,7 @@ func writeMarkdown(b *strings.Builder, res *metrics.Result, verdict Verdict) {
 		lat.add(label, r.Count, r.P50, r.P90, r.P99, r.P999, r.Max)
 	}
 	_ = lat.markdown(b)
+	writeMarkdownEndpoints(b, res)
 
 	if len(res.Nodes) > 0 {
 		b.WriteString("\n")

@@ -106,6 +106,8 @@ func Bounds() []Bound {
 	return []Bound{
 		{"duration", "> 0s, ≤ " + d(MaxDuration), "a longer soak is a series of runs"},
 		{"drain", "≤ " + d(MaxDrain), "in-flight messages arrive within seconds, or are lost"},
+		{"broker.url", "≤ " + strconv.Itoa(MaxEndpoints) + " URLs, each once", "a cluster's nodes; every device knows the list"},
+		{"broker.weights", "one per URL, 1 … " + strconv.Itoa(MaxEndpointWeight), "the slot sequence is the sum of the weights"},
 		{"broker.source_addresses", "≤ " + strconv.Itoa(MaxSourceAddresses) + " addresses, ranges expanded; ≤ 4096 per range", "each address gives ~28k ports"},
 		{"devices", "1 … " + strconv.Itoa(MaxGroups) + " groups", "the ramp shares its target among the groups every 10 ms, at a cost that grows with their square"},
 		{"devices[].count", "1 … " + strconv.Itoa(MaxGroupDevices) + "; ≤ " + strconv.Itoa(MaxDevices) + " in all groups", "what a fleet of nodes holds in memory"},

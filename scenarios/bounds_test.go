@@ -48,6 +48,9 @@ func boundCases() []boundCase {
 	groups := func(n, count int) string {
 		return "devices=" + flowList(n, func(i int) string { return fmt.Sprintf("{name: g%d, count: %d}", i, count) })
 	}
+	urls := func(n int) string {
+		return "broker.url=" + flowList(n, func(i int) string { return fmt.Sprintf("'mqtt://127.0.0.1:%d'", 1000+i) })
+	}
 	subs := func(n int) string {
 		return "devices[0].subscribe=" + flowList(n, func(i int) string { return fmt.Sprintf("{topic: 's/%d'}", i) })
 	}
@@ -76,6 +79,9 @@ func boundCases() []boundCase {
 	return []boundCase{
 		{"duration", []string{"duration=720h"}, []string{"duration=720h1s"}, "duration: 720h1s exceeds the limit of 720h (30 days)"},
 		{"drain", []string{"drain=1h"}, []string{"drain=1h0m1s"}, "drain: 1h0m1s exceeds the limit of 1h"},
+		{"broker.url", []string{urls(MaxEndpoints)}, []string{urls(MaxEndpoints + 1)}, "broker.url: 65 URLs exceed the limit of 64"},
+		{"broker.weights", []string{urls(2), "broker.weights=[1000, 1]"}, []string{urls(2), "broker.weights=[1001, 1]"},
+			"broker.weights[0]: weight 1001 is out of range"},
 		{"broker.source_addresses", []string{"broker.source_addresses=[127.0.0.1-127.0.15.255, 127.1.0.1]"},
 			[]string{"broker.source_addresses=[127.0.0.1-127.0.15.255, 127.1.0.1, 127.1.0.2]"},
 			"broker.source_addresses[2]: the source addresses number 4097 up to here, which exceeds the limit of 4096"},

@@ -173,15 +173,9 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 	}
 	d.decodePlatform(n, b)
 	if un := n.get("url"); un != nil {
-		if t, ok := d.template(un, "broker.url", phEnvOnly, "broker.url"); ok {
-			raw, _ := t.literal()
-			if msg, hint := parseBrokerURL(raw, b); msg != "" {
-				d.errh(un, "broker.url", hint, "%s", msg)
-			} else {
-				platformPort(raw, b)
-			}
-		}
+		d.decodeBrokerURLs(un, b)
 	}
+	d.decodeBrokerSpread(n, b)
 	for i, it := range d.list(n.get("source_addresses"), "broker.source_addresses", "IP addresses") {
 		p := index("broker.source_addresses", i)
 		v, ok := d.str(it, p)
@@ -201,8 +195,9 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 		b.SourceAddresses = append(b.SourceAddresses, ips...)
 	}
 	tn := n.get("tls")
+	anyTLS := b.anyTLS()
 	if tn == nil {
-		if b.Transport.Secure() {
+		if anyTLS {
 			b.TLS = &TLS{}
 		}
 		return
@@ -249,7 +244,7 @@ func (d *decoder) decodeBroker(n *node, b *Broker) {
 		t.InsecureSkipVerify = v
 	}
 	switch {
-	case b.Transport.Secure(), platformTLS(n, b):
+	case anyTLS, platformTLS(n, b):
 		b.TLS = t
 	case b.URL == "" && n.get("url") == nil:
 		d.errh(tn, "broker.tls", "set broker.url to an mqtts:// URL, or remove tls",

@@ -125,10 +125,12 @@ const (
 // broker.tls settings).
 func (t Transport) Secure() bool { return t == TransportTLS || t == TransportWSS }
 
-// Broker is the "broker:" section.
+// Broker is the "broker:" section. broker.url is one URL or a list of
+// them (a cluster's nodes): Endpoints holds them all, and URL, Transport,
+// Host and Port describe the first.
 type Broker struct {
-	// URL is the broker URL as written (with ${env:...} resolved); empty
-	// means the embedded broker.
+	// URL is the first broker URL as written (with ${env:...} resolved);
+	// empty means the embedded broker.
 	URL string
 	// Transport is TCP for mqtt:// and tcp://, TLS for mqtts://, ssl://
 	// and tls://, WS for ws://, WSS for wss://. Empty for the embedded
@@ -148,8 +150,17 @@ type Broker struct {
 	// spread over (round robin), each giving its own ephemeral port range:
 	// the way past ~28k connections per source address. Written as single
 	// addresses or IPv4 ranges ("127.0.0.1-127.0.0.8"); empty = the
-	// kernel's choice.
+	// kernel's choice. The pool applies per endpoint: each broker
+	// endpoint has its own ephemeral port space on every address.
 	SourceAddresses []string
+	// Endpoints are the broker URLs of broker.url in file order (empty for
+	// the embedded broker); devices are spread over them (see EndpointOf).
+	Endpoints []Endpoint
+	// Failover is what a device does when its endpoint is lost (default
+	// FailoverNone: it reconnects to its own).
+	Failover Failover
+
+	slots []int // endpoint of each weighted slot (nil: round robin)
 	// Platform is the IoT platform the broker is (broker.platform):
 	// PlatformAlibaba, or "" for a generic MQTT broker. See platform.go.
 	Platform string

@@ -53,9 +53,9 @@ var (
 		"ca", "cert", "key", "server_name", "insecure_skip_verify")
 
 	brokerSchema = newSchema("broker",
-		with(with(with(scalars("url", "platform"), "tls", field{obj: tlsSchema}), "source_addresses", field{scalarList: true}),
-			"alibaba", field{obj: alibabaEndpointSchema}),
-		"url", "platform", "alibaba", "tls", "source_addresses")
+		with(with(with(with(with(scalars("failover", "platform"), "weights", field{scalarList: true}), "url", field{scalarList: true}),
+			"tls", field{obj: tlsSchema}), "source_addresses", field{scalarList: true}), "alibaba", field{obj: alibabaEndpointSchema}),
+		"url", "weights", "failover", "platform", "alibaba", "tls", "source_addresses")
 
 	connectSchema = newSchema("connect", scalars("rate", "timeout"), "rate", "timeout")
 

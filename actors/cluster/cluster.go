@@ -91,6 +91,8 @@ type clusterNode struct {
 	devices int
 	last    metrics.Counts // cumulative counters, last report
 	groups  []*remotepb.GroupCounts
+	// endpoints holds the node's per-endpoint lines, as last reported.
+	endpoints []*remotepb.EndpointCounts
 	// receivedFrom counts the node's unique deliveries by publisher node
 	// and QoS ([node*NumQoS+qos]), as last reported.
 	receivedFrom []int64
@@ -309,6 +311,9 @@ func (c *cluster) report(ctx actor.Context, r *remotepb.NodeReport) {
 		c.cfg.Logger.Warn("node report not merged", "node", n.Name, "err", err)
 	}
 	n.groups = r.Groups
+	if len(r.Endpoints) > 0 {
+		n.endpoints = r.Endpoints
+	}
 	if len(r.ReceivedFrom) == len(c.nodes)*metrics.NumQoS {
 		n.receivedFrom = r.ReceivedFrom
 	}
@@ -532,6 +537,11 @@ func (c *cluster) result(close bool) *metrics.Result {
 		}
 		res.Nodes = append(res.Nodes, nr)
 		uncs = append(uncs, n.Uncertainty)
+	}
+	if eps, err := mergeEndpoints(c.nodes); err != nil {
+		c.cfg.Logger.Warn("endpoint lines not merged", "err", err)
+	} else {
+		res.Endpoints = eps
 	}
 	sort.SliceStable(res.Faults, func(i, j int) bool { return res.Faults[i].FromS < res.Faults[j].FromS })
 	sort.Slice(uncs, func(i, j int) bool { return uncs[i] > uncs[j] })

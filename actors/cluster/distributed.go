@@ -202,7 +202,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, opts actors.Options, d *Di
 		if err := actors.CheckOutages(sc); err != nil {
 			return nil, err
 		}
-		if ep, err = actors.ExternalEndpoint(sc, &hal.NetDialer{}); err != nil {
+		if ep, err = actors.CheckEndpoints(sc); err != nil {
 			return nil, err
 		}
 	}

@@ -318,6 +318,9 @@ func (n *node) spawn(ctx actor.Context) {
 			NodeName: n.name, Seq: n.seq.Add(1), Final: final, Snapshot: w,
 			Groups: toWireGroups(env.Groups), FirstErrors: env.FirstErrors.Map(), ReceivedFrom: from,
 		}
+		if r.Endpoints, err = toWireEndpoints(env.Endpoints.Results()); err != nil {
+			n.cfg.Logger.Error("node report without its endpoint lines", "err", err)
+		}
 		if p != nil {
 			r.Phase, r.Spawned = string(p.Phase), int64(p.Spawned)
 		}

@@ -111,7 +111,7 @@ func setupNode(p *remotepb.Prepare, clock hal.Clock, log *slog.Logger) (*NodeSet
 		return nil, err
 	}
 	if sc.Broker.URL != "" {
-		if env.Endpoint, err = actors.ExternalEndpoint(sc, dialer); err != nil {
+		if err = actors.UseExternalEndpoints(sc, env, dialer); err != nil {
 			return nil, err
 		}
 	} else {

@@ -956,7 +956,10 @@ type NodeReport struct {
 	// ReceivedFrom counts the node's unique deliveries by the node their
 	// publisher runs on, indexed [publisher node * number of QoS levels +
 	// qos] (cumulative).
-	ReceivedFrom  []int64 `protobuf:"varint,10,rep,packed,name=received_from,json=receivedFrom,proto3" json:"received_from,omitempty"`
+	ReceivedFrom []int64 `protobuf:"varint,10,rep,packed,name=received_from,json=receivedFrom,proto3" json:"received_from,omitempty"`
+	// Endpoints holds the node's lines per broker endpoint, in the order of
+	// broker.url (cumulative; empty unless the run has several endpoints).
+	Endpoints     []*EndpointCounts `protobuf:"bytes,11,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1061,6 +1064,164 @@ func (x *NodeReport) GetReceivedFrom() []int64 {
 	return nil
 }
 
+func (x *NodeReport) GetEndpoints() []*EndpointCounts {
+	if x != nil {
+		return x.Endpoints
+	}
+	return nil
+}
+
+// EndpointCounts is one broker endpoint's line of a node: its counters,
+// connect failures by reason, failovers by target URL and the connect and
+// publish-ack latencies (HDR V2 compressed, base64), all cumulative.
+type EndpointCounts struct {
+	state                 protoimpl.MessageState `protogen:"open.v1"`
+	Url                   string                 `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
+	Devices               int64                  `protobuf:"varint,2,opt,name=devices,proto3" json:"devices,omitempty"`
+	ConnectOk             int64                  `protobuf:"varint,3,opt,name=connect_ok,json=connectOk,proto3" json:"connect_ok,omitempty"`
+	ConnectFailed         int64                  `protobuf:"varint,4,opt,name=connect_failed,json=connectFailed,proto3" json:"connect_failed,omitempty"`
+	Disconnects           int64                  `protobuf:"varint,5,opt,name=disconnects,proto3" json:"disconnects,omitempty"`
+	Reconnects            int64                  `protobuf:"varint,6,opt,name=reconnects,proto3" json:"reconnects,omitempty"`
+	Published             int64                  `protobuf:"varint,7,opt,name=published,proto3" json:"published,omitempty"`
+	Acked                 int64                  `protobuf:"varint,8,opt,name=acked,proto3" json:"acked,omitempty"`
+	Received              int64                  `protobuf:"varint,9,opt,name=received,proto3" json:"received,omitempty"`
+	PublishErrors         int64                  `protobuf:"varint,10,opt,name=publish_errors,json=publishErrors,proto3" json:"publish_errors,omitempty"`
+	ConnectFailedByReason map[string]int64       `protobuf:"bytes,11,rep,name=connect_failed_by_reason,json=connectFailedByReason,proto3" json:"connect_failed_by_reason,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Failovers             map[string]int64       `protobuf:"bytes,12,rep,name=failovers,proto3" json:"failovers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	ConnectHdr            string                 `protobuf:"bytes,13,opt,name=connect_hdr,json=connectHdr,proto3" json:"connect_hdr,omitempty"`
+	PublishAckHdr         string                 `protobuf:"bytes,14,opt,name=publish_ack_hdr,json=publishAckHdr,proto3" json:"publish_ack_hdr,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *EndpointCounts) Reset() {
+	*x = EndpointCounts{}
+	mi := &file_fleetbench_remote_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndpointCounts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndpointCounts) ProtoMessage() {}
+
+func (x *EndpointCounts) ProtoReflect() protoreflect.Message {
+	mi := &file_fleetbench_remote_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndpointCounts.ProtoReflect.Descriptor instead.
+func (*EndpointCounts) Descriptor() ([]byte, []int) {
+	return file_fleetbench_remote_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *EndpointCounts) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *EndpointCounts) GetDevices() int64 {
+	if x != nil {
+		return x.Devices
+	}
+	return 0
+}
+
+func (x *EndpointCounts) GetConnectOk() int64 {
+	if x != nil {
+		return x.ConnectOk
+	}
+	return 0
+}
+
+func (x *EndpointCounts) GetConnectFailed() int64 {
+	if x != nil {
+		return x.ConnectFailed
+	}
+	return 0
+}
+
+func (x *EndpointCounts) GetDisconnects() int64 {
+	if x != nil {
+		return x.Disconnects
+	}
+	return 0
+}
+
+func (x *EndpointCounts) GetReconnects() int64 {
+	if x != nil {
+		return x.Reconnects
+	}
+	return 0
+}
+
+func (x *EndpointCounts) GetPublished() int64 {
+	if x != nil {
+		return x.Published
+	}
+	return 0
+}
+
+func (x *EndpointCounts) GetAcked() int64 {
+	if x != nil {
+		return x.Acked
+	}
+	return 0
+}
+
+func (x *EndpointCounts) GetReceived() int64 {
+	if x != nil {
+		return x.Received
+	}
+	return 0
+}
+
+func (x *EndpointCounts) GetPublishErrors() int64 {
+	if x != nil {
+		return x.PublishErrors
+	}
+	return 0
+}
+
+func (x *EndpointCounts) GetConnectFailedByReason() map[string]int64 {
+	if x != nil {
+		return x.ConnectFailedByReason
+	}
+	return nil
+}
+
+func (x *EndpointCounts) GetFailovers() map[string]int64 {
+	if x != nil {
+		return x.Failovers
+	}
+	return nil
+}
+
+func (x *EndpointCounts) GetConnectHdr() string {
+	if x != nil {
+		return x.ConnectHdr
+	}
+	return ""
+}
+
+func (x *EndpointCounts) GetPublishAckHdr() string {
+	if x != nil {
+		return x.PublishAckHdr
+	}
+	return ""
+}
+
 var File_fleetbench_remote_proto protoreflect.FileDescriptor
 
 const file_fleetbench_remote_proto_rawDesc = "" +
@@ -1134,7 +1295,7 @@ const file_fleetbench_remote_proto_rawDesc = "" +
 	"\x05acked\x18\x05 \x01(\x03R\x05acked\x12\x1a\n" +
 	"\breceived\x18\x06 \x01(\x03R\breceived\x12 \n" +
 	"\vdisconnects\x18\a \x01(\x03R\vdisconnects\x12%\n" +
-	"\x0epublish_errors\x18\b \x01(\x03R\rpublishErrors\"\xcc\x03\n" +
+	"\x0epublish_errors\x18\b \x01(\x03R\rpublishErrors\"\x8d\x04\n" +
 	"\n" +
 	"NodeReport\x12\x1b\n" +
 	"\tnode_name\x18\x01 \x01(\tR\bnodeName\x12\x10\n" +
@@ -1147,10 +1308,37 @@ const file_fleetbench_remote_proto_rawDesc = "" +
 	"\ffirst_errors\x18\b \x03(\v2..fleetbench.remote.NodeReport.FirstErrorsEntryR\vfirstErrors\x12 \n" +
 	"\vinterrupted\x18\t \x01(\bR\vinterrupted\x12#\n" +
 	"\rreceived_from\x18\n" +
-	" \x03(\x03R\freceivedFrom\x1a>\n" +
+	" \x03(\x03R\freceivedFrom\x12?\n" +
+	"\tendpoints\x18\v \x03(\v2!.fleetbench.remote.EndpointCountsR\tendpoints\x1a>\n" +
 	"\x10FirstErrorsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B2Z0github.com/fleetbench/fleetbench/actors/remotepbb\x06proto3"
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd3\x05\n" +
+	"\x0eEndpointCounts\x12\x10\n" +
+	"\x03url\x18\x01 \x01(\tR\x03url\x12\x18\n" +
+	"\adevices\x18\x02 \x01(\x03R\adevices\x12\x1d\n" +
+	"\n" +
+	"connect_ok\x18\x03 \x01(\x03R\tconnectOk\x12%\n" +
+	"\x0econnect_failed\x18\x04 \x01(\x03R\rconnectFailed\x12 \n" +
+	"\vdisconnects\x18\x05 \x01(\x03R\vdisconnects\x12\x1e\n" +
+	"\n" +
+	"reconnects\x18\x06 \x01(\x03R\n" +
+	"reconnects\x12\x1c\n" +
+	"\tpublished\x18\a \x01(\x03R\tpublished\x12\x14\n" +
+	"\x05acked\x18\b \x01(\x03R\x05acked\x12\x1a\n" +
+	"\breceived\x18\t \x01(\x03R\breceived\x12%\n" +
+	"\x0epublish_errors\x18\n" +
+	" \x01(\x03R\rpublishErrors\x12u\n" +
+	"\x18connect_failed_by_reason\x18\v \x03(\v2<.fleetbench.remote.EndpointCounts.ConnectFailedByReasonEntryR\x15connectFailedByReason\x12N\n" +
+	"\tfailovers\x18\f \x03(\v20.fleetbench.remote.EndpointCounts.FailoversEntryR\tfailovers\x12\x1f\n" +
+	"\vconnect_hdr\x18\r \x01(\tR\n" +
+	"connectHdr\x12&\n" +
+	"\x0fpublish_ack_hdr\x18\x0e \x01(\tR\rpublishAckHdr\x1aH\n" +
+	"\x1aConnectFailedByReasonEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a<\n" +
+	"\x0eFailoversEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B2Z0github.com/fleetbench/fleetbench/actors/remotepbb\x06proto3"
 
 var (
 	file_fleetbench_remote_proto_rawDescOnce sync.Once
@@ -1164,23 +1352,26 @@ func file_fleetbench_remote_proto_rawDescGZIP() []byte {
 	return file_fleetbench_remote_proto_rawDescData
 }
 
-var file_fleetbench_remote_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_fleetbench_remote_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_fleetbench_remote_proto_goTypes = []any{
-	(*Ping)(nil),        // 0: fleetbench.remote.Ping
-	(*Pong)(nil),        // 1: fleetbench.remote.Pong
-	(*Endpoint)(nil),    // 2: fleetbench.remote.Endpoint
-	(*Range)(nil),       // 3: fleetbench.remote.Range
-	(*Prepare)(nil),     // 4: fleetbench.remote.Prepare
-	(*NodeShare)(nil),   // 5: fleetbench.remote.NodeShare
-	(*Prepared)(nil),    // 6: fleetbench.remote.Prepared
-	(*Go)(nil),          // 7: fleetbench.remote.Go
-	(*Interrupt)(nil),   // 8: fleetbench.remote.Interrupt
-	(*Counts)(nil),      // 9: fleetbench.remote.Counts
-	(*Histogram)(nil),   // 10: fleetbench.remote.Histogram
-	(*Snapshot)(nil),    // 11: fleetbench.remote.Snapshot
-	(*GroupCounts)(nil), // 12: fleetbench.remote.GroupCounts
-	(*NodeReport)(nil),  // 13: fleetbench.remote.NodeReport
-	nil,                 // 14: fleetbench.remote.NodeReport.FirstErrorsEntry
+	(*Ping)(nil),           // 0: fleetbench.remote.Ping
+	(*Pong)(nil),           // 1: fleetbench.remote.Pong
+	(*Endpoint)(nil),       // 2: fleetbench.remote.Endpoint
+	(*Range)(nil),          // 3: fleetbench.remote.Range
+	(*Prepare)(nil),        // 4: fleetbench.remote.Prepare
+	(*NodeShare)(nil),      // 5: fleetbench.remote.NodeShare
+	(*Prepared)(nil),       // 6: fleetbench.remote.Prepared
+	(*Go)(nil),             // 7: fleetbench.remote.Go
+	(*Interrupt)(nil),      // 8: fleetbench.remote.Interrupt
+	(*Counts)(nil),         // 9: fleetbench.remote.Counts
+	(*Histogram)(nil),      // 10: fleetbench.remote.Histogram
+	(*Snapshot)(nil),       // 11: fleetbench.remote.Snapshot
+	(*GroupCounts)(nil),    // 12: fleetbench.remote.GroupCounts
+	(*NodeReport)(nil),     // 13: fleetbench.remote.NodeReport
+	(*EndpointCounts)(nil), // 14: fleetbench.remote.EndpointCounts
+	nil,                    // 15: fleetbench.remote.NodeReport.FirstErrorsEntry
+	nil,                    // 16: fleetbench.remote.EndpointCounts.ConnectFailedByReasonEntry
+	nil,                    // 17: fleetbench.remote.EndpointCounts.FailoversEntry
 }
 var file_fleetbench_remote_proto_depIdxs = []int32{
 	3,  // 0: fleetbench.remote.Prepare.ranges:type_name -> fleetbench.remote.Range
@@ -1192,12 +1383,15 @@ var file_fleetbench_remote_proto_depIdxs = []int32{
 	10, // 6: fleetbench.remote.Snapshot.interval:type_name -> fleetbench.remote.Histogram
 	11, // 7: fleetbench.remote.NodeReport.snapshot:type_name -> fleetbench.remote.Snapshot
 	12, // 8: fleetbench.remote.NodeReport.groups:type_name -> fleetbench.remote.GroupCounts
-	14, // 9: fleetbench.remote.NodeReport.first_errors:type_name -> fleetbench.remote.NodeReport.FirstErrorsEntry
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	15, // 9: fleetbench.remote.NodeReport.first_errors:type_name -> fleetbench.remote.NodeReport.FirstErrorsEntry
+	14, // 10: fleetbench.remote.NodeReport.endpoints:type_name -> fleetbench.remote.EndpointCounts
+	16, // 11: fleetbench.remote.EndpointCounts.connect_failed_by_reason:type_name -> fleetbench.remote.EndpointCounts.ConnectFailedByReasonEntry
+	17, // 12: fleetbench.remote.EndpointCounts.failovers:type_name -> fleetbench.remote.EndpointCounts.FailoversEntry
+	13, // [13:13] is the sub-list for method output_type
+	13, // [13:13] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_fleetbench_remote_proto_init() }
@@ -1211,7 +1405,7 @@ func file_fleetbench_remote_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fleetbench_remote_proto_rawDesc), len(file_fleetbench_remote_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -82,7 +83,11 @@ func scenarioOverrides(c *cli.Context, extra []string) ([]override, error) {
 		if c.String("broker") == "" {
 			return nil, usageError("--broker is empty: give a broker URL (broker.url), or omit the flag to use the embedded broker")
 		}
-		out = append(out, override{flag: "--broker " + c.String("broker"), arg: "broker.url=" + c.String("broker")})
+		arg, err := brokerArg(c.String("broker"))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, override{flag: "--broker " + c.String("broker"), arg: arg})
 	}
 	if c.IsSet("duration") {
 		out = append(out, override{flag: "--duration " + c.String("duration"), arg: "duration=" + c.String("duration")})
@@ -136,9 +141,28 @@ func writeScenarioError(b *strings.Builder, e *scenarios.Error) {
 func scenarioFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "set", Usage: "override a scenario field, e.g. --set devices[0].count=500 (repeatable)"},
-		&cli.StringFlag{Name: "broker", Usage: "broker URL (mqtt://host:port, mqtts://…, ws://host:port/mqtt, wss://…); overrides broker.url; absent = embedded broker"},
+		&cli.StringFlag{Name: "broker", Usage: "broker URL (mqtt://host:port, mqtts://…, ws://host:port/mqtt, wss://…), or several separated by commas (a cluster's nodes: " +
+			"devices are spread over them); overrides broker.url; absent = embedded broker"},
 		&cli.StringFlag{Name: "duration", Usage: "override the scenario duration, e.g. 10m"},
 		&cli.StringFlag{Name: "client", Usage: "MQTT client of every device group: native (engine/iot's session) or paho (paho.mqtt.golang, MQTT 3.1.1 only); " +
 			"sets devices[*].client, before --set (so --set devices[g].client=… still wins)"},
 	}
+}
+
+// brokerArg is the broker.url override of --broker: one URL as it is, a
+// comma-separated list as a list of URLs.
+func brokerArg(v string) (string, error) {
+	if !strings.Contains(v, ",") {
+		return "broker.url=" + v, nil
+	}
+	parts := strings.Split(v, ",")
+	quoted := make([]string, len(parts))
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			return "", usageError("--broker %s: URL %d of %d is empty; separate the URLs with single commas", v, i+1, len(parts))
+		}
+		quoted[i] = strconv.Quote(p)
+	}
+	return "broker.url=[" + strings.Join(quoted, ", ") + "]", nil
 }

@@ -47,6 +47,9 @@ func validateCommand() *cli.Command {
 			if sc.Broker.URL != "" {
 				target = sc.Broker.URL
 			}
+			if n := len(sc.Broker.Endpoints); n > 1 {
+				target = fmt.Sprintf("%s and %d more broker endpoints", sc.Broker.URL, n-1)
+			}
 			fmt.Fprintf(c.App.Writer, "%s: ok — %q, %s in %s, %v (+%v drain), %s, %s, target %s\n",
 				c.Args().First(), sc.Name, plural(sc.Total(), "device"), plural(len(sc.Groups), "group"), sc.Duration, sc.Drain,
 				plural(len(sc.Stages), "stage"), plural(len(gates), "threshold"), target)

@@ -55,6 +55,10 @@ type Result struct {
 	ReasonCodes map[string]int64 `json:"reason_codes,omitempty"`
 	// Groups breaks the main counters down per device group.
 	Groups []GroupResult `json:"groups,omitempty"`
+	// Endpoints breaks connects, traffic, errors and latency down per
+	// broker endpoint, in the order of broker.url (present when the run
+	// had more than one endpoint).
+	Endpoints []EndpointResult `json:"endpoints,omitempty"`
 	// Faults lists the fault windows the scenario injected (for shading
 	// the time series).
 	Faults []FaultWindow `json:"faults,omitempty"`
@@ -552,6 +556,11 @@ func (r *Result) Merge(o *Result) error {
 		r.QoSMismatch[k] += v
 	}
 	r.Groups = mergeGroups(r.Groups, o.Groups)
+	endpoints, err := MergeEndpoints(r.Endpoints, o.Endpoints)
+	if err != nil {
+		return fmt.Errorf("metrics: merge results: %w", err)
+	}
+	r.Endpoints = endpoints
 	if r.ConnectFailedByReason == nil {
 		r.ConnectFailedByReason = make(map[string]int64, len(o.ConnectFailedByReason))
 	}

@@ -72,11 +72,17 @@ func (s *counterSet) load() Counts {
 type Tally struct {
 	r *Recorder
 	g *GroupCounters
+	e *EndpointCounters // the endpoint the device is on (nil: none kept)
 }
 
 // Tally returns the view of r that also counts into g (nil: fleet-wide
 // only).
 func (r *Recorder) Tally(g *GroupCounters) Tally { return Tally{r: r, g: g} }
+
+// WithEndpoint returns the view that also counts into e, the broker
+// endpoint the device is connected to (nil: none), and records its
+// connect and publish-ack latencies there (see EndpointCounters).
+func (t Tally) WithEndpoint(e *EndpointCounters) Tally { t.e = e; return t }
 
 // Recorder returns the node's Recorder.
 func (t Tally) Recorder() *Recorder { return t.r }
@@ -86,6 +92,9 @@ func (t Tally) Add(c Counter, n int64) {
 	t.r.set.add(c, n)
 	if t.g != nil {
 		t.g.set.add(c, n)
+	}
+	if t.e != nil {
+		t.e.set.add(c, n)
 	}
 }
 
@@ -98,6 +107,9 @@ func (t Tally) AddQoS(c QoSCounter, qos int, n int64) {
 	if t.g != nil {
 		t.g.set.addQoS(c, qos, n)
 	}
+	if t.e != nil {
+		t.e.set.addQoS(c, qos, n)
+	}
 }
 
 // IncQoS adds one to a per-QoS counter, fleet-wide and in the group.
@@ -109,6 +121,9 @@ func (t Tally) ConnectFailed(reason FailReason) {
 	if t.g != nil {
 		t.g.set.connectFailed(reason)
 	}
+	if t.e != nil {
+		t.e.set.connectFailed(reason)
+	}
 }
 
 // QoSMismatch counts one delivery at another QoS than planned, fleet-wide
@@ -118,11 +133,18 @@ func (t Tally) QoSMismatch(expected, delivered int) {
 	if t.g != nil {
 		t.g.set.qosMismatch(expected, delivered)
 	}
+	if t.e != nil {
+		t.e.set.qosMismatch(expected, delivered)
+	}
 }
 
-// Record records a latency in the Recorder (see Recorder.Record).
+// Record records a latency in the Recorder (see Recorder.Record), and
+// connect and publish-ack latencies at the device's endpoint too.
 func (t Tally) Record(kind Kind, qos int, stripe int, d time.Duration) {
 	t.r.Record(kind, qos, stripe, d)
+	if t.e != nil {
+		t.e.record(kind, d)
+	}
 }
 
 // NotePublish notes an intended publish time (see Recorder.NotePublish).
