@@ -124,7 +124,7 @@ func (d *decoder) decodeScenario(root *node) *Scenario {
 				d.errf(it, p, "empty threshold")
 				continue
 			}
-			s.Thresholds = append(s.Thresholds, Threshold{Expr: v, Pos: d.pos(it)})
+			s.Thresholds = append(s.Thresholds, Threshold{Expr: v, Pos: d.pos(it), Set: it.set, Flag: it.flag})
 		}
 	}
 	d.checkBounds(root, s)

@@ -406,4 +406,21 @@ type Stage struct {
 type Threshold struct {
 	Expr string
 	Pos  Position
+	// Set is the --set override that wrote it, if any, and Flag the flag
+	// that override stands for (see Error.Set and Error.Flag), so an error
+	// in it names what the user typed.
+	Set, Flag string
+}
+
+// From names the flag or override that supplied the threshold, as
+// " (from --set …)", or "" for one written in the file: what an error
+// message appends, as Error does.
+func (t Threshold) From() string {
+	switch {
+	case t.Flag != "":
+		return " (from " + t.Flag + ")"
+	case t.Set != "":
+		return " (from --set " + t.Set + ")"
+	}
+	return ""
 }

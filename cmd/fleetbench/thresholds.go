@@ -20,7 +20,7 @@ func thresholds(c *cli.Context, sc *scenarios.Scenario) ([]reports.Threshold, []
 	for i, th := range sc.Thresholds {
 		t, err := reports.ParseThreshold(th.Expr)
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: thresholds[%d]: %v", th.Pos, i, err))
+			problems = append(problems, fmt.Sprintf("%s: thresholds[%d]: %v%s", th.Pos, i, err, th.From()))
 			continue
 		}
 		out, exprs = append(out, t), append(exprs, th.Expr)
