@@ -1,6 +1,7 @@
 package goroutines
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -40,13 +41,13 @@ func TestAllParked(t *testing.T) {
 
 // TestRunningIsNotParked: a goroutine spinning on the CPU is not parked.
 func TestRunningIsNotParked(t *testing.T) {
-	stop := make(chan struct{})
+	var stop atomic.Bool
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		spin(stop)
+		spin(&stop)
 	}()
-	defer func() { close(stop); <-done }()
+	defer func() { stop.Store(true); <-done }()
 	for range 20 {
 		if p, n := Parked("goroutines.spin"); n == 1 && p == 1 {
 			t.Fatal("a spinning goroutine reported parked")
@@ -54,13 +55,10 @@ func TestRunningIsNotParked(t *testing.T) {
 	}
 }
 
+// spin keeps the CPU busy until stop is set.
+//
 //go:noinline
-func spin(stop chan struct{}) {
-	for {
-		select {
-		case <-stop:
-			return
-		default:
-		}
+func spin(stop *atomic.Bool) {
+	for !stop.Load() {
 	}
 }
