@@ -22,19 +22,16 @@ func TestMetricsEndpointDuringRun(t *testing.T) {
 		done <- err
 	}()
 	var body string
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	waitFor(t, 30*time.Second, func() bool {
 		resp, err := http.Get("http://" + addr + "/metrics")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			body = string(b)
-			if strings.Contains(body, "fleetbench_devices_connected 10\n") && strings.Contains(body, `fleetbench_latency_seconds_count{kind="e2e",qos="1"}`) {
-				break
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		return strings.Contains(body, "fleetbench_devices_connected 10\n") && strings.Contains(body, `fleetbench_latency_seconds_count{kind="e2e",qos="1"}`)
+	}, "10 connected devices and e2e latencies at /metrics")
 	if !strings.Contains(body, "fleetbench_devices_connected 10\n") {
 		t.Fatalf("no live device gauge at /metrics:\n%s", body)
 	}

@@ -301,8 +301,9 @@ func TestAccountingOldDuplicate(t *testing.T) {
 	}
 	// Sequence number 0 again, ~100 numbers later: a duplicate, not a
 	// late first arrival.
-	if tot.Duplicates != n || tot.Reordered != 0 || tot.Lost != 0 || tot.Received != n*m+n {
-		t.Fatalf("duplicates %d reordered %d lost %d received %d; want %d, 0, 0, %d", tot.Duplicates, tot.Reordered, tot.Lost, tot.Received, n, n*m+n)
+	publishedAsPlanned(t, tot, n*m)
+	if tot.Duplicates != n || tot.Reordered != 0 || tot.Lost != 0 || tot.Received != tot.Published+n {
+		t.Fatalf("duplicates %d reordered %d lost %d received %d; want %d, 0, 0, %d", tot.Duplicates, tot.Reordered, tot.Lost, tot.Received, n, tot.Published+n)
 	}
 }
 
@@ -321,7 +322,8 @@ func TestRunEndsWhenEverythingSent(t *testing.T) {
 		}
 	}})
 	tot := res.Totals
-	if tot.Published != n*m || tot.Received != n*m || tot.Lost != 0 {
+	publishedAsPlanned(t, tot, n*m)
+	if tot.Received != tot.Published || tot.Lost != 0 {
 		t.Fatalf("published %d received %d lost %d", tot.Published, tot.Received, tot.Lost)
 	}
 	if took := res.EndedAt.Sub(res.StartedAt); took > 30*time.Second {

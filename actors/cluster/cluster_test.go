@@ -94,20 +94,9 @@ devices:
 		StartDelay: time.Millisecond, Snapshot: time.Hour, Heartbeat: 5 * time.Second, StopTimeout: time.Hour,
 	}))
 	for _, f := range r.nodes {
-		waitFor(t, "Go at every node", func() bool { return f.saw("go") })
+		waitFor(t, 10*time.Second, func() bool { return f.saw("go") }, "Go at every node")
 	}
 	return r
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // report sends node's cumulative counters as its seq-th report.
@@ -133,7 +122,7 @@ func (r *clusterRig) tick() {
 	n := len(r.ticks)
 	r.tickMu.Unlock()
 	r.sys.Root.Send(r.pid, clusterTick{})
-	waitFor(r.t, "a tick", func() bool { r.tickMu.Lock(); defer r.tickMu.Unlock(); return len(r.ticks) > n })
+	waitFor(r.t, 10*time.Second, func() bool { r.tickMu.Lock(); defer r.tickMu.Unlock(); return len(r.ticks) > n }, "a tick")
 }
 
 // TestClusterHeartbeatLosesSilentNode: on the coordinator's own clock, a
@@ -157,7 +146,7 @@ func TestClusterHeartbeatLosesSilentNode(t *testing.T) {
 	if p := r.ticks[len(r.ticks)-1]; p.NodesLost != 1 {
 		t.Fatalf("after 6 s of silence: %d nodes lost, want 1 (progress %+v)", p.NodesLost, p)
 	}
-	waitFor(t, "the lost node stopped", func() bool { r.nodes[1].mu.Lock(); defer r.nodes[1].mu.Unlock(); return r.nodes[1].stop })
+	waitFor(t, 10*time.Second, func() bool { r.nodes[1].mu.Lock(); defer r.nodes[1].mu.Unlock(); return r.nodes[1].stop }, "the lost node stopped")
 	r.report("b", 2, 99, 99, true) // too late: written off
 	r.report("a", 4, 40, 40, true)
 	var res *metrics.Result
@@ -194,7 +183,7 @@ func TestClusterInterruptReachesRunningNodes(t *testing.T) {
 	r.report("a", 2, 6, 6, false)
 	r.tick() // b: silent for 6 s → lost
 	r.sys.Root.Send(r.pid, actors.Interrupt{})
-	waitFor(t, "the interrupt at node a", func() bool { return r.nodes[0].saw("interrupt") })
+	waitFor(t, 10*time.Second, func() bool { return r.nodes[0].saw("interrupt") }, "the interrupt at node a")
 	if r.nodes[1].saw("interrupt") {
 		t.Fatal("the lost node got the interrupt")
 	}

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -74,6 +75,10 @@ type coordSpec struct {
 	Out     string
 	// MetricsAddr serves the live Prometheus metrics during the run.
 	MetricsAddr string
+	// PartialEvery, when set, has the coordinator write its partial
+	// result to Out+".partial" that often: what a test waits on to act
+	// mid-run (see waitPartial).
+	PartialEvery time.Duration
 }
 
 func testCoordinatorMain() int {
@@ -109,7 +114,19 @@ func testCoordinatorMain() int {
 	spec.Dist.Sets = spec.Sets
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	res, err := Run(ctx, sc, actors.Options{MetricsAddr: spec.MetricsAddr, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}, &spec.Dist)
+	opts := actors.Options{MetricsAddr: spec.MetricsAddr, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+	if spec.PartialEvery > 0 {
+		opts.PartialEvery = spec.PartialEvery
+		opts.Partial = func(r *metrics.Result) {
+			if b, err := r.Marshal(); err == nil {
+				// temp file + rename: the test never reads half a file
+				if os.WriteFile(spec.Out+".partial.tmp", b, 0o600) == nil {
+					_ = os.Rename(spec.Out+".partial.tmp", spec.Out+".partial")
+				}
+			}
+		}
+	}
+	res, err := Run(ctx, sc, opts, &spec.Dist)
 	if err != nil {
 		_ = os.WriteFile(spec.Out, []byte("error: "+err.Error()), 0o600)
 		return 0
@@ -215,8 +232,10 @@ func startWorker(t *testing.T, token string, env ...string) (string, *child) {
 }
 
 // runCoordinator runs a distributed run in a coordinator process and
-// returns its result, or the run's error text.
-func runCoordinator(t *testing.T, spec coordSpec, during func(), env ...string) (*metrics.Result, string) {
+// returns its result, or the run's error text. during, when set, runs
+// while the coordinator does, with the path of its partial result (see
+// coordSpec.PartialEvery).
+func runCoordinator(t *testing.T, spec coordSpec, during func(partial string), env ...string) (*metrics.Result, string) {
 	t.Helper()
 	spec.Out = filepath.Join(t.TempDir(), "result.json")
 	b, err := json.Marshal(spec)
@@ -224,8 +243,16 @@ func runCoordinator(t *testing.T, spec coordSpec, during func(), env ...string) 
 		t.Fatal(err)
 	}
 	c, _ := startChild(t, "coordinator", false, append([]string{"FLEETBENCH_TEST_SPEC=" + string(b)}, env...)...)
+	t.Cleanup(func() { // a test that failed in during leaves no coordinator behind
+		select {
+		case <-c.done:
+		default:
+			_ = c.cmd.Process.Kill()
+			<-c.done
+		}
+	})
 	if during != nil {
-		during()
+		during(spec.Out + ".partial")
 	}
 	select {
 	case <-c.done:
@@ -267,11 +294,21 @@ func freeAddr(t *testing.T) string {
 // one of the two consumers and half of the publishers, so half of every
 // consumer's deliveries cross nodes) and checks the merged totals equal a
 // single-node run of the same scenario.
+//
+// The totals are compared exactly, so the schedule makes them exact: every
+// publisher sends count: 4 messages (1 s apart, from 1 s after it
+// connected), well within the 10 s duration; the single node drains as
+// soon as all are sent, the nodes of the distributed run at the end of the
+// duration (together). A rate over a duration is not exact: how many slots
+// fit depends on when each device got connected and when the end of the
+// load reached it (a loaded machine once published 431 where 400 was
+// meant).
 func TestDistributedMatchesSingleNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: a distributed run")
 	}
-	sets := []string{"duration=5s", "drain=2s", "devices[devices].count=100"}
+	const perDevice = 4
+	sets := []string{"duration=10s", "drain=2s", "devices[devices].count=100", fmt.Sprintf("devices[devices].publish[0].count=%d", perDevice)}
 	single := runSingle(t, loadExample(t, "fan-in.yaml", sets...))
 
 	const token = "s3cret-token"
@@ -287,8 +324,11 @@ func TestDistributedMatchesSingleNode(t *testing.T) {
 	t.Logf("single: published %d expected %d received %d lost %d", s.Published, s.Expected, s.Received, s.Lost)
 	t.Logf("multi:  published %d expected %d received %d lost %d cross-node %d, bound ±%d µs",
 		m.Published, m.Expected, m.Received, m.Lost, m.CrossNodeReceived, multi.ClockBoundUs)
-	if s.Published == 0 || m.Published != s.Published || m.Expected != s.Expected || m.Received != s.Received || m.Lost != 0 || s.Lost != 0 {
-		t.Fatalf("distributed totals differ from the single-node run")
+	if s.Published != 100*perDevice || s.Expected != 2*s.Published || s.Received != s.Expected || s.Lost != 0 {
+		t.Fatalf("the single-node run did not follow its plan of %d publishes, each to 2 consumers", 100*perDevice)
+	}
+	if m.Published != s.Published || m.Expected != s.Expected || m.Received != s.Received || m.Lost != 0 {
+		t.Fatalf("distributed totals differ from the single-node run (every publisher has %d messages to send within the duration)", perDevice)
 	}
 	if m.Devices != 102 || m.ConnectOK != 102 {
 		t.Fatalf("devices %d connect_ok %d, want 102", m.Devices, m.ConnectOK)
@@ -372,14 +412,21 @@ func TestDistributedWorkerKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: a distributed run")
 	}
-	sets := []string{"duration=10s", "drain=2s", "devices[devices].count=100"}
+	// count: 9 per publisher (the last one 10 s after connecting) makes
+	// the live node's total exact; the 15 s duration leaves room for slow
+	// connects.
+	sets := []string{"duration=15s", "drain=2s", "devices[devices].count=100", "devices[devices].publish[0].count=9"}
 	const token = "t"
 	w1, _ := startWorker(t, token)
 	w2, victim := startWorker(t, token)
-	res, errText := runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: sets, Dist: Distribution{
+	res, errText := runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: sets, PartialEvery: 500 * time.Millisecond, Dist: Distribution{
 		Workers: []string{w1, w2}, NoLocal: true, Remote: RemoteOptions{Token: token}, Pings: 4,
-	}}, func() {
-		time.Sleep(6 * time.Second)
+	}}, func(partial string) {
+		// Kill once both nodes have reported all their devices connected
+		// and some of their messages published.
+		waitPartial(t, partial, func(r *metrics.Result) bool {
+			return everyNode(r, 2, func(n metrics.NodeResult) bool { return n.Totals.ConnectOK == 51 && n.Totals.Published > 0 })
+		}, "both nodes connected and publishing")
 		if err := victim.cmd.Process.Kill(); err != nil {
 			t.Error(err)
 		}
@@ -393,7 +440,7 @@ func TestDistributedWorkerKilled(t *testing.T) {
 	alive, dead := res.Nodes[0], res.Nodes[1]
 	t.Logf("lost node: %s at %.1f s (%s), %d devices, published %d before", dead.Name, dead.LostAtS, dead.LostReason, dead.Devices, dead.Totals.Published)
 	t.Logf("run: published %d expected %d received %d lost %d", res.Totals.Published, res.Totals.Expected, res.Totals.Received, res.Totals.Lost)
-	if alive.Lost || !dead.Lost || dead.Name != w2 || dead.Devices != 51 || dead.LostAtS < 2 || dead.LostAtS > 12 || dead.LostReason == "" {
+	if alive.Lost || !dead.Lost || dead.Name != w2 || dead.Devices != 51 || dead.LostAtS <= 0 || dead.LostAtS > 12 || dead.LostReason == "" {
 		t.Fatalf("nodes: %+v / %+v", alive, dead)
 	}
 	// Which devices were on it.
@@ -407,7 +454,7 @@ func TestDistributedWorkerKilled(t *testing.T) {
 	if res.Totals.Published != alive.Totals.Published+dead.Totals.Published {
 		t.Fatalf("published %d ≠ %d + %d", res.Totals.Published, alive.Totals.Published, dead.Totals.Published)
 	}
-	// The live node ran to the end: 50 publishers × 9 messages.
+	// The live node ran its whole plan: 50 publishers × 9 messages.
 	if alive.Totals.Published != 450 {
 		t.Fatalf("live node published %d, want 450", alive.Totals.Published)
 	}
@@ -440,10 +487,13 @@ func TestDistributedWorkerPartitioned(t *testing.T) {
 	w1, _ := startWorker(t, token)
 	w2, victim := startWorker(t, token)
 	t.Cleanup(func() { _ = victim.cmd.Process.Signal(syscall.SIGCONT) })
-	res, errText := runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: sets, Dist: Distribution{
+	res, errText := runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: sets, PartialEvery: 500 * time.Millisecond, Dist: Distribution{
 		Workers: []string{w1, w2}, NoLocal: true, Remote: RemoteOptions{Token: token}, Pings: 4,
-	}}, func() {
-		time.Sleep(4 * time.Second)
+	}}, func(partial string) {
+		// Freeze it once both nodes have reported published messages.
+		waitPartial(t, partial, func(r *metrics.Result) bool {
+			return everyNode(r, 2, func(n metrics.NodeResult) bool { return n.Totals.Published > 0 })
+		}, "both nodes publishing")
 		if err := victim.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Error(err)
 		}
@@ -544,8 +594,12 @@ func TestDistributedWorkerBusy(t *testing.T) {
 	w, _ := startWorker(t, token)
 	dist := Distribution{Workers: []string{w}, NoLocal: true, Remote: RemoteOptions{Token: token}, Pings: 2}
 	var second string
-	first, errText := runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: []string{"duration=6s", "drain=1s", "devices[devices].count=10"}, Dist: dist}, func() {
-		time.Sleep(3 * time.Second)
+	first, errText := runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: []string{"duration=6s", "drain=1s", "devices[devices].count=10"},
+		PartialEvery: 500 * time.Millisecond, Dist: dist}, func(partial string) {
+		// The second run asks once the first is running on the worker.
+		waitPartial(t, partial, func(r *metrics.Result) bool {
+			return everyNode(r, 1, func(n metrics.NodeResult) bool { return n.Totals.Published > 0 })
+		}, "the first run publishing on the worker")
 		_, second = runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: []string{"duration=2s", "devices[devices].count=2"}, Dist: dist}, nil)
 	})
 	if errText != "" {
@@ -603,6 +657,19 @@ devices:
 	}
 }
 
+// e2eCount returns the count of the QoS 1 latency histogram of a kind in a
+// Prometheus text body (0 when it is not there).
+func e2eCount(body, kind string) int64 {
+	prefix := `fleetbench_latency_seconds_count{kind="` + kind + `",qos="1"} `
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
 // TestDistributedMetricsEndpoint: --metrics-addr on a distributed run's
 // coordinator serves the merged live metrics, latency histograms included.
 func TestDistributedMetricsEndpoint(t *testing.T) {
@@ -614,33 +681,24 @@ func TestDistributedMetricsEndpoint(t *testing.T) {
 	addr := freeAddr(t)
 	var body string
 	res, errText := runCoordinator(t, coordSpec{Example: "fan-in.yaml", Sets: []string{"duration=8s", "drain=1s", "devices[devices].count=20"},
-		MetricsAddr: addr, Dist: Distribution{Workers: []string{w}, Remote: RemoteOptions{Token: token}, Pings: 2}}, func() {
-		time.Sleep(6 * time.Second)
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		body = string(b)
+		MetricsAddr: addr, Dist: Distribution{Workers: []string{w}, Remote: RemoteOptions{Token: token}, Pings: 2}}, func(string) {
+		// Mid-run, the merged metrics show every device connected and
+		// e2e latencies, cross-node ones included.
+		waitFor(t, 60*time.Second, func() bool {
+			resp, err := http.Get("http://" + addr + "/metrics")
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			body = string(b)
+			return e2eCount(body, "e2e") > 0 && e2eCount(body, "e2e_cross_node") > 0 && strings.Contains(body, "fleetbench_devices_connected 22\n")
+		}, "22 connected devices and e2e latencies (cross-node too) at /metrics")
 	})
 	if errText != "" {
 		t.Fatal(errText)
 	}
-	for _, want := range []string{"fleetbench_devices_connected 22", `fleetbench_latency_seconds_count{kind="e2e",qos="1"}`, `fleetbench_latency_seconds_count{kind="e2e_cross_node",qos="1"}`} {
-		if !strings.Contains(body, want) {
-			t.Errorf("mid-run metrics lack %q", want)
-		}
-	}
-	for _, line := range strings.Split(body, "\n") {
-		if strings.HasPrefix(line, `fleetbench_latency_seconds_count{kind="e2e",qos="1"}`) {
-			t.Log(line)
-			if strings.HasSuffix(line, " 0") {
-				t.Errorf("no e2e latencies mid-run: %s", line)
-			}
-		}
-	}
+	t.Logf("e2e latencies mid-run: %d, cross-node %d", e2eCount(body, "e2e"), e2eCount(body, "e2e_cross_node"))
 	if res.Totals.Received == 0 {
 		t.Fatalf("%+v", res.Totals)
 	}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -43,4 +44,54 @@ func runSingle(t *testing.T, sc *scenarios.Scenario) *metrics.Result {
 		t.Fatal(err)
 	}
 	return res
+}
+
+// waitFor polls cond until it holds and fails the test, naming what it
+// waited for, when it still does not hold after timeout. Polling a
+// condition is how these tests synchronise; none sleeps for a fixed time
+// and hopes the run got there.
+func waitFor(t testing.TB, timeout time.Duration, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		<-tick.C
+	}
+}
+
+// waitPartial waits until the partial result a coordinator child writes
+// (see coordSpec.PartialEvery) exists and satisfies cond, and returns it.
+func waitPartial(t testing.TB, path string, cond func(*metrics.Result) bool, what string) *metrics.Result {
+	t.Helper()
+	var res *metrics.Result
+	waitFor(t, 60*time.Second, func() bool {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
+		r, err := metrics.UnmarshalResult(b)
+		if err != nil {
+			return false
+		}
+		res = r
+		return cond(r)
+	}, what+" (in "+filepath.Base(path)+")")
+	return res
+}
+
+// everyNode reports whether the result has n nodes and each satisfies ok.
+func everyNode(r *metrics.Result, n int, ok func(metrics.NodeResult) bool) bool {
+	if len(r.Nodes) != n {
+		return false
+	}
+	for _, node := range r.Nodes {
+		if !ok(node) {
+			return false
+		}
+	}
+	return true
 }

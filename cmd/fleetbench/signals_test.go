@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,17 +43,82 @@ devices:
         interval: 100ms
 `
 
-func startRun(t *testing.T, bin string, extra ...string) (*exec.Cmd, string) {
+// startRun starts longRun with result.partial.json written every 200 ms
+// (what the tests wait on: the run is under way once it has published);
+// its stderr is kept in the returned buffer.
+func startRun(t *testing.T, bin string, extra ...string) (*exec.Cmd, string, *syncBuffer) {
 	t.Helper()
 	path := writeFile(t, "long.yaml", longRun)
 	out := t.TempDir()
-	cmd := exec.Command(bin, append([]string{"run", path, "--quiet", "--memory", "--out", out}, extra...)...)
+	cmd := exec.Command(bin, append([]string{"run", path, "--quiet", "--memory", "--out", out, "--partial-every", "200ms"}, extra...)...)
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
-	return cmd, out
+	return cmd, out, stderr
 }
+
+// syncBuffer is a buffer a process's output copier writes while the test
+// reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// waitFor polls cond until it holds and fails the test, naming what it
+// waited for, when it still does not hold after timeout. Polling a
+// condition is how these tests synchronise; none sleeps for a fixed time
+// and hopes the process got there.
+func waitFor(t testing.TB, timeout time.Duration, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		<-tick.C
+	}
+}
+
+// waitPartial waits until the run writing into out has a
+// result.partial.json that parses and satisfies cond, and returns it.
+func waitPartial(t testing.TB, out string, within time.Duration, cond func(*metrics.Result) bool, what string) *metrics.Result {
+	t.Helper()
+	path := filepath.Join(out, "result.partial.json")
+	var res *metrics.Result
+	waitFor(t, within, func() bool {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return false
+		}
+		r, err := metrics.UnmarshalResult(b)
+		if err != nil {
+			return false
+		}
+		res = r
+		return cond(r)
+	}, what+" in "+path)
+	return res
+}
+
+// published: the run has published something.
+func published(r *metrics.Result) bool { return r.Totals.Published > 0 }
 
 func waitExit(t *testing.T, cmd *exec.Cmd, within time.Duration) (int, time.Duration) {
 	t.Helper()
@@ -86,20 +154,6 @@ func readResult(t *testing.T, path string) *metrics.Result {
 	return res
 }
 
-func waitFile(t *testing.T, path string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not appear within %v", path, within)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // TestInterruptAndKill covers what an operator can do to a run: Ctrl-C
 // (drain, write everything marked interrupted, exit 130), Ctrl-C twice
 // (stop at once, still write the result), and kill -9 (the last
@@ -110,8 +164,8 @@ func TestInterruptAndKill(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	t.Run("sigint drains and exits 130", func(t *testing.T) {
-		cmd, out := startRun(t, bin, "--set", "drain=1s")
-		time.Sleep(3 * time.Second)
+		cmd, out, _ := startRun(t, bin, "--set", "drain=1s")
+		waitPartial(t, out, 30*time.Second, published, "a publish")
 		cmd.Process.Signal(syscall.SIGINT)
 		code, took := waitExit(t, cmd, 20*time.Second)
 		if code != exitInterrupted {
@@ -128,10 +182,12 @@ func TestInterruptAndKill(t *testing.T) {
 		}
 	})
 	t.Run("second sigint stops at once", func(t *testing.T) {
-		cmd, out := startRun(t, bin) // drain 10s
-		time.Sleep(3 * time.Second)
+		cmd, out, stderr := startRun(t, bin) // drain 10s
+		waitPartial(t, out, 30*time.Second, published, "a publish")
 		cmd.Process.Signal(syscall.SIGINT)
-		time.Sleep(300 * time.Millisecond)
+		// The second Ctrl-C comes once the first was taken (signals sent
+		// back to back may arrive as one).
+		waitFor(t, 10*time.Second, func() bool { return strings.Contains(stderr.String(), "interrupted — draining") }, "the first interrupt's message")
 		cmd.Process.Signal(syscall.SIGINT)
 		code, took := waitExit(t, cmd, 15*time.Second)
 		if code != exitInterrupted || took > 8*time.Second {
@@ -142,10 +198,11 @@ func TestInterruptAndKill(t *testing.T) {
 		}
 	})
 	t.Run("kill -9 leaves a partial result", func(t *testing.T) {
-		cmd, out := startRun(t, bin, "--partial-every", "1s")
+		cmd, out, _ := startRun(t, bin)
 		partial := filepath.Join(out, "result.partial.json")
-		waitFile(t, partial, 15*time.Second)
-		time.Sleep(2500 * time.Millisecond) // let a later one replace the first
+		// Kill once a later partial result has replaced the first: two
+		// points of the series, publishes in them.
+		waitPartial(t, out, 30*time.Second, func(r *metrics.Result) bool { return published(r) && len(r.Series) >= 2 }, "two series points")
 		cmd.Process.Kill()
 		waitExit(t, cmd, 10*time.Second)
 		res := readResult(t, partial)

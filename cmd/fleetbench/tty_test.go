@@ -56,21 +56,19 @@ devices:
 			}
 			t.Cleanup(func() { exec.Command(tmux, "-S", sock, "kill-server").Run() })
 			var screen string
-			deadline := time.Now().Add(60 * time.Second)
-			for {
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("screen:\n%s", screen)
+				}
+			})
+			waitFor(t, 60*time.Second, func() bool {
 				out, err := exec.Command(tmux, "-S", sock, "capture-pane", "-p", "-t", session).Output()
 				if err != nil {
 					t.Fatalf("tmux capture-pane: %v", err)
 				}
 				screen = string(out)
-				if strings.Contains(screen, "EXIT=") {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the run did not end in 60 s; screen:\n%s", screen)
-				}
-				time.Sleep(200 * time.Millisecond)
-			}
+				return strings.Contains(screen, "EXIT=")
+			}, "the run to end in the tmux pane")
 			if !strings.Contains(screen, "EXIT=0") {
 				t.Fatalf("run failed; screen:\n%s", screen)
 			}

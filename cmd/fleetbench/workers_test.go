@@ -111,7 +111,13 @@ func TestWorkersFanInMatchesSingleNode(t *testing.T) {
 	bin := buildBinary(t)
 	tok := tokenFile(t, "fleet-token-1")
 	w1, w2 := startWorker(t, bin, "--token-file", tok), startWorker(t, bin, "--token-file", tok)
-	args := []string{"run", fanIn, "--quiet", "--duration", "6s", "--set", "drain=2s", "--set", "devices[devices].count=100"}
+	// The totals are compared exactly, so the plan is exact: count: 4
+	// messages per publisher (1 s apart, from 1 s after connecting), well
+	// within the duration; the single node drains once all are sent, the
+	// workers at the end of the duration. A rate over a duration is not
+	// exact: how many slots fit depends on when each device connected.
+	args := []string{"run", fanIn, "--quiet", "--duration", "10s", "--set", "drain=2s", "--set", "devices[devices].count=100",
+		"--set", "devices[devices].publish[0].count=4"}
 
 	single := t.TempDir()
 	if code, _, stderr := runBin(t, bin, append(args, "--out", single)...); code != 0 {
@@ -127,7 +133,10 @@ func TestWorkersFanInMatchesSingleNode(t *testing.T) {
 	m := res.Totals
 	t.Logf("single: published %d expected %d received %d lost %d", s.Published, s.Expected, s.Received, s.Lost)
 	t.Logf("two workers: published %d expected %d received %d lost %d, %d cross-node (bound ±%d µs)", m.Published, m.Expected, m.Received, m.Lost, m.CrossNodeReceived, res.ClockBoundUs)
-	if s.Published == 0 || m.Published != s.Published || m.Expected != s.Expected || m.Received != s.Received || m.Lost != 0 || s.Lost != 0 {
+	if s.Published != 400 || s.Expected != 800 || s.Received != 800 || s.Lost != 0 {
+		t.Fatal("the single-node run did not follow its plan: 100 publishers × 4 messages, each to 2 consumers")
+	}
+	if m.Published != s.Published || m.Expected != s.Expected || m.Received != s.Received || m.Lost != 0 {
 		t.Fatal("the distributed totals differ from the single-node run")
 	}
 	x := res.Latency.E2ECrossNode
@@ -158,13 +167,16 @@ func TestWorkerKilledMidRun(t *testing.T) {
 	w1, w2 := startWorker(t, bin, "--token-file", tok), startWorker(t, bin, "--token-file", tok)
 	out := t.TempDir()
 	cmd := exec.Command(bin, "run", fanIn, "--quiet", "--duration", "10s", "--set", "drain=2s", "--set", "devices[devices].count=100",
-		"--out", out, "--workers", w1.addr+","+w2.addr, "--local=false", "--token-file", tok)
-	var stderr bytes.Buffer
+		"--out", out, "--workers", w1.addr+","+w2.addr, "--local=false", "--token-file", tok, "--partial-every", "200ms")
+	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Second)
+	t.Cleanup(func() { cmd.Process.Kill() })
+	// Kill the worker once both nodes have reported every device
+	// connected and messages published.
+	waitPartial(t, out, time.Minute, func(r *metrics.Result) bool { return everyNode(r, 2, 51) }, "both nodes connected and publishing")
 	if err := w2.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -190,6 +202,21 @@ func TestWorkerKilledMidRun(t *testing.T) {
 			t.Errorf("%s does not say %q (%v)", file, want, err)
 		}
 	}
+}
+
+// everyNode reports whether the result has n nodes, each with all of its
+// devices connected (connect_ok = devices, the consumer included) and
+// something published.
+func everyNode(r *metrics.Result, n int, devices int64) bool {
+	if len(r.Nodes) != n {
+		return false
+	}
+	for _, node := range r.Nodes {
+		if node.Totals.ConnectOK < devices || node.Totals.Published == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func lastLine(s string) string {
@@ -244,24 +271,21 @@ func TestWorkerSurvivesCoordinatorKill(t *testing.T) {
 	w := startWorker(t, bin, "--token-file", tok)
 	killed := t.TempDir()
 	cmd := exec.Command(bin, "run", fanIn, "--quiet", "--duration", "60s", "--set", "devices[devices].count=20",
-		"--out", killed, "--workers", w.addr, "--local=false", "--token-file", tok, "--partial-every", "1s")
+		"--out", killed, "--workers", w.addr, "--local=false", "--token-file", tok, "--partial-every", "200ms")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Second)
+	t.Cleanup(func() { cmd.Process.Kill() })
+	// Kill the coordinator once its partial result holds the node's
+	// publishes and deliveries.
+	waitPartial(t, killed, time.Minute, func(r *metrics.Result) bool { return everyNode(r, 1, 22) && r.Totals.Received > 0 }, "the node's publishes and deliveries")
 	cmd.Process.Kill()
 	cmd.Wait()
 	partial := readResult(t, filepath.Join(killed, "result.partial.json"))
 	if !partial.Partial || len(partial.Nodes) != 1 || partial.Nodes[0].Totals.Published == 0 || partial.Totals.Received == 0 {
 		t.Fatalf("partial result: %+v, nodes %+v", partial.Totals, partial.Nodes)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(w.log(), "coordinator went away") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the worker did not notice its coordinator's death:\n%s", w.log())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitFor(t, 15*time.Second, func() bool { return strings.Contains(w.log(), "coordinator went away") }, "the worker to notice its coordinator's death")
 	out := t.TempDir()
 	code, _, stderr := runBin(t, bin, "run", fanIn, "--quiet", "--duration", "2s", "--set", "drain=1s", "--set", "devices[devices].count=4",
 		"--out", out, "--workers", w.addr, "--local=false", "--token-file", tok)
@@ -291,13 +315,17 @@ func TestWorkersInterrupt(t *testing.T) {
 	w := startWorker(t, bin, "--token-file", tok)
 	out := t.TempDir()
 	cmd := exec.Command(bin, "run", fanIn, "--quiet", "--duration", "60s", "--set", "drain=2s", "--set", "devices[devices].count=20",
-		"--out", out, "--workers", w.addr, "--token-file", tok)
-	var stderr bytes.Buffer
+		"--out", out, "--workers", w.addr, "--token-file", tok, "--partial-every", "200ms")
+	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Second)
+	t.Cleanup(func() { cmd.Process.Kill() })
+	// Interrupt once both nodes (local and worker) have published.
+	waitPartial(t, out, time.Minute, func(r *metrics.Result) bool {
+		return len(r.Nodes) == 2 && r.Nodes[0].Totals.Published > 0 && r.Nodes[1].Totals.Published > 0
+	}, "both nodes publishing")
 	cmd.Process.Signal(os.Interrupt)
 	code, took := waitExit(t, cmd, 30*time.Second)
 	if code != exitInterrupted {

@@ -506,14 +506,19 @@ func brokerGoroutines() int {
 	return count
 }
 
+// waitFor polls cond until it holds and fails the test, naming what it
+// waited for, when it still does not hold after the wait bound. Polling a
+// condition is how these tests synchronise; none sleeps for a fixed time.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(wait)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			t.Fatalf("timed out after %v waiting for %s", wait, what)
 		}
-		time.Sleep(5 * time.Millisecond)
+		<-tick.C
 	}
 }
 

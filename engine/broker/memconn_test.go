@@ -7,6 +7,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/fleetbench/fleetbench/engine/enginetest/goroutines"
 )
 
 func TestBufferedConnWritesWithoutReader(t *testing.T) {
@@ -94,7 +96,7 @@ func TestBufferedConnCloseWakesReader(t *testing.T) {
 		_, err := bc.Read(make([]byte, 1))
 		read <- err
 	}()
-	time.Sleep(10 * time.Millisecond)
+	waitFor(t, "the Read to block", func() bool { return goroutines.AllParked("broker.TestBufferedConnCloseWakesReader.func1") })
 	bc.Close()
 	select {
 	case err := <-read:

@@ -173,7 +173,7 @@ func TestFaultStall(t *testing.T) {
 
 	// The read is already blocked in the socket when the stall begins.
 	reading := readAsync(c, 16)
-	time.Sleep(20 * time.Millisecond)
+	waitParked(t, readerFrame, "the read blocked in the socket")
 	id := mustApply(t, in, nil, Fault{Stall: true})
 	if _, err := srv.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
@@ -216,7 +216,9 @@ func TestFaultStall(t *testing.T) {
 	// A deadline still bounds a stalled read, and no byte is lost.
 	id = mustApply(t, in, nil, Fault{Stall: true})
 	srv.Write([]byte("again"))
-	time.Sleep(20 * time.Millisecond)
+	// The bytes are there to be read (in the socket; where the kernel
+	// cannot tell, the read below still has to time out).
+	waitFor(t, 5*time.Second, func() bool { n := queued(c); return n < 0 || n >= 5 }, `"again" to reach the stalled connection`)
 	c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 	start := time.Now()
 	_, err := c.Read(buf)

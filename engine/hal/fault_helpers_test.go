@@ -156,30 +156,25 @@ func faultGoroutines() int {
 // goroutines run in all.
 func waitGoroutines(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(4 * time.Second)
-	for faultGoroutines() > 0 || runtime.NumGoroutine() > n {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines (%d pumps and senders), want ≤ %d and none:\n%s",
-				runtime.NumGoroutine(), faultGoroutines(), n, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !poll(4*time.Second, 10*time.Millisecond, func() bool { return faultGoroutines() == 0 && runtime.NumGoroutine() <= n }) {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines (%d pumps and senders), want ≤ %d and none:\n%s",
+			runtime.NumGoroutine(), faultGoroutines(), n, buf[:runtime.Stack(buf, true)])
 	}
 }
 
-// settledGoroutines waits for goroutines of earlier tests to end and
-// returns the count.
+// settledGoroutines waits (up to 0.5 s) for the goroutines of earlier
+// tests to end, that is for no pump or sender to run and the count to
+// stay the same over 10 ms, and returns the count.
 func settledGoroutines() int {
-	n := runtime.NumGoroutine()
-	for range 50 {
-		time.Sleep(10 * time.Millisecond)
-		m := runtime.NumGoroutine()
-		if m == n {
-			break
-		}
-		n = m
-	}
-	return n
+	prev := -1
+	poll(500*time.Millisecond, 10*time.Millisecond, func() bool {
+		n := runtime.NumGoroutine()
+		same := n == prev
+		prev = n
+		return same && faultGoroutines() == 0
+	})
+	return runtime.NumGoroutine()
 }
 
 func checkCutErr(t *testing.T, err error) {

@@ -38,7 +38,7 @@ func TestFaultCut(t *testing.T) {
 	busy.Write(bytes.Repeat([]byte("z"), 1000)) // pending in the write line
 
 	rIdle, rBusy := readAsync(idle, 8), readAsync(busy, 8)
-	time.Sleep(20 * time.Millisecond)
+	waitParked(t, readerFrame, "both reads blocked before the cut")
 	mustApply(t, in, device(0, 1), Fault{Cut: true})
 
 	checkCutErr(t, expectResult(t, rIdle, "idle read").err)
@@ -251,9 +251,9 @@ func TestFaultNoLeaks(t *testing.T) {
 	c, _ := dial(2)
 	mustApply(t, in, device(2), Fault{Bandwidth: 1000, Stall: true})
 	rc := readAsync(c, 4)
-	wc := make(chan error, 1)
-	go func() { _, err := c.Write(make([]byte, 10_000)); wc <- err }()
-	time.Sleep(50 * time.Millisecond)
+	wc := writeAsync(c, make([]byte, 10_000))
+	waitParked(t, readerFrame, "the stalled read blocked")
+	waitParked(t, writerFrame, "the stalled write blocked")
 	c.Close()
 	expectResult(t, rc, "stalled read")
 	if err := <-wc; !errors.Is(err, net.ErrClosed) {

@@ -19,14 +19,10 @@ func TestFakeClock(t *testing.T) {
 	c := NewFakeClock(time.Unix(1000, 0))
 	done := make(chan struct{})
 	go func() { c.SleepMs(1500); close(done) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for c.Sleepers() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("sleeper never registered")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, 5*time.Second, func() bool { return c.Sleepers() > 0 }, "the sleeper to register")
 	c.Advance(time.Second)
+	// A window in which nothing may happen: the sleeper must not wake
+	// after 1 s of fake time (a fixed wait is the point here).
 	select {
 	case <-done:
 		t.Fatal("woke after 1 s of a 1.5 s sleep")

@@ -41,6 +41,10 @@ func (r *fakeResolver) set(host string, addrs ...string) {
 func (r *fakeResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
 	r.lookups.Add(1)
 	if r.delay > 0 {
+		// Slow on purpose (the one fixed sleep kept in these tests): a
+		// look-up that takes a while makes concurrent dials overlap it,
+		// which is what TestResolveOnce's single look-up is about. The
+		// test's assertions do not depend on how long it takes.
 		time.Sleep(r.delay)
 	}
 	r.mu.Lock()

@@ -92,10 +92,16 @@ func BenchmarkIdleHandles(b *testing.B) {
 		rss0, g0 := rssKB(b), runtime.NumGoroutine()
 
 		handles := make([]*Handle, 0, n)
+		var subacked atomic.Int64
+		onEvent := func(_ *Handle, ev *Event) {
+			if ev.Type == EventSubscribeSuccess {
+				subacked.Add(1)
+			}
+		}
 		start := time.Now()
 		for i := 0; i < n; i++ {
 			id := fmt.Sprintf("idle-%06d", i)
-			h, err := Construct(context.Background(), Params{Endpoint: tg.endpoint, Dialer: tg.dialer, ClientID: id, CleanSession: true, Client: client})
+			h, err := Construct(context.Background(), Params{Endpoint: tg.endpoint, Dialer: tg.dialer, ClientID: id, CleanSession: true, Client: client, EventHandler: onEvent})
 			if err != nil {
 				b.Fatalf("handle %d: %v", i, err)
 			}
@@ -105,13 +111,14 @@ func BenchmarkIdleHandles(b *testing.B) {
 			handles = append(handles, h)
 		}
 		connectTime := time.Since(start)
-		for _, h := range handles {
-			h.Yield(0)
-		}
-		time.Sleep(time.Second) // let SUBACKs and buffers settle
-		for _, h := range handles {
-			h.Yield(0)
-		}
+		// Measure once every subscription is acknowledged (the handles
+		// deliver their events when yielded).
+		waitFor(b, time.Minute, func() bool {
+			for _, h := range handles {
+				h.Yield(0)
+			}
+			return subacked.Load() == int64(n)
+		}, fmt.Sprintf("%d SUBACKs", n))
 		runtime.GC()
 		debug.FreeOSMemory()
 		var ms1 runtime.MemStats

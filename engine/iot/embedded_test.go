@@ -126,10 +126,7 @@ func TestDestroySendsDisconnect(t *testing.T) {
 	if err := h.Destroy(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for hook.n.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, 5*time.Second, func() bool { return hook.n.Load() > 0 }, "the broker to read a DISCONNECT")
 	if hook.n.Load() != 1 {
 		t.Fatalf("broker read %d DISCONNECT packets, want 1", hook.n.Load())
 	}
