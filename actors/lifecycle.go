@@ -101,6 +101,24 @@ func Outage(ctl BrokerControl, w metrics.FaultWindow, start bool, log *slog.Logg
 func Frame(res *metrics.Result, sc *scenarios.Scenario, started time.Time, interrupted bool, windows []metrics.FaultWindow) {
 	res.StartedAt = started
 	res.Interrupted = interrupted
+	res.PlannedDevices = int64(PlannedDevices(sc))
 	res.Scenario = metrics.ScenarioInfo{Name: sc.Name, File: sc.File}
 	res.Faults = append(res.Faults[:0:0], windows...)
+}
+
+// PlannedDevices is the largest fleet the scenario's ramp asks for up to
+// a second before the end of the run (a device due in the run's last
+// instant may not be started by then, and that is no shortfall): the
+// connect-rate ramp's target then, or the highest stage target reached by
+// then (capped at the fleet).
+func PlannedDevices(sc *scenarios.Scenario) int {
+	end := max(0, sc.Duration-time.Second)
+	peak := sc.TargetAt(end)
+	var at time.Duration
+	for _, st := range sc.Stages {
+		if at += st.Duration; at <= end {
+			peak = max(peak, st.Target)
+		}
+	}
+	return min(peak, sc.Total())
 }

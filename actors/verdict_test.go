@@ -411,3 +411,25 @@ func closedAddr(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// TestPlannedDevices: the fleet a run must reach to stand for its
+// scenario is the ramp's target a second before the end.
+func TestPlannedDevices(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       int
+	}{
+		{"connect rate done", "duration: 10s\ndevices:\n  - name: d\n    count: 100\n    connect: {rate: 50/s}\n", 100},
+		{"connect rate too slow for the duration", "duration: 3s\ndevices:\n  - name: d\n    count: 200\n    connect: {rate: 20/s}\n", 40},
+		{"stages up and down", "duration: 30s\nstages:\n  - {duration: 10s, target: 50}\n  - {duration: 10s, target: 80}\n  - {duration: 10s, target: 0}\ndevices:\n  - name: d\n    count: 100\n", 80},
+		{"ramp ending with the run", "duration: 10s\nstages:\n  - {duration: 10s, target: 100}\ndevices:\n  - name: d\n    count: 100\n", 90},
+	} {
+		sc, err := scenarios.Parse("p.yaml", []byte("name: p\n"+tc.yaml))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := PlannedDevices(sc); got != tc.want {
+			t.Errorf("%s: PlannedDevices = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}

@@ -50,7 +50,11 @@ func writeText(b *strings.Builder, res *metrics.Result, verdict Verdict) {
 
 	b.WriteString("\n")
 	conn := &table{header: []string{"Connections", ""}, align: []align{alignLeft, alignLeft}}
-	conn.add("  "+"devices", fmt.Sprintf("%s started; connected: %s", fmtCount(t.Devices), connectedText(t)))
+	started := fmtCount(t.Devices) + " started"
+	if res.PlannedDevices > 0 && t.Devices < res.PlannedDevices {
+		started += " of " + fmtCount(res.PlannedDevices) + " planned"
+	}
+	conn.add("  "+"devices", fmt.Sprintf("%s; connected: %s", started, connectedText(t)))
 	connects := fmt.Sprintf("%s ok, %s failed", fmtCount(t.ConnectOK), fmtCount(t.ConnectFailed))
 	if t.ConnectFailed > 0 {
 		connects += fmt.Sprintf(" (%s: %s)", ratioText(t.ConnectFailed, t.ConnectOK+t.ConnectFailed), reasonList(res.ConnectFailedByReason))

@@ -30,6 +30,11 @@ type Result struct {
 	EndedAt   time.Time `json:"ended_at"`
 	// Interrupted is set when the run was stopped before its end.
 	Interrupted bool `json:"interrupted"`
+	// PlannedDevices is how many devices the scenario's ramp asks for at
+	// its peak (0 in results of older versions): a run that started fewer
+	// (the ramp fell behind: a slow broker or a loaded machine) does not
+	// stand for its scenario (see Failures).
+	PlannedDevices int64 `json:"planned_devices,omitempty"`
 	// Partial marks a result written while the run was still going
 	// (result.partial.json): everything measured up to EndedAt.
 	Partial bool `json:"partial,omitempty"`

@@ -56,6 +56,7 @@ const (
 	ReasonCodeNothingPublished   = "nothing_published"
 	ReasonCodeNothingReceived    = "nothing_received"
 	ReasonCodeNodeLost           = "node_lost"
+	ReasonCodeFleetShort         = "fleet_short"
 )
 
 // ThresholdOutcome is one threshold's outcome as the result keeps it.
@@ -145,6 +146,10 @@ func (r *Result) Failures() []Reason {
 		}
 		if t.Expected > 0 && t.Received == 0 {
 			add(ReasonCodeNothingReceived, "none of the %d expected deliveries arrived", t.Expected)
+		}
+		if r.PlannedDevices > 0 && t.Devices < r.PlannedDevices && !r.Interrupted && !r.Partial {
+			add(ReasonCodeFleetShort, "the fleet never reached its planned size: %d of %d devices started (the ramp fell behind its connect rate or stages)",
+				t.Devices, r.PlannedDevices)
 		}
 	}
 	for _, n := range r.Nodes {
