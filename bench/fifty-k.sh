@@ -12,6 +12,9 @@
 #   CLIENTS="native paho" bench/fifty-k.sh    # one pass per client (default: native only,
 #                                             # the default client; see README "MQTT clients")
 #   RATE=2000/s                               # connect rate of the fleet
+#   DEVICES=100000 BROKERS=6 INTERVAL=60s SOURCES=127.0.0.1-127.0.0.4 bench/fifty-k.sh
+#                                             # 100,000: six brokers, six local workers,
+#                                             # a source-address pool, a message a minute
 #
 # Peak RSS is sampled: every second the script sums VmRSS (/proc/PID/status)
 # over the fleetbench processes of the run, the coordinator and the local
@@ -29,6 +32,10 @@ devices=${DEVICES:-50000}
 duration=${DURATION:-2m}
 rate=${RATE:-2000/s}
 clients=${CLIENTS:-native}
+brokers_n=${BROKERS:-3}
+workers=${WORKERS:-$brokers_n}
+interval=${INTERVAL:-20s}
+sources=${SOURCES:-}
 out=bench/out/fifty-k-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$out"
 go build -o "$out/fleetbench" ./cmd/fleetbench
@@ -43,7 +50,7 @@ trap cleanup EXIT
 
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 urls=()
-for i in 1 2 3; do
+for i in $(seq "$brokers_n"); do
   port=$(freeport)
   cat > "$out/mosquitto$i.conf" <<CONF
 listener $port 127.0.0.1
@@ -67,11 +74,18 @@ for u in "${urls[@]}"; do # wait until each listens (bounded)
 done
 brokers=$(IFS=,; echo "${urls[*]}")
 
+source_block=""
+if [ -n "$sources" ]; then
+  source_block=$'  source_addresses: ['"$sources"$']'
+fi
 cat > "$out/fifty-k.yaml" <<YAML
 name: fifty-k
 duration: $duration
 drain: 5s
 hold: true
+broker:
+  url: [${urls[0]}]   # replaced by --broker
+$source_block
 devices:
   - name: d
     count: $devices
@@ -88,7 +102,7 @@ devices:
     publish:
       - topic: fk/\${index}
         qos: 1
-        interval: 20s
+        interval: $interval
         payload:
           size: 64
 YAML
@@ -104,7 +118,7 @@ for client in $clients; do
   mkdir -p "$pass"
   secs=$(python3 -c "import re,sys; d='$duration'; m={'s':1,'m':60,'h':3600}; print(sum(int(n)*m[u] for n,u in re.findall(r'(\d+)([smh])', d)))")
   timeout --signal=INT --kill-after=30 $((secs + 300)) \
-    "$fb" run "$out/fifty-k.yaml" --broker "$brokers" --local-workers 3 --client "$client" --quiet --out "$pass" \
+    "$fb" run "$out/fifty-k.yaml" --broker "$brokers" --local-workers "$workers" --client "$client" --quiet --out "$pass" \
     > "$pass/stdout.txt" 2> "$pass/stderr.txt" &
   run=$!
   pids+=($run)
@@ -142,9 +156,13 @@ print(f"  published {t['published']} acked {t['acked']} expected {t['expected']}
 for e in r.get("endpoints", []):
     print(f"  endpoint {e['url']}: devices {e['devices']} connect_ok {e['connect_ok']} connect_failed {e['connect_failed']} "
           f"published {e['published']} received {e['received']} ack p99 {e['publish_ack'].get('p99_us', 0)/1000:.1f} ms")
-per = peak * 1024 / max(1, devices)
-print(f"  peak RSS of all fleetbench processes (sampled sum of VmRSS, 1 s): {peak/1024:.0f} MiB = {per/1024:.1f} KiB per device")
-print(f"  sum of the processes' own peaks (VmHWM, {procs} processes): {hwm/1024:.0f} MiB = {hwm*1024/max(1, devices)/1024:.1f} KiB per device")
+# Per device started (a ramp that fell behind started fewer than planned).
+started = max(1, t['devices'])
+if t['devices'] < devices:
+    print(f"  WARNING: only {t['devices']} of {devices} devices started (verdict: {r['verdict'].get('status', '?')})")
+per = peak * 1024 / started
+print(f"  peak RSS of all fleetbench processes (sampled sum of VmRSS, 1 s): {peak/1024:.0f} MiB = {per/1024:.1f} KiB per device started")
+print(f"  sum of the processes' own peaks (VmHWM, {procs} processes): {hwm/1024:.0f} MiB = {hwm*1024/started/1024:.1f} KiB per device started")
 PY
 done
 cat "$summary"
