@@ -157,11 +157,13 @@ func Preflight(sc *scenarios.Scenario, memory bool) (warnings []string, err erro
 
 // fdNeed is what a single-node run needs (see FDNeed).
 func fdNeed(sc *scenarios.Scenario, memory bool) uint64 {
-	broker := 0
-	if sc.Broker.URL == "" && !memory {
-		broker = sc.Total()
+	switch {
+	case sc.Broker.URL != "":
+		return FDNeed(sc.Total(), 0)
+	case memory: // in-memory pipes to the embedded broker hold no file
+		return FDNeed(0, 0)
 	}
-	return FDNeed(sc.Total(), broker)
+	return FDNeed(sc.Total(), sc.Total())
 }
 
 // FDNeed is the open files a process needs: one per device it runs, one
