@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fleetbench/fleetbench/actors"
+	"github.com/fleetbench/fleetbench/engine/enginetest"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/scenarios"
 )
@@ -46,21 +47,11 @@ func runSingle(t *testing.T, sc *scenarios.Scenario) *metrics.Result {
 	return res
 }
 
-// waitFor polls cond until it holds and fails the test, naming what it
-// waited for, when it still does not hold after timeout. Polling a
-// condition is how these tests synchronise; none sleeps for a fixed time
-// and hopes the run got there.
+// waitFor is enginetest.WaitFor: poll cond until it holds, or fail naming
+// what was awaited.
 func waitFor(t testing.TB, timeout time.Duration, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
+	enginetest.WaitFor(t, timeout, cond, what)
 }
 
 // waitPartial waits until the partial result a coordinator child writes

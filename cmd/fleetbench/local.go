@@ -66,11 +66,7 @@ func startLocalWorkers(ctx context.Context, c *cli.Context, sc *scenarios.Scenar
 // coordinator process coordinates (and hosts the embedded broker, if the
 // scenario uses it) but runs no devices.
 func localDistribution(c *cli.Context, lw *cluster.LocalWorkers) (*cluster.Distribution, error) {
-	src, err := scenarios.ReadFileLimited(c.Args().First(), scenarios.MaxScenarioSize)
-	if err != nil {
-		return nil, usageError("%v", err)
-	}
-	sets, err := scenarioSets(c, nil)
+	src, sets, err := distributedSource(c)
 	if err != nil {
 		return nil, err
 	}

@@ -109,15 +109,8 @@ func TestLocalWorkersInterrupted(t *testing.T) {
 	defer cmd.Process.Kill()
 	// Condition: the partial result shows the whole fleet connected and
 	// messages received.
-	partial := filepath.Join(out, "result.partial.json")
-	waitLocal(t, time.Minute, "every device connected and receiving (result.partial.json)", func() bool {
-		b, err := os.ReadFile(partial)
-		if err != nil {
-			return false
-		}
-		r, err := metrics.UnmarshalResult(b)
-		return err == nil && r.Totals.ConnectOK >= 60 && r.Totals.Received > 0
-	})
+	waitPartial(t, out, time.Minute, func(r *metrics.Result) bool { return r.Totals.ConnectOK >= 60 && r.Totals.Received > 0 },
+		"every device connected and receiving")
 	pids := localPIDs(t, stderr.String())
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
@@ -154,16 +147,7 @@ func TestLocalWorkersFirstPartial(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Signal(os.Interrupt); waitExit(t, cmd, time.Minute) }()
-	var first *metrics.Result
-	waitLocal(t, time.Minute, "the first result.partial.json", func() bool {
-		b, err := os.ReadFile(filepath.Join(out, "result.partial.json"))
-		if err != nil {
-			return false
-		}
-		r, err := metrics.UnmarshalResult(b)
-		first = r
-		return err == nil
-	})
+	first := waitPartial(t, out, time.Minute, func(*metrics.Result) bool { return true }, "the first partial result")
 	span := first.EndedAt.Sub(first.StartedAt)
 	t.Logf("first partial result after %v of the run, %d connects", span.Round(time.Millisecond), first.Totals.ConnectOK)
 	if first.Totals.ConnectOK == 0 || span >= 10*time.Second {
@@ -186,15 +170,15 @@ func TestLocalWorkersCoordinatorKilled(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	var pids []int
-	waitLocal(t, time.Minute, "the local workers' pids on stderr", func() bool {
+	waitFor(t, time.Minute, func() bool {
 		pids = localPIDsIn(stderr.String())
 		return len(pids) == 2
-	})
+	}, "the local workers' pids on stderr")
 	if err := cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	waitLocal(t, 10*time.Second, "both local workers gone", func() bool { return !alive(pids[0]) && !alive(pids[1]) })
+	waitFor(t, 10*time.Second, func() bool { return !alive(pids[0]) && !alive(pids[1]) }, "both local workers gone")
 }
 
 // TestLocalWorkerKilled: a local worker that dies mid-run is a lost node,
@@ -212,14 +196,7 @@ func TestLocalWorkerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	waitLocal(t, time.Minute, "every device connected", func() bool {
-		b, err := os.ReadFile(filepath.Join(out, "result.partial.json"))
-		if err != nil {
-			return false
-		}
-		r, err := metrics.UnmarshalResult(b)
-		return err == nil && r.Totals.ConnectOK >= 60
-	})
+	waitPartial(t, out, time.Minute, func(r *metrics.Result) bool { return r.Totals.ConnectOK >= 60 }, "every device connected")
 	pids := localPIDs(t, stderr.String())
 	if err := syscall.Kill(pids[1], syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -290,18 +267,6 @@ func alive(pid int) bool {
 		return b[i+2] != 'Z'
 	}
 	return true
-}
-
-// waitLocal polls cond until it holds, failing the test after within.
-func waitLocal(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition, not a fixed wait
-	}
 }
 
 // RRPC's cloud side is the embedded emulator of one process: a

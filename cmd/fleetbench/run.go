@@ -255,11 +255,7 @@ func distribution(c *cli.Context) (*cluster.Distribution, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := scenarios.ReadFileLimited(c.Args().First(), scenarios.MaxScenarioSize)
-	if err != nil {
-		return nil, usageError("%v", err)
-	}
-	sets, err := scenarioSets(c, nil)
+	src, sets, err := distributedSource(c)
 	if err != nil {
 		return nil, err
 	}
@@ -473,4 +469,18 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// distributedSource is what every node of a distributed run loads the
+// scenario from: the file's text and the command line's overrides.
+func distributedSource(c *cli.Context) ([]byte, []string, error) {
+	src, err := scenarios.ReadFileLimited(c.Args().First(), scenarios.MaxScenarioSize)
+	if err != nil {
+		return nil, nil, usageError("%v", err)
+	}
+	sets, err := scenarioSets(c, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return src, sets, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/fleetbench/fleetbench/engine/devsign"
+	"github.com/fleetbench/fleetbench/engine/enginetest"
 )
 
 const wait = 5 * time.Second // bound on every single wait in these tests
@@ -511,15 +512,7 @@ func brokerGoroutines() int {
 // condition is how these tests synchronise; none sleeps for a fixed time.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", wait, what)
-		}
-		<-tick.C
-	}
+	enginetest.WaitFor(t, wait, cond, what)
 }
 
 func TestCloseLeavesNoGoroutines(t *testing.T) {
