@@ -100,6 +100,7 @@ type clusterNode struct {
 	// the others received beyond what it reported as expected.
 	unreported int64
 	errors     map[string]string
+	reasons    map[string]int64 // MQTT reason codes, cumulative
 	// The node's own series: what arrived since its last point.
 	series            []metrics.NodePoint
 	pendPub, pendRecv int64
@@ -320,6 +321,9 @@ func (c *cluster) report(ctx actor.Context, r *remotepb.NodeReport) {
 	if len(r.FirstErrors) > 0 {
 		n.errors = r.FirstErrors
 	}
+	if len(r.ReasonCodes) > 0 {
+		n.reasons = r.ReasonCodes
+	}
 	if r.Phase != "" {
 		n.phase = actors.Phase(r.Phase)
 		if n.phase != actors.PhaseRamp && c.drainAt.IsZero() {
@@ -511,6 +515,12 @@ func (c *cluster) result(close bool) *metrics.Result {
 				gr := fromWireGroup("", g)
 				res.Groups[i].Add(&gr)
 			}
+		}
+		for k, v := range n.reasons {
+			if res.ReasonCodes == nil {
+				res.ReasonCodes = make(map[string]int64, len(n.reasons))
+			}
+			res.ReasonCodes[k] += v
 		}
 		for k, v := range n.errors {
 			if res.FirstConnectErrors == nil {

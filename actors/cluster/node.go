@@ -317,6 +317,7 @@ func (n *node) spawn(ctx actor.Context) {
 		r := &remotepb.NodeReport{
 			NodeName: n.name, Seq: n.seq.Add(1), Final: final, Snapshot: w,
 			Groups: toWireGroups(env.Groups), FirstErrors: env.FirstErrors.Map(), ReceivedFrom: from,
+			ReasonCodes: env.Recorder.Reasons(),
 		}
 		if r.Endpoints, err = toWireEndpoints(env.Endpoints.Results()); err != nil {
 			n.cfg.Logger.Error("node report without its endpoint lines", "err", err)

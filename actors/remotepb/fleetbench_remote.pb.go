@@ -959,7 +959,10 @@ type NodeReport struct {
 	ReceivedFrom []int64 `protobuf:"varint,10,rep,packed,name=received_from,json=receivedFrom,proto3" json:"received_from,omitempty"`
 	// Endpoints holds the node's lines per broker endpoint, in the order of
 	// broker.url (cumulative; empty unless the run has several endpoints).
-	Endpoints     []*EndpointCounts `protobuf:"bytes,11,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	Endpoints []*EndpointCounts `protobuf:"bytes,11,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	// ReasonCodes counts the MQTT reason codes the node's devices were
+	// answered with, by "<packet>:<name>" (cumulative).
+	ReasonCodes   map[string]int64 `protobuf:"bytes,12,rep,name=reason_codes,json=reasonCodes,proto3" json:"reason_codes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1067,6 +1070,13 @@ func (x *NodeReport) GetReceivedFrom() []int64 {
 func (x *NodeReport) GetEndpoints() []*EndpointCounts {
 	if x != nil {
 		return x.Endpoints
+	}
+	return nil
+}
+
+func (x *NodeReport) GetReasonCodes() map[string]int64 {
+	if x != nil {
+		return x.ReasonCodes
 	}
 	return nil
 }
@@ -1295,7 +1305,7 @@ const file_fleetbench_remote_proto_rawDesc = "" +
 	"\x05acked\x18\x05 \x01(\x03R\x05acked\x12\x1a\n" +
 	"\breceived\x18\x06 \x01(\x03R\breceived\x12 \n" +
 	"\vdisconnects\x18\a \x01(\x03R\vdisconnects\x12%\n" +
-	"\x0epublish_errors\x18\b \x01(\x03R\rpublishErrors\"\x8d\x04\n" +
+	"\x0epublish_errors\x18\b \x01(\x03R\rpublishErrors\"\xa0\x05\n" +
 	"\n" +
 	"NodeReport\x12\x1b\n" +
 	"\tnode_name\x18\x01 \x01(\tR\bnodeName\x12\x10\n" +
@@ -1309,10 +1319,14 @@ const file_fleetbench_remote_proto_rawDesc = "" +
 	"\vinterrupted\x18\t \x01(\bR\vinterrupted\x12#\n" +
 	"\rreceived_from\x18\n" +
 	" \x03(\x03R\freceivedFrom\x12?\n" +
-	"\tendpoints\x18\v \x03(\v2!.fleetbench.remote.EndpointCountsR\tendpoints\x1a>\n" +
+	"\tendpoints\x18\v \x03(\v2!.fleetbench.remote.EndpointCountsR\tendpoints\x12Q\n" +
+	"\freason_codes\x18\f \x03(\v2..fleetbench.remote.NodeReport.ReasonCodesEntryR\vreasonCodes\x1a>\n" +
 	"\x10FirstErrorsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xd3\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
+	"\x10ReasonCodesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xd3\x05\n" +
 	"\x0eEndpointCounts\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x18\n" +
 	"\adevices\x18\x02 \x01(\x03R\adevices\x12\x1d\n" +
@@ -1352,7 +1366,7 @@ func file_fleetbench_remote_proto_rawDescGZIP() []byte {
 	return file_fleetbench_remote_proto_rawDescData
 }
 
-var file_fleetbench_remote_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_fleetbench_remote_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_fleetbench_remote_proto_goTypes = []any{
 	(*Ping)(nil),           // 0: fleetbench.remote.Ping
 	(*Pong)(nil),           // 1: fleetbench.remote.Pong
@@ -1370,8 +1384,9 @@ var file_fleetbench_remote_proto_goTypes = []any{
 	(*NodeReport)(nil),     // 13: fleetbench.remote.NodeReport
 	(*EndpointCounts)(nil), // 14: fleetbench.remote.EndpointCounts
 	nil,                    // 15: fleetbench.remote.NodeReport.FirstErrorsEntry
-	nil,                    // 16: fleetbench.remote.EndpointCounts.ConnectFailedByReasonEntry
-	nil,                    // 17: fleetbench.remote.EndpointCounts.FailoversEntry
+	nil,                    // 16: fleetbench.remote.NodeReport.ReasonCodesEntry
+	nil,                    // 17: fleetbench.remote.EndpointCounts.ConnectFailedByReasonEntry
+	nil,                    // 18: fleetbench.remote.EndpointCounts.FailoversEntry
 }
 var file_fleetbench_remote_proto_depIdxs = []int32{
 	3,  // 0: fleetbench.remote.Prepare.ranges:type_name -> fleetbench.remote.Range
@@ -1385,13 +1400,14 @@ var file_fleetbench_remote_proto_depIdxs = []int32{
 	12, // 8: fleetbench.remote.NodeReport.groups:type_name -> fleetbench.remote.GroupCounts
 	15, // 9: fleetbench.remote.NodeReport.first_errors:type_name -> fleetbench.remote.NodeReport.FirstErrorsEntry
 	14, // 10: fleetbench.remote.NodeReport.endpoints:type_name -> fleetbench.remote.EndpointCounts
-	16, // 11: fleetbench.remote.EndpointCounts.connect_failed_by_reason:type_name -> fleetbench.remote.EndpointCounts.ConnectFailedByReasonEntry
-	17, // 12: fleetbench.remote.EndpointCounts.failovers:type_name -> fleetbench.remote.EndpointCounts.FailoversEntry
-	13, // [13:13] is the sub-list for method output_type
-	13, // [13:13] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	16, // 11: fleetbench.remote.NodeReport.reason_codes:type_name -> fleetbench.remote.NodeReport.ReasonCodesEntry
+	17, // 12: fleetbench.remote.EndpointCounts.connect_failed_by_reason:type_name -> fleetbench.remote.EndpointCounts.ConnectFailedByReasonEntry
+	18, // 13: fleetbench.remote.EndpointCounts.failovers:type_name -> fleetbench.remote.EndpointCounts.FailoversEntry
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_fleetbench_remote_proto_init() }
@@ -1405,7 +1421,7 @@ func file_fleetbench_remote_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fleetbench_remote_proto_rawDesc), len(file_fleetbench_remote_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -278,3 +278,39 @@ func TestRRPCRefusedDistributed(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+// TestLocalWorkersThingReplies: nodes ship their MQTT and Alink reason
+// codes (reply_code:200 here) and their thing_reply latencies, so a
+// distributed platform run counts every reply exactly as one process does.
+func TestLocalWorkersThingReplies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: an end-to-end run of the command")
+	}
+	bin := buildBinary(t)
+	sc := writeFile(t, "thing.yaml", `name: thing-local
+duration: 6s
+drain: 1s
+broker: {platform: alibaba}
+devices:
+  - name: meters
+    count: 20
+    product_key: a1PK
+    device_secret: secret-${index}
+    connect: {rate: 1000/s}
+    publish:
+      - thing: property_post
+        qos: 1
+        interval: 50ms
+        count: 5
+        params: '{"temperature": ${random:20.0..30.0}}'
+`)
+	out := t.TempDir()
+	if code, _, stderr := runBin(t, bin, "run", sc, "--local-workers", "2", "--quiet", "--out", out); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	res := readResult(t, filepath.Join(out, "result.json"))
+	if res.Totals.ThingPosts != 100 || res.Latency.ThingReply.Count != 100 || res.ReasonCodes["reply_code:200"] != 100 || len(res.Nodes) != 2 {
+		t.Fatalf("thing posts %d, thing_reply %d, reason codes %v, %d nodes; want 100, 100, reply_code:200 100, 2",
+			res.Totals.ThingPosts, res.Latency.ThingReply.Count, res.ReasonCodes, len(res.Nodes))
+	}
+}
