@@ -308,7 +308,7 @@ func spawnNodes(sys *actor.ActorSystem, r *remote.Remote, d *Distribution, log *
 		limit, _ := hal.RaiseFDLimit(1 << 20)
 		clock := hal.NewSystemClock()
 		props := NewNodeProps(NodeConfig{
-			Setup:   func(p *remotepb.Prepare) (*NodeSetup, error) { return setupNode(p, clock, log) },
+			Setup:   func(p *remotepb.Prepare) (*NodeSetup, error) { return setupNode(p, clock, log, nil) },
 			Clock:   clock,
 			Version: d.Version, MaxDevices: maxDevices(limit), Logger: log,
 		})

@@ -29,6 +29,10 @@ type WorkerOptions struct {
 	Ready func(addr string)
 	// Clock is the worker's clock (default: the system clock).
 	Clock hal.Clock
+	// Secrets, when set, is given the secrets of every scenario a
+	// coordinator sends (device secrets, passwords, tokens), before
+	// anything of that run is logged, so the worker's output can hide them.
+	Secrets func(values ...string)
 }
 
 // ServeWorker registers the node kind on the remote transport and serves
@@ -45,7 +49,7 @@ func ServeWorker(ctx context.Context, opts WorkerOptions) error {
 	}
 	busy := &atomic.Bool{}
 	props := NewNodeProps(NodeConfig{
-		Setup:   func(p *remotepb.Prepare) (*NodeSetup, error) { return setupNode(p, clock, log) },
+		Setup:   func(p *remotepb.Prepare) (*NodeSetup, error) { return setupNode(p, clock, log, opts.Secrets) },
 		Version: opts.Version, MaxDevices: maxDevices(limit), Busy: busy, Logger: log, Clock: clock,
 	})
 	sys := actors.NewActorSystem()
@@ -76,7 +80,7 @@ func maxDevices(limit uint64) int64 {
 // setupNode loads a node's share of a distributed run: the scenario as the
 // coordinator loaded it (same text, same --set overrides), the devices'
 // environment on the shared run epoch, and the broker endpoint.
-func setupNode(p *remotepb.Prepare, clock hal.Clock, log *slog.Logger) (*NodeSetup, error) {
+func setupNode(p *remotepb.Prepare, clock hal.Clock, log *slog.Logger, secrets func(...string)) (*NodeSetup, error) {
 	doc, err := scenarios.ParseDocument(p.File, p.Source)
 	if err != nil {
 		return nil, fmt.Errorf("scenario: %w", err)
@@ -89,6 +93,9 @@ func setupNode(p *remotepb.Prepare, clock hal.Clock, log *slog.Logger) (*NodeSet
 	sc, err := doc.Scenario()
 	if err != nil {
 		return nil, fmt.Errorf("scenario on this node (the files it names and the ${env:…} variables it reads must exist on every node): %w", err)
+	}
+	if secrets != nil {
+		secrets(sc.Secrets()...)
 	}
 	log = log.With("node", p.NodeName)
 	env, dialer, _, err := actors.NewNodeEnv(sc, clock, log)

@@ -92,7 +92,7 @@ func workerAction(c *cli.Context) error {
 		}
 	}()
 	err = cluster.ServeWorker(ctx, cluster.WorkerOptions{
-		Remote: ro, Logger: log, Version: buildVersion(),
+		Remote: ro, Logger: log, Version: buildVersion(), Secrets: redactionOf(c).addValues,
 		Ready: func(addr string) {
 			fmt.Fprintf(c.App.Writer, "fleetbench worker listening on %s (token: %t, tls: %t); Ctrl-C stops it\n", addr, ro.Token != "", ro.TLS != nil)
 		},
