@@ -213,7 +213,13 @@ func (c *secretCollector) walk(n *node, secret bool, path string) {
 		for _, e := range n.entries {
 			p := join(path, e.key)
 			if p == "broker.url" {
-				c.url(e.val)
+				if e.val != nil && e.val.kind == kindSeq { // a list of endpoints
+					for _, it := range e.val.items {
+						c.url(it)
+					}
+				} else {
+					c.url(e.val)
+				}
 			}
 			c.walk(e.val, secret || isSecretKey(e.key), p)
 		}

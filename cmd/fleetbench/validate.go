@@ -53,6 +53,20 @@ func validateCommand() *cli.Command {
 			fmt.Fprintf(c.App.Writer, "%s: ok — %q, %s in %s, %v (+%v drain), %s, %s, target %s\n",
 				c.Args().First(), sc.Name, plural(sc.Total(), "device"), plural(len(sc.Groups), "group"), sc.Duration, sc.Drain,
 				plural(len(sc.Stages), "stage"), plural(len(gates), "threshold"), target)
+			if eps := sc.Broker.Endpoints; len(eps) > 1 {
+				// Each endpoint with the devices it gets (by global index,
+				// as the run spreads them).
+				counts := make([]int, len(eps))
+				for i := range sc.Total() {
+					counts[sc.Broker.EndpointOf(i)]++
+				}
+				for i, e := range eps {
+					fmt.Fprintf(c.App.Writer, "  broker.url[%d] %s: %s\n", i, sc.Redact(e.URL), plural(counts[i], "device"))
+				}
+				if sc.Broker.Failover == scenarios.FailoverNext {
+					fmt.Fprintln(c.App.Writer, "  failover: next (a device whose endpoint fails moves to the next)")
+				}
+			}
 			if sc.Broker.AlibabaPlatform() {
 				if err := writePlatform(c, sc); err != nil {
 					return cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitUsage)
