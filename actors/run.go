@@ -141,18 +141,37 @@ func Preflight(sc *scenarios.Scenario, memory bool) (warnings []string, err erro
 	}
 	var l syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err == nil {
-		if need := fdNeed(sc, memory); need > l.Max {
-			// The embedded broker's side of each connection is half the
-			// files; against an external broker that advice does not apply.
-			external := ""
-			if sc.Broker.URL == "" && !memory {
-				external = ", run against an external broker or with --memory (half the files)"
-			}
-			warnings = append(warnings, fmt.Sprintf("on this machine the run needs about %d open files but the hard limit is %d: "+
-				"raise it (ulimit -Hn %d as root, or nofile in /etc/security/limits.conf)%s, or use --workers", need, l.Max, need, external))
+		if w := fdWarning(sc, memory, l.Max); w != "" {
+			warnings = append(warnings, w)
 		}
 	}
 	return warnings, nil
+}
+
+// fdWarning says what a run whose open files exceed the hard limit does
+// or needs ("" when they fit): against an external broker, fleetbench run
+// spreads the fleet over local worker processes by itself; against the
+// embedded broker over TCP, --memory or an external broker helps.
+func fdWarning(sc *scenarios.Scenario, memory bool, limit uint64) string {
+	need := fdNeed(sc, memory)
+	if need <= limit {
+		return ""
+	}
+	raise := fmt.Sprintf("ulimit -Hn %d as root, or nofile in /etc/security/limits.conf", need)
+	if sc.Broker.URL != "" {
+		per := uint64(0)
+		if limit > 512 {
+			per = limit - 512
+		}
+		if per == 0 {
+			return fmt.Sprintf("the open-files hard limit here (%d) leaves no room for devices: raise it (%s)", limit, raise)
+		}
+		workers := (uint64(sc.Total()) + per - 1) / per
+		return fmt.Sprintf("one process here may hold about %d devices (open-files hard limit %d): fleetbench run spreads the %d devices over %d local worker processes by itself "+
+			"(--local-workers 0 turns that off; or raise the limit: %s)", per, limit, sc.Total(), workers, raise)
+	}
+	return fmt.Sprintf("on this machine the run needs about %d open files but the hard limit is %d: raise it (%s), "+
+		"run with --memory (in-memory pipes hold no file) or against an external broker (half the files), or use --workers", need, limit, raise)
 }
 
 // fdNeed is what a single-node run needs (see FDNeed).
