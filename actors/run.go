@@ -159,14 +159,11 @@ func fdWarning(sc *scenarios.Scenario, memory bool, limit uint64) string {
 	}
 	raise := fmt.Sprintf("ulimit -Hn %d as root, or nofile in /etc/security/limits.conf", need)
 	if sc.Broker.URL != "" {
-		per := uint64(0)
-		if limit > 512 {
-			per = limit - 512
-		}
+		per := DevicesPerProcess(limit)
 		if per == 0 {
 			return fmt.Sprintf("the open-files hard limit here (%d) leaves no room for devices: raise it (%s)", limit, raise)
 		}
-		workers := (uint64(sc.Total()) + per - 1) / per
+		workers := ProcessesFor(sc.Total(), limit)
 		return fmt.Sprintf("one process here may hold about %d devices (open-files hard limit %d): fleetbench run spreads the %d devices over %d local worker processes by itself "+
 			"(--local-workers 0 turns that off; or raise the limit: %s)", per, limit, sc.Total(), workers, raise)
 	}
@@ -185,12 +182,37 @@ func fdNeed(sc *scenarios.Scenario, memory bool) uint64 {
 	return FDNeed(sc.Total(), sc.Total())
 }
 
+// DevicesPerProcess is how many devices (one open file each, against an
+// external broker) a process whose open-files limit is limit may run: the
+// limit less FDNeed's room for the rest, 0 when that leaves none.
+func DevicesPerProcess(limit uint64) int64 {
+	if limit <= fdRoom {
+		return 0
+	}
+	return int64(limit - fdRoom)
+}
+
+// ProcessesFor is how many processes a fleet of devices needs against an
+// external broker when each may hold limit open files: 0 when one
+// suffices (or when none can hold any device).
+func ProcessesFor(devices int, limit uint64) int {
+	per := DevicesPerProcess(limit)
+	if per <= 0 || FDNeed(devices, 0) <= limit {
+		return 0
+	}
+	return int((int64(devices) + per - 1) / per)
+}
+
 // FDNeed is the open files a process needs: one per device it runs, one
 // per device connection its embedded broker serves over TCP, and room for
 // the rest.
 func FDNeed(devices, brokerConns int) uint64 {
-	return uint64(devices) + uint64(brokerConns) + 512
+	return uint64(devices) + uint64(brokerConns) + fdRoom
 }
+
+// fdRoom is the open files a process keeps for everything but device
+// connections (listeners, logs, gRPC, the runtime).
+const fdRoom = 512
 
 // LiveProgress returns the progress callback of a run: opts.Progress and,
 // with opts.MetricsAddr, the Prometheus endpoint serving the latest

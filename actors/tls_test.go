@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/fleetbench/fleetbench/engine/enginetest"
 	"github.com/fleetbench/fleetbench/engine/enginetest/mosquitto"
 	"github.com/fleetbench/fleetbench/engine/enginetest/testpki"
 	"github.com/fleetbench/fleetbench/engine/metrics"
@@ -200,22 +200,11 @@ func assertConnectsFail(t *testing.T, res *metrics.Result, reasons []string) {
 }
 
 // logBuffer collects a run's log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
+type logBuffer struct{ enginetest.Buffer }
 
 // first returns the first line that contains s, or "".
 func (l *logBuffer) first(s string) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for line := range strings.Lines(l.buf.String()) {
+	for line := range strings.Lines(l.String()) {
 		if strings.Contains(line, s) {
 			return strings.TrimSpace(line)
 		}

@@ -310,7 +310,7 @@ func spawnNodes(sys *actor.ActorSystem, r *remote.Remote, d *Distribution, log *
 		props := NewNodeProps(NodeConfig{
 			Setup:   func(p *remotepb.Prepare) (*NodeSetup, error) { return setupNode(p, clock, log, nil) },
 			Clock:   clock,
-			Version: d.Version, MaxDevices: maxDevices(limit), Logger: log,
+			Version: d.Version, MaxDevices: actors.DevicesPerProcess(limit), Logger: log,
 		})
 		pid, err := sys.Root.SpawnNamed(props, "run-"+run+"-local")
 		if err != nil {

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fleetbench/fleetbench/actors"
 )
 
 // Local worker processes: when one process may not hold the fleet (its
@@ -115,7 +117,6 @@ func StartLocal(ctx context.Context, o LocalOptions) (*LocalWorkers, error) {
 		name := fmt.Sprintf("local-%d", i+1)
 		cmd := exec.Command(o.Executable, "worker", "--listen", "127.0.0.1:0", "--token-file", tokenFile, "--log-level", o.LogLevel)
 		cmd.SysProcAttr = localProcAttr()
-		cmd.Stdin = nil
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			w.Stop(0)
@@ -244,23 +245,7 @@ func (w *LocalWorkers) Stop(timeout time.Duration) {
 	})
 }
 
-// Exited reports whether worker i has exited.
-func (w *LocalWorkers) Exited(i int) bool {
-	select {
-	case <-w.exited[i]:
-		return true
-	default:
-		return false
-	}
-}
-
 // LocalWorkersFor is the number of local worker processes a fleet of
 // devices needs when each process may hold limit open files: 0 when one
-// process suffices.
-func LocalWorkersFor(devices int, limit uint64) int {
-	capacity := maxDevices(limit)
-	if capacity <= 0 || int64(devices)+512 <= int64(limit) {
-		return 0
-	}
-	return int((int64(devices) + capacity - 1) / capacity)
-}
+// process suffices (actors.ProcessesFor).
+func LocalWorkersFor(devices int, limit uint64) int { return actors.ProcessesFor(devices, limit) }

@@ -50,7 +50,7 @@ func ServeWorker(ctx context.Context, opts WorkerOptions) error {
 	busy := &atomic.Bool{}
 	props := NewNodeProps(NodeConfig{
 		Setup:   func(p *remotepb.Prepare) (*NodeSetup, error) { return setupNode(p, clock, log, opts.Secrets) },
-		Version: opts.Version, MaxDevices: maxDevices(limit), Busy: busy, Logger: log, Clock: clock,
+		Version: opts.Version, MaxDevices: actors.DevicesPerProcess(limit), Busy: busy, Logger: log, Clock: clock,
 	})
 	sys := actors.NewActorSystem()
 	defer sys.Shutdown()
@@ -58,7 +58,7 @@ func ServeWorker(ctx context.Context, opts WorkerOptions) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	log.Info("worker ready", "addr", addr, "token", opts.Remote.Token != "", "tls", opts.Remote.TLS != nil, "max_devices", maxDevices(limit))
+	log.Info("worker ready", "addr", addr, "token", opts.Remote.Token != "", "tls", opts.Remote.TLS != nil, "max_devices", actors.DevicesPerProcess(limit))
 	if opts.Ready != nil {
 		opts.Ready(addr)
 	}
@@ -66,15 +66,6 @@ func ServeWorker(ctx context.Context, opts WorkerOptions) error {
 	log.Info("worker stopping")
 	r.Shutdown(false)
 	return nil
-}
-
-// maxDevices is how many devices an open-files limit allows (one
-// descriptor each, and room for the rest).
-func maxDevices(limit uint64) int64 {
-	if limit <= 512 {
-		return 0
-	}
-	return int64(limit - 512)
 }
 
 // setupNode loads a node's share of a distributed run: the scenario as the

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fleetbench/fleetbench/engine/broker"
+	"github.com/fleetbench/fleetbench/engine/enginetest"
 )
 
 // needIPv6Loopback skips the test when the host has no ::1.
@@ -132,7 +133,7 @@ func TestIPv6Workers(t *testing.T) {
 	needIPv6Loopback(t)
 	bin := buildBinary(t)
 	w := exec.Command(bin, "worker", "--listen", "[::1]:0")
-	var werr lockedBuffer
+	var werr enginetest.Buffer
 	w.Stderr = &werr
 	pipe, err := w.StdoutPipe()
 	if err != nil {

@@ -53,9 +53,6 @@ func startLocalWorkers(ctx context.Context, c *cli.Context, sc *scenarios.Scenar
 	if err != nil {
 		return nil, cli.Exit(fmt.Sprintf("fleetbench: %v", err), exitRunFailed)
 	}
-	for i, a := range lw.Addrs {
-		log.Info("local worker", "n", i+1, "pid", lw.PIDs[i], "addr", a)
-	}
 	if !c.Bool("quiet") {
 		fmt.Fprintf(stderr, "fleetbench: %d local workers listening (pids %v)\n", n, lw.PIDs)
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetbench/fleetbench/engine/enginetest"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 )
 
@@ -101,7 +102,7 @@ func TestLocalWorkersInterrupted(t *testing.T) {
 	bin := buildBinary(t)
 	out := t.TempDir()
 	cmd := exec.Command(bin, "run", localScenario(t, "10m", 1000000), "--local-workers", "2", "--out", out, "--partial-every", "300ms")
-	var stderr lockedBuffer
+	var stderr enginetest.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -163,7 +164,7 @@ func TestLocalWorkersCoordinatorKilled(t *testing.T) {
 	}
 	bin := buildBinary(t)
 	cmd := exec.Command(bin, "run", localScenario(t, "10m", 1000000), "--local-workers", "2", "--out", t.TempDir())
-	var stderr lockedBuffer
+	var stderr enginetest.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -190,7 +191,7 @@ func TestLocalWorkerKilled(t *testing.T) {
 	bin := buildBinary(t)
 	out := t.TempDir()
 	cmd := exec.Command(bin, "run", localScenario(t, "8s", 1000000), "--local-workers", "2", "--out", out, "--partial-every", "300ms")
-	var stderr lockedBuffer
+	var stderr enginetest.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

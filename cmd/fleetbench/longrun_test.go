@@ -1,19 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/fleetbench/fleetbench/actors"
+	"github.com/fleetbench/fleetbench/engine/enginetest"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 	"github.com/fleetbench/fleetbench/scenarios"
 )
@@ -58,25 +57,6 @@ func vmHWM(t *testing.T, pid int) int64 {
 	return 0
 }
 
-// lockedBuffer is a bytes.Buffer safe for a process's writes while the
-// test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestAbsurdDurationInterrupted: a run of 100000 h (or the longest
 // duration validate accepts), with a drain as long and churn every
 // millisecond in the variants, interrupted after a few seconds stays under
@@ -111,7 +91,7 @@ func TestAbsurdDurationInterrupted(t *testing.T) {
 			path := writeFile(t, "long.yaml", tc.text)
 			out := filepath.Join(t.TempDir(), "out")
 			cmd := exec.Command(bin, "run", path, "--quiet", "--out", out, "--partial-every", "1s")
-			var stderr lockedBuffer
+			var stderr enginetest.Buffer
 			cmd.Stderr = &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

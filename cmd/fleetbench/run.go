@@ -195,7 +195,7 @@ func checkOut(out string, overwrite bool) error {
 	if overwrite {
 		return nil
 	}
-	for _, name := range []string{reports.FileJSON, "result.partial.json"} {
+	for _, name := range []string{reports.FileJSON, filePartial} {
 		if _, err := os.Stat(filepath.Join(out, name)); err == nil {
 			return usageError("--out %s holds the result of an earlier run (%s): choose another directory, or add --overwrite to replace it", out, name)
 		}

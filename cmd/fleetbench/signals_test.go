@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,37 +45,18 @@ devices:
 // startRun starts longRun with result.partial.json written every 200 ms
 // (what the tests wait on: the run is under way once it has published);
 // its stderr is kept in the returned buffer.
-func startRun(t *testing.T, bin string, extra ...string) (*exec.Cmd, string, *syncBuffer) {
+func startRun(t *testing.T, bin string, extra ...string) (*exec.Cmd, string, *enginetest.Buffer) {
 	t.Helper()
 	path := writeFile(t, "long.yaml", longRun)
 	out := t.TempDir()
 	cmd := exec.Command(bin, append([]string{"run", path, "--quiet", "--memory", "--out", out, "--partial-every", "200ms"}, extra...)...)
-	stderr := &syncBuffer{}
+	stderr := &enginetest.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
 	return cmd, out, stderr
-}
-
-// syncBuffer is a buffer a process's output copier writes while the test
-// reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 // waitFor is enginetest.WaitFor: poll cond until it holds, or fail naming

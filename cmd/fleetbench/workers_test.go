@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetbench/fleetbench/engine/enginetest"
 	"github.com/fleetbench/fleetbench/engine/metrics"
 )
 
@@ -168,7 +169,7 @@ func TestWorkerKilledMidRun(t *testing.T) {
 	out := t.TempDir()
 	cmd := exec.Command(bin, "run", fanIn, "--quiet", "--duration", "10s", "--set", "drain=2s", "--set", "devices[devices].count=100",
 		"--out", out, "--workers", w1.addr+","+w2.addr, "--local=false", "--token-file", tok, "--partial-every", "200ms")
-	var stderr syncBuffer
+	var stderr enginetest.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -316,7 +317,7 @@ func TestWorkersInterrupt(t *testing.T) {
 	out := t.TempDir()
 	cmd := exec.Command(bin, "run", fanIn, "--quiet", "--duration", "60s", "--set", "drain=2s", "--set", "devices[devices].count=20",
 		"--out", out, "--workers", w.addr, "--token-file", tok, "--partial-every", "200ms")
-	var stderr syncBuffer
+	var stderr enginetest.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

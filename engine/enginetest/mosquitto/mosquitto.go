@@ -8,7 +8,6 @@
 package mosquitto
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -20,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fleetbench/fleetbench/engine/enginetest"
 )
 
 // Broker is a running mosquitto process.
@@ -41,7 +42,7 @@ type Broker struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	done   chan struct{}
-	output *syncBuffer
+	output *enginetest.Buffer
 }
 
 // Options configure the broker.
@@ -273,7 +274,7 @@ func (b *Broker) start(bin string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	cmd := exec.Command(bin, "-c", b.conf)
-	b.output = &syncBuffer{}
+	b.output = &enginetest.Buffer{}
 	cmd.Stdout = b.output
 	cmd.Stderr = b.output
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -316,25 +317,6 @@ func (b *Broker) Output() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.output.String()
-}
-
-// syncBuffer is a bytes.Buffer that the process's output copier may write
-// while a test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 // Stop terminates the broker (SIGTERM, then SIGKILL after 5 s). It is safe to
